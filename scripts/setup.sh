@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything Kiln needs on a fresh Debian 12 machine. Idempotent: packages already
+# present are skipped, and the Python test environment is reused when it is complete.
+#
+#   scripts/setup.sh            # compiler + runtime + test dependencies
+#
+# Python test dependencies go into a virtual environment at .venv (Debian's python3 + venv),
+# so that the tests never depend on whatever python3 happens to be on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  # compiler: Debian 12's LLVM/MLIR 19 (lit and FileCheck come with llvm-19-tools)
+  llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 libclang-rt-19-dev lld-19
+  # build
+  cmake ninja-build ccache g++ make
+  # runtime helpers
+  nlohmann-json3-dev libgtest-dev libcli11-dev libxxhash-dev
+  # python for reference tests
+  python3 python3-venv python3-pip
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python reference environment (tests compare against Hugging Face `tokenizers`, numpy).
+PY_PACKAGES=(numpy tokenizers)
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import numpy, tokenizers" 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+echo "setup: ok"
