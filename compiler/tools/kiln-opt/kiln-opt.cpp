@@ -4,10 +4,14 @@
 // uses are registered (registering everything costs ~20 s of compile time per TU).
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Kiln/KilnDialect.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -16,10 +20,12 @@
 int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
+  kiln::registerKilnPasses();
+  kiln::registerKilnConversionPasses();
 
   mlir::DialectRegistry registry;
-  registry.insert<kiln::KilnDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
-                  mlir::tensor::TensorDialect>();
-  return mlir::asMainReturnCode(
-      mlir::MlirOptMain(argc, argv, "Kiln optimizer driver\n", registry));
+  registry
+      .insert<kiln::KilnDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+              mlir::tensor::TensorDialect, mlir::linalg::LinalgDialect, mlir::math::MathDialect>();
+  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "Kiln optimizer driver\n", registry));
 }

@@ -8,6 +8,7 @@
 #define KILN_DIALECT
 
 include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/BuiltinTypes.td"
 
 def Kiln_Dialect : Dialect {
@@ -15,11 +16,30 @@ def Kiln_Dialect : Dialect {
   let summary = "Transformer-level ops: embeddings, norms, attention, feed-forward, heads, losses.";
   let description = [{
     The `kiln` dialect describes a transformer model as a graph of tensor ops at the level a
-    model author thinks in. Parameters are module-level symbols with stable hierarchical names.
+    model author thinks in. Parameters are module-level symbols (`kiln.param`) with stable
+    hierarchical names, referenced from functions by `kiln.param_ref`. All values are builtin
+    ranked tensors: activations are floating point, token ids, type ids, masks and labels are
+    `i32`. Batch and sequence dimensions may be dynamic (`?`).
+
+    Discardable attributes understood by the dialect:
+    - `kiln.config` on a `builtin.module`: a dictionary of the model configuration values.
+    - `kiln.input` on a function argument and `kiln.output` on a function result: a string
+      naming the model input or output.
   }];
   let cppNamespace = "::kiln";
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Names of the discardable attributes the dialect verifies.
+    static constexpr ::llvm::StringLiteral kConfigAttrName = "kiln.config";
+    static constexpr ::llvm::StringLiteral kInputAttrName = "kiln.input";
+    static constexpr ::llvm::StringLiteral kOutputAttrName = "kiln.output";
+  }];
 }
 
+/// Base class of every kiln op.
 class Kiln_Op<string mnemonic, list<Trait> traits = []> :
     Op<Kiln_Dialect, mnemonic, traits>;
 

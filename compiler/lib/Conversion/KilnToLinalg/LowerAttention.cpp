@@ -1,0 +1,241 @@
+//===- LowerAttention.cpp - Attention and relative position bias lowerings ===//
+#include "LoweringUtils.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace kiln;
+using namespace kiln::lowering;
+
+namespace {
+
+/// [B, L, heads * headDim] -> [B, L, heads, headDim].
+Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads, int64_t headDim) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, x);
+  sizes.pop_back();
+  sizes.push_back(b.getIndexAttr(heads));
+  sizes.push_back(b.getIndexAttr(headDim));
+  auto resultType = RankedTensorType::get({type.getDimSize(0), type.getDimSize(1), heads, headDim},
+                                          type.getElementType());
+  SmallVector<ReassociationIndices> reassociation = {{0}, {1}, {2, 3}};
+  return b.create<tensor::ExpandShapeOp>(loc, resultType, x, reassociation, sizes);
+}
+
+/// Scaled dot-product attention, grouped KV heads, masks and bias, as linalg.generic ops:
+///   scores[b,h,i,j] = sum_d q[b,i,h,d] k[b,j,h/G,d]
+///   logits = masked(scale * scores + bias)           (masked -> lowest finite float)
+///   m = max_j logits; e = exp(logits - m); z = sum_j e
+///   out[b,i,h,d] = (sum_j e[b,h,i,j] v[b,j,h/G,d]) / z[b,h,i]
+struct LowerAttention : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    MLIRContext *ctx = getContext();
+    auto qType = cast<RankedTensorType>(adaptor.getQuery().getType());
+    auto element = cast<FloatType>(qType.getElementType());
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads(), headDim = op.getHeadDim();
+    int64_t group = heads / kvHeads;
+
+    Value q = splitHeads(b, loc, adaptor.getQuery(), heads, headDim);
+    Value k = splitHeads(b, loc, adaptor.getKey(), kvHeads, headDim);
+    Value v = splitHeads(b, loc, adaptor.getValue(), kvHeads, headDim);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, adaptor.getQuery(), 0);
+    OpFoldResult seqQ = tensor::getMixedSize(b, loc, adaptor.getQuery(), 1);
+    OpFoldResult seqK = tensor::getMixedSize(b, loc, adaptor.getKey(), 1);
+    SmallVector<OpFoldResult> scoreSizes = {batch, b.getIndexAttr(heads), seqQ, seqK};
+
+    AffineExpr d0, d1, d2, d3, d4;
+    bindDims(ctx, d0, d1, d2, d3, d4);
+    AffineExpr kvHead = d1.floorDiv(group);
+
+    // scores[b,h,i,j] over loops (b, h, i, j, d)
+    Value zero = floatConst(b, loc, element, 0.0);
+    Value scores = generic(b, loc, filledTensor(b, loc, scoreSizes, zero), {q, k},
+                           {AffineMap::get(5, 0, {d0, d2, d1, d4}, ctx),
+                            AffineMap::get(5, 0, {d0, d3, kvHead, d4}, ctx),
+                            AffineMap::get(5, 0, {d0, d1, d2, d3}, ctx)},
+                           {utils::IteratorType::parallel, utils::IteratorType::parallel,
+                            utils::IteratorType::parallel, utils::IteratorType::parallel,
+                            utils::IteratorType::reduction},
+                           [](OpBuilder &nb, Location l, ValueRange args) {
+                             Value p = nb.create<arith::MulFOp>(l, args[0], args[1]);
+                             nb.create<linalg::YieldOp>(
+                                 l, nb.create<arith::AddFOp>(l, args[2], p).getResult());
+                           });
+
+    // logits: scale, bias, masks over loops (b, h, i, j)
+    SmallVector<Value> inputs = {scores};
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(4)};
+    AffineExpr e0, e1, e2, e3;
+    bindDims(ctx, e0, e1, e2, e3);
+    Value bias = adaptor.getBias(), mask = adaptor.getMask();
+    if (bias) {
+      inputs.push_back(bias);
+      maps.push_back(AffineMap::get(4, 0, {e1, e2, e3}, ctx));
+    }
+    if (mask) {
+      inputs.push_back(mask);
+      maps.push_back(AffineMap::get(4, 0, {e0, e3}, ctx));
+    }
+    maps.push_back(b.getMultiDimIdentityMap(4));
+    Value scale = floatConst(b, loc, element, op.getScale().convertToDouble());
+    Value lowest = lowestFloat(b, loc, element);
+    bool causal = op.getCausal();
+    // Causal: key j is visible to query i iff j <= i + (T - S).
+    Value shift;
+    if (causal)
+      shift = b.create<arith::SubIOp>(loc, getValueOrCreateConstantIndexOp(b, loc, seqK),
+                                      getValueOrCreateConstantIndexOp(b, loc, seqQ));
+    Value logits = generic(
+        b, loc, emptyTensor(b, loc, scoreSizes, element), inputs, maps, parallelLoops(4),
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          unsigned next = 1;
+          Value s = nb.create<arith::MulFOp>(l, args[0], scale);
+          if (bias)
+            s = nb.create<arith::AddFOp>(l, s, args[next++]);
+          Value hidden;
+          if (mask)
+            hidden =
+                nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, args[next++],
+                                         nb.create<arith::ConstantOp>(l, nb.getI32IntegerAttr(0)));
+          if (causal) {
+            Value i = nb.create<linalg::IndexOp>(l, 2), j = nb.create<linalg::IndexOp>(l, 3);
+            Value future = nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sgt, j,
+                                                    nb.create<arith::AddIOp>(l, i, shift));
+            hidden = hidden ? nb.create<arith::OrIOp>(l, hidden, future).getResult() : future;
+          }
+          if (hidden)
+            s = nb.create<arith::SelectOp>(l, hidden, lowest, s);
+          nb.create<linalg::YieldOp>(l, s);
+        });
+
+    // Row max and the normaliser over j.
+    SmallVector<OpFoldResult> rowSizes = {batch, b.getIndexAttr(heads), seqQ};
+    AffineMap full4 = b.getMultiDimIdentityMap(4);
+    AffineMap rows4 = AffineMap::get(4, 0, {e0, e1, e2}, ctx);
+    SmallVector<utils::IteratorType> reduceJ = parallelLoops(4);
+    reduceJ.back() = utils::IteratorType::reduction;
+    Value rowMax = generic(b, loc, filledTensor(b, loc, rowSizes, lowest), logits, {full4, rows4},
+                           reduceJ, [](OpBuilder &nb, Location l, ValueRange args) {
+                             nb.create<linalg::YieldOp>(
+                                 l, nb.create<arith::MaximumFOp>(l, args[0], args[1]).getResult());
+                           });
+    Value exps = generic(
+        b, loc, emptyTensor(b, loc, scoreSizes, element), {logits, rowMax}, {full4, rows4, full4},
+        parallelLoops(4), [](OpBuilder &nb, Location l, ValueRange args) {
+          Value centered = nb.create<arith::SubFOp>(l, args[0], args[1]);
+          nb.create<linalg::YieldOp>(l, nb.create<math::ExpOp>(l, centered).getResult());
+        });
+    Value norm = generic(b, loc, filledTensor(b, loc, rowSizes, zero), exps, {full4, rows4},
+                         reduceJ, [](OpBuilder &nb, Location l, ValueRange args) {
+                           nb.create<linalg::YieldOp>(
+                               l, nb.create<arith::AddFOp>(l, args[0], args[1]).getResult());
+                         });
+
+    // out[b,i,h,d] = sum_j e[b,h,i,j] v[b,j,h/G,d], loops (b, h, i, j, d)
+    SmallVector<OpFoldResult> outSizes = {batch, seqQ, b.getIndexAttr(heads),
+                                          b.getIndexAttr(headDim)};
+    Value weighted = generic(b, loc, filledTensor(b, loc, outSizes, zero), {exps, v},
+                             {AffineMap::get(5, 0, {d0, d1, d2, d3}, ctx),
+                              AffineMap::get(5, 0, {d0, d3, kvHead, d4}, ctx),
+                              AffineMap::get(5, 0, {d0, d2, d1, d4}, ctx)},
+                             {utils::IteratorType::parallel, utils::IteratorType::parallel,
+                              utils::IteratorType::parallel, utils::IteratorType::reduction,
+                              utils::IteratorType::parallel},
+                             [](OpBuilder &nb, Location l, ValueRange args) {
+                               Value p = nb.create<arith::MulFOp>(l, args[0], args[1]);
+                               nb.create<linalg::YieldOp>(
+                                   l, nb.create<arith::AddFOp>(l, args[2], p).getResult());
+                             });
+    // Divide by the normaliser, loops (b, i, h, d).
+    Value normalized = generic(b, loc, emptyTensor(b, loc, outSizes, element), {weighted, norm},
+                               {full4, AffineMap::get(4, 0, {e0, e2, e1}, ctx), full4},
+                               parallelLoops(4), [](OpBuilder &nb, Location l, ValueRange args) {
+                                 nb.create<linalg::YieldOp>(
+                                     l, nb.create<arith::DivFOp>(l, args[0], args[1]).getResult());
+                               });
+    SmallVector<ReassociationIndices> reassociation = {{0}, {1}, {2, 3}};
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, qType, normalized, reassociation);
+    return success();
+  }
+};
+
+/// T5 relative position buckets (HF T5Attention._relative_position_bucket), in the same
+/// f32 arithmetic, then a gather from the [num_buckets, H] table into [H, S, T].
+struct LowerRelativePositionBias : OpConversionPattern<RelativePositionBiasOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(RelativePositionBiasOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Type element = resultType.getElementType();
+    Value table = adaptor.getTable();
+    bool bidirectional = op.getBidirectional();
+    int64_t buckets = op.getNumBuckets();
+    if (bidirectional)
+      buckets /= 2;
+    int64_t exact = buckets / 2;
+    double logRange = std::log(static_cast<double>(op.getMaxDistance()) / exact);
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(op.getNumHeads()),
+                                       tensor::getMixedSize(b, loc, adaptor.getQuery(), 1),
+                                       tensor::getMixedSize(b, loc, adaptor.getKey(), 1)};
+    Value result = generic(
+        b, loc, emptyTensor(b, loc, sizes, element), ValueRange{}, {b.getMultiDimIdentityMap(3)},
+        parallelLoops(3), [&](OpBuilder &nb, Location l, ValueRange) {
+          auto i64 = [&](Value index) {
+            return nb.create<arith::IndexCastOp>(l, nb.getI64Type(), index).getResult();
+          };
+          auto c64 = [&](int64_t v) {
+            return nb.create<arith::ConstantOp>(l, nb.getI64IntegerAttr(v)).getResult();
+          };
+          Value h = nb.create<linalg::IndexOp>(l, 0);
+          Value i = i64(nb.create<linalg::IndexOp>(l, 1));
+          Value j = i64(nb.create<linalg::IndexOp>(l, 2));
+          Value rel = nb.create<arith::SubIOp>(l, j, i); // memory - query
+          Value zero = c64(0);
+          Value base = zero, distance;
+          if (bidirectional) {
+            Value positive = nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sgt, rel, zero);
+            base = nb.create<arith::SelectOp>(l, positive, c64(buckets), zero);
+            Value negated = nb.create<arith::SubIOp>(l, zero, rel);
+            distance = nb.create<arith::SelectOp>(l, positive, rel, negated);
+          } else {
+            distance = nb.create<arith::MaxSIOp>(l, nb.create<arith::SubIOp>(l, zero, rel), zero);
+          }
+          Value isSmall =
+              nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, distance, c64(exact));
+          // exact + trunc(log(distance / exact) / log(max_distance / exact) * (n - exact)),
+          // clamped to n - 1. For distance < exact the log is unused (and may be -inf).
+          Value ratio =
+              nb.create<arith::DivFOp>(l, nb.create<arith::SIToFPOp>(l, element, distance),
+                                       floatConst(nb, l, element, static_cast<double>(exact)));
+          Value scaled = nb.create<arith::MulFOp>(
+              l,
+              nb.create<arith::DivFOp>(l, nb.create<math::LogOp>(l, ratio),
+                                       floatConst(nb, l, element, logRange)),
+              floatConst(nb, l, element, static_cast<double>(buckets - exact)));
+          Value safe =
+              nb.create<arith::SelectOp>(l, isSmall, floatConst(nb, l, element, 0.0), scaled);
+          Value large = nb.create<arith::AddIOp>(
+              l, c64(exact), nb.create<arith::FPToSIOp>(l, nb.getI64Type(), safe));
+          large = nb.create<arith::MinSIOp>(l, large, c64(buckets - 1));
+          Value bucket = nb.create<arith::AddIOp>(
+              l, base, nb.create<arith::SelectOp>(l, isSmall, distance, large));
+          Value row = nb.create<arith::IndexCastOp>(l, nb.getIndexType(), bucket);
+          nb.create<linalg::YieldOp>(
+              l, nb.create<tensor::ExtractOp>(l, table, ValueRange{row, h}).getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void kiln::lowering::populateAttentionPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerAttention, LowerRelativePositionBias>(patterns.getContext());
+}

@@ -1,0 +1,417 @@
+//===- LowerLayers.cpp - Elementwise, norm, linear and embedding lowerings ===//
+#include "LoweringUtils.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace kiln;
+using namespace kiln::lowering;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+template <typename KilnOp, typename ArithOp> struct LowerBinary : OpConversionPattern<KilnOp> {
+  using OpConversionPattern<KilnOp>::OpConversionPattern;
+  LogicalResult matchAndRewrite(KilnOp op, typename KilnOp::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type element = getElementTypeOrSelf(op.getType());
+    rewriter.replaceOp(op, elementwise(rewriter, loc, adaptor.getLhs(),
+                                       {adaptor.getLhs(), adaptor.getRhs()}, element,
+                                       [](OpBuilder &b, Location l, ValueRange args) {
+                                         b.create<linalg::YieldOp>(
+                                             l, b.create<ArithOp>(l, args[0], args[1]).getResult());
+                                       }));
+    return success();
+  }
+};
+
+struct LowerScale : OpConversionPattern<ScaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ScaleOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type element = getElementTypeOrSelf(op.getType());
+    Value factor = floatConst(rewriter, loc, element, op.getFactor().convertToDouble());
+    rewriter.replaceOp(
+        op, elementwise(rewriter, loc, adaptor.getInput(), adaptor.getInput(), element,
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          b.create<linalg::YieldOp>(
+                              l, b.create<arith::MulFOp>(l, args[0], factor).getResult());
+                        }));
+    return success();
+  }
+};
+
+/// Inference semantics: dropout is the identity.
+struct LowerDropout : OpConversionPattern<DropoutOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(DropoutOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
+/// The activation of `x` (a scalar of float type).
+Value activate(OpBuilder &b, Location loc, ActivationKind kind, Value x) {
+  Type t = x.getType();
+  auto half = [&] { return floatConst(b, loc, t, 0.5); };
+  auto one = [&] { return floatConst(b, loc, t, 1.0); };
+  switch (kind) {
+  case ActivationKind::Gelu: {
+    // 0.5 x (1 + erf(x / sqrt 2))
+    Value scaled = b.create<arith::MulFOp>(loc, x, floatConst(b, loc, t, M_SQRT1_2));
+    Value erf = b.create<math::ErfOp>(loc, scaled);
+    Value sum = b.create<arith::AddFOp>(loc, erf, one());
+    return b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, x, half()), sum);
+  }
+  case ActivationKind::GeluTanh: {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, x, x), x);
+    Value inner = b.create<arith::AddFOp>(
+        loc, x, b.create<arith::MulFOp>(loc, x3, floatConst(b, loc, t, 0.044715)));
+    Value arg = b.create<arith::MulFOp>(loc, inner, floatConst(b, loc, t, std::sqrt(2.0 / M_PI)));
+    Value sum = b.create<arith::AddFOp>(loc, b.create<math::TanhOp>(loc, arg), one());
+    return b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, x, half()), sum);
+  }
+  case ActivationKind::Relu:
+    return b.create<arith::MaximumFOp>(loc, x, floatConst(b, loc, t, 0.0));
+  case ActivationKind::Silu: {
+    // x / (1 + exp(-x))
+    Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
+    return b.create<arith::DivFOp>(loc, x, b.create<arith::AddFOp>(loc, e, one()));
+  }
+  case ActivationKind::Tanh:
+    return b.create<math::TanhOp>(loc, x);
+  }
+  llvm_unreachable("unknown activation kind");
+}
+
+struct LowerActivation : OpConversionPattern<ActivationOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ActivationOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    ActivationKind kind = op.getKind();
+    Type element = getElementTypeOrSelf(op.getType());
+    rewriter.replaceOp(op,
+                       elementwise(rewriter, op.getLoc(), adaptor.getInput(), adaptor.getInput(),
+                                   element, [&](OpBuilder &b, Location l, ValueRange args) {
+                                     b.create<linalg::YieldOp>(l, activate(b, l, kind, args[0]));
+                                   }));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Normalisation
+//===----------------------------------------------------------------------===//
+
+/// Maps for an elementwise op over [..., D] that also reads a [...] row statistic and a
+/// [D] vector: (identity, rows, last dim).
+struct RowMaps {
+  AffineMap full, rows, last;
+};
+RowMaps rowMaps(OpBuilder &b, unsigned rank) {
+  SmallVector<AffineExpr> outer;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    outer.push_back(b.getAffineDimExpr(i));
+  return {b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, outer, b.getContext()),
+          AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1))};
+}
+
+/// 1 / sqrt(sum / D + eps) for each row of `sums` ([...]); `width` is D as a float.
+Value inverseRms(OpBuilder &b, Location loc, Value sums, Value width, double eps) {
+  Type element = getElementTypeOrSelf(sums.getType());
+  Value epsValue = floatConst(b, loc, element, eps);
+  return elementwise(b, loc, sums, sums, element, [&](OpBuilder &nb, Location l, ValueRange args) {
+    Value mean = nb.create<arith::DivFOp>(l, args[0], width);
+    // 1 / sqrt rather than math.rsqrt, which not every backend lowers.
+    Value root = nb.create<math::SqrtOp>(l, nb.create<arith::AddFOp>(l, mean, epsValue));
+    Value r = nb.create<arith::DivFOp>(l, floatConst(nb, l, element, 1.0), root);
+    nb.create<linalg::YieldOp>(l, r);
+  });
+}
+
+struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    Type element = type.getElementType();
+    Value width = indexToFloat(rewriter, loc, dimOf(rewriter, loc, x, rank - 1), element);
+    RowMaps maps = rowMaps(rewriter, rank);
+
+    // mean = sum(x) / D; centered = x - mean
+    Value sums = sumLastDim(rewriter, loc, x);
+    Value mean = elementwise(
+        rewriter, loc, sums, sums, element, [&](OpBuilder &b, Location l, ValueRange args) {
+          b.create<linalg::YieldOp>(l, b.create<arith::DivFOp>(l, args[0], width).getResult());
+        });
+    Value centered = generic(
+        rewriter, loc, emptyTensor(rewriter, loc, sizesOf(rewriter, loc, x), element), {x, mean},
+        {maps.full, maps.rows, maps.full}, parallelLoops(rank),
+        [](OpBuilder &b, Location l, ValueRange args) {
+          b.create<linalg::YieldOp>(l, b.create<arith::SubFOp>(l, args[0], args[1]).getResult());
+        });
+    // var = mean(centered^2) (biased); y = centered * rsqrt(var + eps) * gamma + beta
+    Value squares = sumLastDim(rewriter, loc, centered, [](OpBuilder &b, Location l, Value v) {
+      return b.create<arith::MulFOp>(l, v, v).getResult();
+    });
+    Value inv = inverseRms(rewriter, loc, squares, width, op.getEps().convertToDouble());
+    Value result = generic(
+        rewriter, loc, emptyTensor(rewriter, loc, sizesOf(rewriter, loc, x), element),
+        {centered, inv, adaptor.getGamma(), adaptor.getBeta()},
+        {maps.full, maps.rows, maps.last, maps.last, maps.full}, parallelLoops(rank),
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value normed = b.create<arith::MulFOp>(l, args[0], args[1]);
+          Value scaled = b.create<arith::MulFOp>(l, normed, args[2]);
+          b.create<linalg::YieldOp>(l, b.create<arith::AddFOp>(l, scaled, args[3]).getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    Type element = type.getElementType();
+    Value width = indexToFloat(rewriter, loc, dimOf(rewriter, loc, x, rank - 1), element);
+    RowMaps maps = rowMaps(rewriter, rank);
+    Value squares = sumLastDim(rewriter, loc, x, [](OpBuilder &b, Location l, Value v) {
+      return b.create<arith::MulFOp>(l, v, v).getResult();
+    });
+    Value inv = inverseRms(rewriter, loc, squares, width, op.getEps().convertToDouble());
+    Value result = generic(
+        rewriter, loc, emptyTensor(rewriter, loc, sizesOf(rewriter, loc, x), element),
+        {x, inv, adaptor.getGamma()}, {maps.full, maps.rows, maps.last, maps.full},
+        parallelLoops(rank), [](OpBuilder &b, Location l, ValueRange args) {
+          Value normed = b.create<arith::MulFOp>(l, args[0], args[1]);
+          b.create<linalg::YieldOp>(l, b.create<arith::MulFOp>(l, normed, args[2]).getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Linear
+//===----------------------------------------------------------------------===//
+
+/// y = x w^T (+ b) as a 2-D `linalg.matmul_transpose_b` (w keeps its PyTorch [N, K]
+/// layout, no copy) into a zero-filled [M, N], then an elementwise bias epilogue. The outer
+/// dims of x are collapsed into M and expanded back afterwards. This is the
+/// fill + matmul + elementwise-epilogue shape the CPU matmul schedule works on.
+struct LowerLinear : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    Value x = adaptor.getInput(), w = adaptor.getWeight();
+    auto type = cast<RankedTensorType>(x.getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    Type element = type.getElementType();
+    SmallVector<OpFoldResult> outSizes = sizesOf(b, loc, x);
+    outSizes.back() = tensor::getMixedSize(b, loc, w, 0);
+
+    // x as [M, K].
+    Value x2 = x;
+    SmallVector<ReassociationIndices> reassociation;
+    if (rank == 1) {
+      reassociation = {{0, 1}};
+      auto expanded = RankedTensorType::get({1, type.getDimSize(0)}, element);
+      x2 = b.create<tensor::ExpandShapeOp>(
+          loc, expanded, x, reassociation,
+          SmallVector<OpFoldResult>{b.getIndexAttr(1), tensor::getMixedSize(b, loc, x, 0)});
+    } else if (rank > 2) {
+      ReassociationIndices outer;
+      for (int64_t i = 0; i + 1 < rank; ++i)
+        outer.push_back(i);
+      reassociation = {outer, {rank - 1}};
+      x2 = b.create<tensor::CollapseShapeOp>(loc, x, reassociation);
+    }
+    SmallVector<OpFoldResult> sizes2 = sizesOf(b, loc, x2);
+    sizes2.back() = outSizes.back();
+    Value acc = filledTensor(b, loc, sizes2, floatConst(b, loc, element, 0.0));
+    Value y =
+        b.create<linalg::MatmulTransposeBOp>(loc, acc.getType(), ValueRange{x2, w}, ValueRange{acc})
+            .getResult(0);
+    if (Value bias = adaptor.getBias()) {
+      MLIRContext *ctx = getContext();
+      SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2),
+                                     AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx),
+                                     b.getMultiDimIdentityMap(2)};
+      y = generic(b, loc, emptyTensor(b, loc, sizes2, element), {y, bias}, maps, parallelLoops(2),
+                  [](OpBuilder &nb, Location l, ValueRange args) {
+                    nb.create<linalg::YieldOp>(
+                        l, nb.create<arith::AddFOp>(l, args[0], args[1]).getResult());
+                  });
+    }
+    if (rank == 1)
+      y = b.create<tensor::CollapseShapeOp>(loc, resultType, y, reassociation);
+    else if (rank > 2)
+      // tensor.reshape rather than tensor.expand_shape: MLIR 19's bufferization crashes on
+      // an expand_shape that splits one dynamic size into several.
+      y = b.create<tensor::ReshapeOp>(
+          loc, resultType, y,
+          b.create<tensor::FromElementsOp>(loc, getValueOrCreateConstantIndexOp(b, loc, outSizes)));
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Embeddings and positions
+//===----------------------------------------------------------------------===//
+
+/// [B, S, D] from a row gather: out[b, s, d] = table[row(b, s), d].
+Value gatherRows(OpBuilder &b, Location loc, Value ids, Value table,
+                 function_ref<Value(OpBuilder &, Location, Value id, Value s)> row) {
+  auto tableType = cast<RankedTensorType>(table.getType());
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, ids);
+  sizes.push_back(tensor::getMixedSize(b, loc, table, 1));
+  Value init = emptyTensor(b, loc, sizes, tableType.getElementType());
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(3, 0, {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, ctx),
+      b.getMultiDimIdentityMap(3)};
+  return generic(b, loc, init, ids, maps, parallelLoops(3),
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   Value s = nb.create<linalg::IndexOp>(l, 1);
+                   Value d = nb.create<linalg::IndexOp>(l, 2);
+                   Value r = row(nb, l, args[0], s);
+                   nb.create<linalg::YieldOp>(
+                       l, nb.create<tensor::ExtractOp>(l, table, ValueRange{r, d}).getResult());
+                 });
+}
+
+struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, gatherRows(rewriter, op.getLoc(), adaptor.getIds(), adaptor.getTable(),
+                       [](OpBuilder &b, Location l, Value id, Value) {
+                         return b.create<arith::IndexCastOp>(l, b.getIndexType(), id).getResult();
+                       }));
+    return success();
+  }
+};
+
+struct LowerPositionEmbedding : OpConversionPattern<PositionEmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(PositionEmbeddingOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    int64_t offset = op.getOffset();
+    rewriter.replaceOp(op, gatherRows(rewriter, op.getLoc(), adaptor.getIds(), adaptor.getTable(),
+                                      [&](OpBuilder &b, Location l, Value, Value s) -> Value {
+                                        if (offset == 0)
+                                          return s;
+                                        return b.create<arith::AddIOp>(l, s,
+                                                                       indexConst(b, l, offset));
+                                      }));
+    return success();
+  }
+};
+
+/// out[b, s, 2i] = sin(s / base^(2i/dim)), out[b, s, 2i+1] = cos(...), in f32.
+struct LowerSinusoidal : OpConversionPattern<SinusoidalPositionsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SinusoidalPositionsOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    Type element = type.getElementType();
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, adaptor.getIds());
+    sizes.push_back(rewriter.getIndexAttr(op.getDim()));
+    Value init = emptyTensor(rewriter, loc, sizes, element);
+    // inv_freq(i) = exp(-(2i / dim) ln(base))
+    double logBaseOverDim = std::log(op.getBase().convertToDouble()) / op.getDim();
+    Value result = generic(
+        rewriter, loc, init, ValueRange{}, {rewriter.getMultiDimIdentityMap(3)}, parallelLoops(3),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Value s = indexToFloat(b, l, b.create<linalg::IndexOp>(l, 1), element);
+          Value c = b.create<linalg::IndexOp>(l, 2);
+          Value two = indexConst(b, l, 2);
+          Value pairStart = b.create<arith::MulIOp>(l, b.create<arith::DivUIOp>(l, c, two), two);
+          Value exponent = b.create<arith::MulFOp>(l, indexToFloat(b, l, pairStart, element),
+                                                   floatConst(b, l, element, -logBaseOverDim));
+          Value angle = b.create<arith::MulFOp>(l, s, b.create<math::ExpOp>(l, exponent));
+          Value isEven =
+              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
+                                      b.create<arith::RemUIOp>(l, c, two), indexConst(b, l, 0));
+          Value value = b.create<arith::SelectOp>(l, isEven, b.create<math::SinOp>(l, angle),
+                                                  b.create<math::CosOp>(l, angle));
+          b.create<linalg::YieldOp>(l, value);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Rotate-half RoPE. For channel c of head (c / Dh), i = c % Dh, h = Dh / 2, j = i % h:
+/// a = (offset + s) theta^(-2j/Dh); y = x cos a + sign x[partner] sin a with partner
+/// c + h, sign -1 for i < h and partner c - h, sign +1 otherwise.
+struct LowerRotary : OpConversionPattern<RotaryOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(RotaryOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    Type element = getElementTypeOrSelf(x.getType());
+    int64_t headDim = op.getHeadDim(), half = headDim / 2;
+    double logThetaOverDim = std::log(op.getTheta().convertToDouble()) / headDim;
+    int64_t offset = op.getOffset();
+    Value result =
+        elementwise(rewriter, loc, x, x, element, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value bIdx = b.create<linalg::IndexOp>(l, 0);
+          Value sIdx = b.create<linalg::IndexOp>(l, 1);
+          Value c = b.create<linalg::IndexOp>(l, 2);
+          Value i = b.create<arith::RemUIOp>(l, c, indexConst(b, l, headDim));
+          Value halfV = indexConst(b, l, half);
+          Value low = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, i, halfV);
+          Value j = b.create<arith::RemUIOp>(l, i, halfV);
+          Value partner = b.create<arith::SelectOp>(l, low, b.create<arith::AddIOp>(l, c, halfV),
+                                                    b.create<arith::SubIOp>(l, c, halfV));
+          Value other = b.create<tensor::ExtractOp>(l, x, ValueRange{bIdx, sIdx, partner});
+          Value pos = b.create<arith::AddIOp>(l, sIdx, indexConst(b, l, offset));
+          Value twoJ = b.create<arith::MulIOp>(l, j, indexConst(b, l, 2));
+          Value invFreq = b.create<math::ExpOp>(
+              l, b.create<arith::MulFOp>(l, indexToFloat(b, l, twoJ, element),
+                                         floatConst(b, l, element, -logThetaOverDim)));
+          Value angle = b.create<arith::MulFOp>(l, indexToFloat(b, l, pos, element), invFreq);
+          Value sinA = b.create<math::SinOp>(l, angle), cosA = b.create<math::CosOp>(l, angle);
+          Value rotated = b.create<arith::MulFOp>(l, other, sinA);
+          Value signedRot =
+              b.create<arith::SelectOp>(l, low, b.create<arith::NegFOp>(l, rotated), rotated);
+          Value y =
+              b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, args[0], cosA), signedRot);
+          b.create<linalg::YieldOp>(l, y);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void kiln::lowering::populateLayerPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerBinary<AddOp, arith::AddFOp>, LowerBinary<MulOp, arith::MulFOp>, LowerScale,
+               LowerDropout, LowerActivation, LowerLayerNorm, LowerRMSNorm, LowerLinear,
+               LowerEmbedding, LowerPositionEmbedding, LowerSinusoidal, LowerRotary>(
+      patterns.getContext());
+}

@@ -1,0 +1,61 @@
+// RUN: kiln-opt %s --split-input-file --kiln-lower-to-linalg | FileCheck %s
+
+// Grouped KV heads: query head h reads KV head h floordiv (H / KVH).
+// CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d1, d4)>
+// CHECK-DAG: #[[KV:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1 floordiv 2, d4)>
+// CHECK-DAG: #[[MASK:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
+// CHECK-LABEL: func.func @causal_gqa_mask
+// CHECK-SAME: (%[[Q_ARG:.*]]: tensor<?x?x16xf32>, %[[KV_ARG:.*]]: tensor<?x?x8xf32>, %[[M:.*]]: tensor<?x?xi32>)
+// CHECK: tensor.expand_shape %[[Q_ARG]] {{\[\[}}0], [1], [2, 3]] {{.*}} into tensor<?x?x4x4xf32>
+// CHECK: tensor.expand_shape %[[KV_ARG]] {{\[\[}}0], [1], [2, 3]] {{.*}} into tensor<?x?x2x4xf32>
+// Scores: a contraction over the head dimension.
+// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[KV]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// Scale, then padding and causal masks to the lowest finite float.
+// CHECK: %[[LOWEST:.*]] = arith.constant -3.40282347E+38 : f32
+// CHECK: %[[SHIFT:.*]] = arith.subi
+// CHECK: linalg.generic {indexing_maps = [{{.*}}, #[[MASK]], {{.*}}]{{.*}} ins(%{{.*}}, %[[M]] :
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.cmpi eq, %{{.*}}, %c0_i32 : i32
+// CHECK: arith.addi %{{.*}}, %[[SHIFT]] : index
+// CHECK: arith.cmpi sgt
+// CHECK: arith.ori
+// CHECK: arith.select %{{.*}}, %[[LOWEST]]
+// Stable softmax: row max, exp of the difference, row sum.
+// CHECK: arith.maximumf
+// CHECK: arith.subf
+// CHECK: math.exp
+// CHECK: arith.addf
+// Weighted values, normalised, heads merged back.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]
+// CHECK: arith.divf
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : tensor<?x?x4x4xf32> into tensor<?x?x16xf32>
+func.func @causal_gqa_mask(%q: tensor<?x?x16xf32>, %kv: tensor<?x?x8xf32>, %m: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
+  %0 = kiln.attention %q, %kv, %kv mask(%m : tensor<?x?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 4, causal, scale = 0.5} : tensor<?x?x16xf32>, tensor<?x?x8xf32>
+  return %0 : tensor<?x?x16xf32>
+}
+
+// -----
+
+// No mask, not causal: nothing is masked.
+// CHECK-LABEL: func.func @unmasked
+// CHECK-NOT: arith.select
+// CHECK-NOT: arith.cmpi
+// CHECK: tensor.collapse_shape
+func.func @unmasked(%q: tensor<2x3x8xf32>, %kv: tensor<2x5x8xf32>) -> tensor<2x3x8xf32> {
+  %0 = kiln.attention %q, %kv, %kv {num_heads = 2, num_kv_heads = 2, head_dim = 4, scale = 0.5} : tensor<2x3x8xf32>, tensor<2x5x8xf32>
+  return %0 : tensor<2x3x8xf32>
+}
+
+// -----
+
+// An additive [H, S, T] bias.
+// CHECK-DAG: #[[BIAS:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+// CHECK-LABEL: func.func @bias
+// CHECK-SAME: %[[B:[^:]*]]: tensor<2x?x?xf32>
+// CHECK: linalg.generic {indexing_maps = [{{.*}}, #[[BIAS]], {{.*}}]{{.*}} ins(%{{.*}}, %[[B]] :
+// CHECK: arith.mulf
+// CHECK-NEXT: arith.addf
+func.func @bias(%q: tensor<?x?x8xf32>, %kv: tensor<?x?x8xf32>, %b: tensor<2x?x?xf32>) -> tensor<?x?x8xf32> {
+  %0 = kiln.attention %q, %kv, %kv bias(%b : tensor<2x?x?xf32>) {num_heads = 2, num_kv_heads = 2, head_dim = 4, scale = 1.0} : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
