@@ -16,6 +16,8 @@ APT_PACKAGES=(
   cmake ninja-build ccache g++ make
   # runtime helpers
   nlohmann-json3-dev libgtest-dev libcli11-dev libxxhash-dev
+  # matmul benchmark yardstick (bench/matmul)
+  libopenblas-dev
   # python for reference tests
   python3 python3-venv python3-pip
 )
@@ -32,11 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python reference environment (tests compare against Hugging Face `tokenizers`, numpy).
-PY_PACKAGES=(numpy tokenizers)
+PY_PACKAGES=(numpy tokenizers==0.23.3 safetensors)
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import numpy, tokenizers" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, tokenizers, safetensors" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 echo "setup: ok"

@@ -1,0 +1,473 @@
+//===- Weights.cpp - Loading parameters by the parameter table ------------===//
+//
+// Naming: a file written by Kiln uses the parameter table's names; a Hugging Face checkpoint uses
+// each parameter's hf_name, possibly behind one of the model's accepted prefixes. The loader
+// counts how many parameters each naming finds and uses the better one (Kiln names on a tie), so
+// a Kiln-written file never picks up a Hugging Face tensor by accident and vice versa. All
+// problems are collected and reported together; nothing is returned unless everything fits.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/rt/weights/Weights.h"
+#include "kiln/rt/weights/Safetensors.h"
+
+#include "../artifact/Json.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+#include <unordered_map>
+
+// safetensors data is little-endian and f32 tensors are used in place.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "Kiln's runtime needs a little-endian host");
+
+namespace kiln::rt {
+
+namespace {
+struct AlignedFree {
+  void operator()(float *p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<float, AlignedFree>;
+
+AlignedBuffer allocate(size_t n) {
+  void *p = nullptr;
+  if (posix_memalign(&p, 64, std::max<size_t>(n, 1) * sizeof(float)) != 0)
+    return nullptr;
+  return AlignedBuffer(static_cast<float *>(p));
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// Glob match with `*` standing for any run of characters.
+bool globMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*')
+    ++p;
+  return p == pattern.size();
+}
+
+/// Converts `count` elements starting at element `first` of a stored tensor to f32.
+void convertRun(const SafetensorsFile &file, const SafetensorsTensor &t, size_t first,
+                size_t count, float *out) {
+  const uint8_t *p = file.bytes(t);
+  switch (t.dtype) {
+  case DType::F32:
+    std::memcpy(out, p + 4 * first, 4 * count);
+    break;
+  case DType::F16:
+    p += 2 * first;
+    for (size_t i = 0; i < count; ++i)
+      out[i] = halfToFloat(uint16_t(p[2 * i] | (p[2 * i + 1] << 8)));
+    break;
+  case DType::BF16:
+    p += 2 * first;
+    for (size_t i = 0; i < count; ++i)
+      out[i] = bfloat16ToFloat(uint16_t(p[2 * i] | (p[2 * i + 1] << 8)));
+    break;
+  case DType::F64:
+    p += 8 * first;
+    for (size_t i = 0; i < count; ++i) {
+      double d;
+      std::memcpy(&d, p + 8 * i, 8);
+      out[i] = static_cast<float>(d);
+    }
+    break;
+  default:
+    break; // excluded before conversion
+  }
+}
+
+/// How one parameter is taken from the file.
+struct Source {
+  const SafetensorsFile *file = nullptr;
+  const SafetensorsTensor *tensor = nullptr;
+  bool transpose = false;
+  bool hasSlice = false;
+  ParamSlice slice;
+};
+
+/// The shape a source yields, or an empty optional-like flag when the slice does not divide.
+bool sourceShape(const Source &src, std::vector<int64_t> &shape) {
+  shape = src.tensor->shape;
+  if (src.hasSlice) {
+    if (src.slice.axis >= static_cast<int64_t>(shape.size()))
+      return false;
+    int64_t &d = shape[src.slice.axis];
+    if (d % src.slice.count != 0)
+      return false;
+    d /= src.slice.count;
+  }
+  if (src.transpose) {
+    if (shape.size() != 2)
+      return false;
+    std::swap(shape[0], shape[1]);
+  }
+  return true;
+}
+
+/// Materializes a source as a dense f32 tensor of `n` elements in `out`.
+void materialize(const Source &src, float *out, size_t n) {
+  const SafetensorsFile &file = *src.file;
+  const std::vector<int64_t> &shape = src.tensor->shape;
+  std::vector<float> sliced;
+  float *dst = out;
+  if (src.transpose) {
+    sliced.resize(n);
+    dst = sliced.data();
+  }
+  if (!src.hasSlice) {
+    convertRun(file, *src.tensor, 0, n, dst);
+  } else {
+    size_t axis = static_cast<size_t>(src.slice.axis);
+    size_t outer = 1, inner = 1;
+    for (size_t i = 0; i < axis; ++i)
+      outer *= static_cast<size_t>(shape[i]);
+    for (size_t i = axis + 1; i < shape.size(); ++i)
+      inner *= static_cast<size_t>(shape[i]);
+    size_t full = static_cast<size_t>(shape[axis]);
+    size_t chunk = full / static_cast<size_t>(src.slice.count);
+    size_t start = chunk * static_cast<size_t>(src.slice.index);
+    for (size_t o = 0; o < outer; ++o)
+      convertRun(file, *src.tensor, (o * full + start) * inner, chunk * inner,
+                 dst + o * chunk * inner);
+  }
+  if (src.transpose) {
+    // dst holds the (sliced) stored matrix [rows, cols]; out gets its transpose [cols, rows].
+    size_t rows = n == 0 ? 0 : static_cast<size_t>(src.hasSlice && src.slice.axis == 0
+                                                        ? shape[0] / src.slice.count
+                                                        : shape[0]);
+    size_t cols = rows == 0 ? 0 : n / rows;
+    constexpr size_t B = 32;
+    for (size_t r0 = 0; r0 < rows; r0 += B)
+      for (size_t c0 = 0; c0 < cols; c0 += B)
+        for (size_t r = r0; r < std::min(rows, r0 + B); ++r)
+          for (size_t c = c0; c < std::min(cols, c0 + B); ++c)
+            out[c * rows + r] = dst[r * cols + c];
+  }
+}
+
+void appendList(std::string &msg, const char *label, const std::vector<std::string> &items) {
+  if (items.empty())
+    return;
+  constexpr size_t kShown = 40;
+  msg += "\n  " + std::string(label) + " (" + std::to_string(items.size()) + "):";
+  for (size_t i = 0; i < items.size() && i < kShown; ++i)
+    msg += "\n    " + items[i];
+  if (items.size() > kShown)
+    msg += "\n    ... and " + std::to_string(items.size() - kShown) + " more";
+}
+} // namespace
+
+struct WeightSet::Impl {
+  std::vector<std::unique_ptr<SafetensorsFile>> ownedFiles;
+  std::vector<Parameter> params;
+  std::vector<const float *> data;
+  std::vector<AlignedBuffer> owned;
+  std::string naming;
+};
+
+WeightSet::WeightSet() : impl_(std::make_unique<Impl>()) {}
+WeightSet::~WeightSet() = default;
+WeightSet::WeightSet(WeightSet &&) noexcept = default;
+WeightSet &WeightSet::operator=(WeightSet &&) noexcept = default;
+
+size_t WeightSet::size() const { return impl_->params.size(); }
+const Parameter &WeightSet::parameter(size_t i) const { return impl_->params[i]; }
+const float *WeightSet::data(size_t i) const { return impl_->data[i]; }
+const std::string &WeightSet::naming() const { return impl_->naming; }
+const float *WeightSet::find(std::string_view name) const {
+  for (size_t i = 0; i < impl_->params.size(); ++i)
+    if (impl_->params[i].name == name)
+      return impl_->data[i];
+  return nullptr;
+}
+
+namespace {
+bool endsWith(const std::string &s, const char *suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+bool isFile(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/// Opens the shards a Hugging Face `model.safetensors.index.json` lists and checks that its
+/// weight map and the shards agree.
+Status openSharded(const std::string &indexPath,
+                   std::vector<std::unique_ptr<SafetensorsFile>> &files) {
+  MappedFile map;
+  Status s = MappedFile::open(indexPath, map);
+  if (!s.ok())
+    return s;
+  detail::Json root;
+  std::string error;
+  if (!detail::parseStrictJson(
+          std::string_view(reinterpret_cast<const char *>(map.data()), map.size()), root, error))
+    return Status::invalid(indexPath + ": " + error);
+  auto wm = root.find("weight_map");
+  if (!root.is_object() || wm == root.end() || !wm->is_object())
+    return Status::invalid(indexPath + ": not a safetensors index (no \"weight_map\" object)");
+  size_t slash = indexPath.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : indexPath.substr(0, slash + 1);
+  std::map<std::string, std::string> tensorToShard;
+  std::map<std::string, size_t> shardIndex;
+  for (const auto &kv : wm->items()) {
+    if (!kv.value().is_string())
+      return Status::invalid(indexPath + ": weight_map value for \"" + kv.key() +
+                             "\" is not a file name");
+    std::string shard = kv.value().get<std::string>();
+    if (shard.empty() || shard.find('/') != std::string::npos)
+      return Status::invalid(indexPath + ": weight_map names \"" + shard +
+                             "\", which is not a file name in the index's folder");
+    tensorToShard[kv.key()] = shard;
+    if (!shardIndex.count(shard)) {
+      auto f = std::make_unique<SafetensorsFile>();
+      if (!(s = SafetensorsFile::open(dir + shard, *f)).ok())
+        return s;
+      shardIndex[shard] = files.size();
+      files.push_back(std::move(f));
+    }
+  }
+  for (const auto &ts : tensorToShard)
+    if (!files[shardIndex[ts.second]]->find(ts.first))
+      return Status::invalid(indexPath + ": weight_map puts \"" + ts.first + "\" in " +
+                             ts.second + ", which does not contain it");
+  for (const auto &f : files)
+    for (const SafetensorsTensor &t : f->tensors()) {
+      auto it = tensorToShard.find(t.name);
+      if (it == tensorToShard.end() || dir + it->second != f->path())
+        return Status::invalid(indexPath + ": " + f->path() + " contains \"" + t.name +
+                               "\", which the weight_map does not place there");
+    }
+  return Status::success();
+}
+} // namespace
+
+Status WeightSet::load(const Manifest &manifest, const std::string &path, WeightSet &out) {
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::string source = path;
+  struct stat st;
+  bool isDir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (isDir) {
+    std::string dir = endsWith(path, "/") ? path : path + "/";
+    if (isFile(dir + "model.safetensors"))
+      source = dir + "model.safetensors";
+    else if (isFile(dir + "model.safetensors.index.json"))
+      source = dir + "model.safetensors.index.json";
+    else
+      return Status::invalid(path + ": folder has neither model.safetensors nor "
+                                    "model.safetensors.index.json");
+  }
+  Status s;
+  if (endsWith(source, ".index.json")) {
+    s = openSharded(source, files);
+  } else {
+    files.push_back(std::make_unique<SafetensorsFile>());
+    s = SafetensorsFile::open(source, *files.back());
+  }
+  if (!s.ok())
+    return s;
+  std::vector<const SafetensorsFile *> shards;
+  for (const auto &f : files)
+    shards.push_back(f.get());
+  WeightSet result;
+  if (!(s = load(manifest, shards, source, result)).ok())
+    return s;
+  result.impl_->ownedFiles = std::move(files);
+  out = std::move(result);
+  return Status::success();
+}
+
+Status WeightSet::load(const Manifest &manifest, const SafetensorsFile &file, WeightSet &out) {
+  return load(manifest, {&file}, file.path(), out);
+}
+
+Status WeightSet::load(const Manifest &manifest, const std::vector<const SafetensorsFile *> &files,
+                       std::string_view name, WeightSet &out) {
+  const std::vector<Parameter> &params = manifest.parameters;
+  // Every tensor of every file, by name.
+  struct Ref {
+    const SafetensorsFile *file;
+    const SafetensorsTensor *tensor;
+  };
+  std::unordered_map<std::string_view, Ref> tensors;
+  for (const SafetensorsFile *f : files)
+    for (const SafetensorsTensor &t : f->tensors())
+      if (!tensors.emplace(t.name, Ref{f, &t}).second)
+        return Status::invalid(std::string(name) + ": tensor \"" + t.name +
+                               "\" appears in two files");
+  auto find = [&](const std::string &n) -> Ref {
+    auto it = tensors.find(n);
+    return it == tensors.end() ? Ref{nullptr, nullptr} : it->second;
+  };
+  std::vector<std::string> prefixes = manifest.hfPrefixes;
+  prefixes.push_back("");
+
+  // Choose the naming.
+  size_t kilnHits = 0, hfHits = 0;
+  for (const Parameter &p : params) {
+    if (find(p.name).tensor)
+      ++kilnHits;
+    if (!p.hfName.empty())
+      for (const std::string &prefix : prefixes)
+        if (find(prefix + p.hfName).tensor) {
+          ++hfHits;
+          break;
+        }
+  }
+  bool kilnNames = kilnHits >= hfHits;
+
+  std::vector<Source> sources(params.size());
+  std::vector<std::string> missing, misshaped, unexpected;
+  std::set<std::string> used, prefixesUsed;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Parameter &p = params[i];
+    Source &src = sources[i];
+    if (kilnNames) {
+      Ref r = find(p.name);
+      src.file = r.file;
+      src.tensor = r.tensor;
+      if (!src.tensor) {
+        missing.push_back(p.name);
+        continue;
+      }
+    } else {
+      if (p.hfName.empty()) {
+        missing.push_back(p.name + " (it has no Hugging Face name)");
+        continue;
+      }
+      for (const std::string &prefix : prefixes) {
+        Ref r = find(prefix + p.hfName);
+        src.file = r.file;
+        if ((src.tensor = r.tensor)) {
+          if (!prefix.empty())
+            prefixesUsed.insert(prefix);
+          break;
+        }
+      }
+      if (!src.tensor) {
+        missing.push_back(p.hfName + " (for " + p.name + ")");
+        continue;
+      }
+      src.transpose = p.transpose;
+      src.hasSlice = p.hasSlice;
+      src.slice = p.slice;
+    }
+    used.insert(src.tensor->name);
+    if (!isFloatingPoint(src.tensor->dtype)) {
+      misshaped.push_back(src.tensor->name + ": dtype " + dtypeSafetensorsName(src.tensor->dtype) +
+                          " (weights must be F32, F16, BF16 or F64)");
+      continue;
+    }
+    std::vector<int64_t> shape;
+    bool fits = sourceShape(src, shape);
+    if (!fits || shape != p.shape) {
+      std::string how;
+      if (src.hasSlice)
+        how += ", slice " + std::to_string(src.slice.index) + " of " +
+               std::to_string(src.slice.count) + " along axis " + std::to_string(src.slice.axis);
+      if (src.transpose)
+        how += ", transposed";
+      misshaped.push_back(src.tensor->name + ": shape " + shapeString(src.tensor->shape) +
+                          (fits ? " gives " + shapeString(shape) : " cannot be split that way") +
+                          how + ", but " + p.name + " is " + shapeString(p.shape));
+    }
+  }
+  for (const auto &entry : tensors) {
+    const SafetensorsTensor &t = *entry.second.tensor;
+    if (used.count(t.name))
+      continue;
+    bool ignored = false;
+    if (!kilnNames) {
+      for (const std::string &pattern : manifest.hfIgnore) {
+        for (const std::string &prefix : prefixes) {
+          if (t.name.compare(0, prefix.size(), prefix) == 0 &&
+              globMatch(pattern, std::string_view(t.name).substr(prefix.size()))) {
+            ignored = true;
+            break;
+          }
+        }
+        if (ignored)
+          break;
+      }
+    }
+    if (!ignored)
+      unexpected.push_back(t.name);
+  }
+
+  std::string naming = "kiln";
+  if (!kilnNames) {
+    naming = "hugging face";
+    for (const std::string &prefix : prefixesUsed)
+      naming += (naming.size() == 12 ? " (prefix " : ", ") + ("'" + prefix + "'");
+    if (!prefixesUsed.empty())
+      naming += ")";
+  }
+  if (!missing.empty() || !misshaped.empty() || !unexpected.empty()) {
+    std::sort(unexpected.begin(), unexpected.end());
+    std::string msg = std::string(name) + ": the weights do not fit model '" + manifest.model +
+                      "' (matching by " + (kilnNames ? "Kiln" : "Hugging Face") + " names)";
+    appendList(msg, "missing", missing);
+    appendList(msg, "unexpected", unexpected);
+    appendList(msg, "mis-shaped", misshaped);
+    return Status::invalid(msg);
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->params = params;
+  impl->naming = naming;
+  impl->data.resize(params.size());
+  // Once the last parameter taken from a tensor has been copied out, its mapped pages are
+  // released, so a converted or transposed checkpoint is not resident twice.
+  std::map<const SafetensorsTensor *, size_t> lastUser;
+  std::set<const SafetensorsTensor *> usedInPlace;
+  for (size_t i = 0; i < params.size(); ++i)
+    lastUser[sources[i].tensor] = i;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Source &src = sources[i];
+    size_t n = static_cast<size_t>(params[i].numElements());
+    const uint8_t *bytes = src.file->bytes(*src.tensor);
+    if (src.tensor->dtype == DType::F32 && !src.hasSlice && !src.transpose &&
+        reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
+      impl->data[i] = reinterpret_cast<const float *>(bytes);
+      usedInPlace.insert(src.tensor);
+      continue;
+    }
+    AlignedBuffer buf = allocate(n);
+    if (!buf)
+      return Status::ioError(std::string(name) + ": out of memory loading " + params[i].name);
+    materialize(src, buf.get(), n);
+    impl->data[i] = buf.get();
+    impl->owned.push_back(std::move(buf));
+    if (lastUser[src.tensor] == i && !usedInPlace.count(src.tensor))
+      src.file->dropBytes(*src.tensor);
+  }
+  out.impl_ = std::move(impl);
+  return Status::success();
+}
+
+} // namespace kiln::rt

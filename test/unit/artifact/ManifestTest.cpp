@@ -1,0 +1,190 @@
+//===- ManifestTest.cpp - Manifests that are well-formed but lie ----------===//
+#include "TestArtifacts.h"
+
+#include "kiln/rt/artifact/Artifact.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+
+using namespace kiln::rt;
+using namespace kiln::test;
+using Json = nlohmann::ordered_json;
+
+namespace {
+Json sampleJson() {
+  std::string text;
+  EXPECT_TRUE(serializeManifest(sampleManifest(), text).ok());
+  return Json::parse(text);
+}
+
+/// Loads an artifact whose manifest is the sample edited by `edit`.
+Status loadEdited(const std::function<void(Json &)> &edit) {
+  Json j = sampleJson();
+  edit(j);
+  std::vector<uint8_t> bytes = artifactWithManifestText(j.dump());
+  Artifact a;
+  return Artifact::fromBytes(bytes.data(), bytes.size(), "model.kc", a);
+}
+
+Json &param(Json &j, const std::string &name) {
+  for (Json &p : j["parameters"])
+    if (p["name"] == name)
+      return p;
+  throw std::runtime_error("no parameter " + name);
+}
+} // namespace
+
+TEST(Manifest, SampleLoads) {
+  Status s = loadEdited([](Json &) {});
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+struct Lie {
+  const char *what;
+  std::function<void(Json &)> edit;
+  const char *expect;
+};
+
+TEST(Manifest, LiesAreRefused) {
+  std::vector<Lie> lies = {
+      {"negative parameter dim", [](Json &j) { param(j, "wte.weight")["shape"][0] = -97; },
+       "negative dimension -97"},
+      {"negative signature dim",
+       [](Json &j) { j["entry_points"][0]["outputs"][0]["shape"][2] = -1; },
+       "negative dimension -1"},
+      {"fractional dim", [](Json &j) { param(j, "wte.weight")["shape"][0] = 2.5; },
+       "must be an integer"},
+      {"huge dim", [](Json &j) { param(j, "wte.weight")["shape"] = {1ull << 40, 1ull << 40}; },
+       "larger than 2^48"},
+      {"dim beyond int64",
+       [](Json &j) { param(j, "wte.weight")["shape"][0] = 18446744073709551615ull; },
+       "too large"},
+      {"duplicate parameter names",
+       [](Json &j) { param(j, "h.0.ln_1.bias")["name"] = "h.0.ln_1.weight"; },
+       "\"h.0.ln_1.weight\" appears twice"},
+      {"unknown parameter dtype", [](Json &j) { param(j, "wte.weight")["dtype"] = "f33"; },
+       "unknown dtype \"f33\""},
+      {"unknown signature dtype",
+       [](Json &j) { j["entry_points"][0]["inputs"][0]["dtype"] = "int"; },
+       "unknown dtype \"int\""},
+      {"integer parameter", [](Json &j) { param(j, "wte.weight")["dtype"] = "i32"; },
+       "parameters are f32"},
+      {"unknown init", [](Json &j) { param(j, "wte.weight")["init"] = "xavier"; },
+       "unknown init \"xavier\""},
+      {"negative std", [](Json &j) { param(j, "wte.weight")["std"] = -1.0; }, "init std"},
+      {"missing std", [](Json &j) { param(j, "wte.weight").erase("std"); }, "no \"std\""},
+      {"slice index out of range",
+       [](Json &j) { param(j, "h.0.attn.v.weight")["slice"] = {3, 3, 1}; }, "slice index 3"},
+      {"slice axis out of range",
+       [](Json &j) {
+         for (const char *n : {"h.0.attn.q.weight", "h.0.attn.k.weight", "h.0.attn.v.weight"})
+           param(j, n)["slice"][2] = 2;
+       },
+       "slice axis 2"},
+      {"zero slice count",
+       [](Json &j) { param(j, "h.0.attn.q.weight")["slice"] = {0, 0, 1}; }, "slice count 0"},
+      {"same slice twice",
+       [](Json &j) { param(j, "h.0.attn.k.weight")["slice"][0] = 0; }, "same slice"},
+      {"hf_name shared without slices",
+       [](Json &j) { param(j, "h.0.ln_1.bias")["hf_name"] = "wte.weight"; },
+       "both map to hf_name"},
+      {"transpose of a vector",
+       [](Json &j) { param(j, "h.0.ln_1.bias")["transpose"] = true; }, "transposed but has rank 1"},
+      {"slice without hf_name",
+       [](Json &j) {
+         param(j, "h.0.ln_1.bias")["slice"] = {0, 1, 0};
+         param(j, "h.0.ln_1.bias").erase("hf_name");
+       },
+       "no hf_name"},
+      {"quantization", [](Json &j) { param(j, "wte.weight")["quantization"] = "int4"; },
+       "unsupported quantization"},
+      {"duplicate entry point", [](Json &j) { j["entry_points"][1]["name"] = "forward"; },
+       "entry point \"forward\" appears twice"},
+      {"duplicate input", [](Json &j) { j["entry_points"][1]["inputs"][1]["name"] = "ids"; },
+       "two inputs named \"ids\""},
+      {"symbolic dim that is not an identifier",
+       [](Json &j) { j["entry_points"][0]["inputs"][0]["shape"][0] = "2 batch"; },
+       "not an identifier"},
+      {"schedule for an undeclared target",
+       [](Json &j) { j["entry_points"][0]["schedules"] = {{"vulkan-spirv", "schedule/x"}}; },
+       "undeclared target \"vulkan-spirv\""},
+      {"schedule section that does not exist",
+       [](Json &j) { j["entry_points"][0]["schedules"]["cpu-x86_64"] = "schedule/nope"; },
+       "schedule/nope"},
+      {"code section that does not exist",
+       [](Json &j) { j["targets"][0]["code_section"] = "code/nope"; }, "code/nope"},
+      {"code section of the wrong kind",
+       [](Json &j) { j["targets"][0]["code_section"] = "schedule/cpu-x86_64/forward"; },
+       "not a code section"},
+      {"duplicate target",
+       [](Json &j) { j["targets"].push_back(j["targets"][0]); }, "appears twice"},
+      {"missing model", [](Json &j) { j.erase("model"); }, "no \"model\""},
+      {"model of the wrong type", [](Json &j) { j["model"] = 3; }, "must be a string"},
+      {"parameters not an array", [](Json &j) { j["parameters"] = Json::object(); },
+       "must be an array"},
+      {"config value that is an array", [](Json &j) { j["config"]["x"] = {1, 2}; },
+       "config value \"x\""},
+      {"empty parameter name", [](Json &j) { param(j, "wte.weight")["name"] = ""; },
+       "empty name"},
+      {"parameter name with a space", [](Json &j) { param(j, "wte.weight")["name"] = "a b"; },
+       "outside [A-Za-z0-9_.:/-]"},
+      {"output name with a slash path",
+       [](Json &j) { j["entry_points"][0]["outputs"][0]["name"] = "lo gits"; }, "outside"},
+  };
+  for (const Lie &lie : lies) {
+    Status s = loadEdited(lie.edit);
+    ASSERT_FALSE(s.ok()) << lie.what;
+    EXPECT_NE(s.message().find(lie.expect), std::string::npos)
+        << lie.what << ": " << s.message();
+    EXPECT_EQ(s.message().rfind("model.kc", 0), 0u) << s.message();
+  }
+}
+
+TEST(Manifest, DuplicateJsonKeysAreRefused) {
+  std::string text;
+  ASSERT_TRUE(serializeManifest(sampleManifest(), text).ok());
+  // Repeat the model key: a reader that kept either value would be guessing.
+  std::string dup = "{\"model\": \"other\"," + text.substr(1);
+  std::vector<uint8_t> bytes = artifactWithManifestText(dup);
+  Artifact a;
+  Status s = Artifact::fromBytes(bytes.data(), bytes.size(), "model.kc", a);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("\"model\" appears twice"), std::string::npos) << s.message();
+}
+
+TEST(Manifest, DeepNestingIsRefused) {
+  std::string deep = "{\"model\": \"m\", \"x\": " + std::string(10000, '[') +
+                     std::string(10000, ']') + "}";
+  Manifest m;
+  Status s = parseManifest(deep, m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("nested deeper"), std::string::npos) << s.message();
+}
+
+TEST(Manifest, UnknownKeysAreIgnored) {
+  Status s = loadEdited([](Json &j) {
+    j["added_in_a_later_minor_version"] = {{"a", 1}};
+    param(j, "wte.weight")["future"] = true;
+  });
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST(Manifest, SerializeRefusesInvalid) {
+  Manifest m = sampleManifest();
+  m.parameters[0].shape[0] = -1;
+  std::string out;
+  EXPECT_FALSE(serializeManifest(m, out).ok());
+}
+
+TEST(Manifest, DTypeNames) {
+  DType t;
+  ASSERT_TRUE(parseDType("bf16", t));
+  EXPECT_EQ(t, DType::BF16);
+  ASSERT_TRUE(parseDType("BF16", t));
+  EXPECT_EQ(dtypeSize(t), 2u);
+  EXPECT_STREQ(dtypeSafetensorsName(DType::Bool), "BOOL");
+  EXPECT_FALSE(parseDType("Bf16", t));
+  EXPECT_FALSE(parseDType("", t));
+}
