@@ -1,7 +1,8 @@
 //===- KilnDialect.cpp - The kiln dialect ---------------------------------===//
 //
 // Dialect registration and the verification of the discardable attributes the dialect owns
-// (kiln.config, kiln.input, kiln.output).
+// (kiln.config, kiln.hf_prefixes, kiln.hf_ignore on modules; kiln.input, kiln.output, kiln.dims on
+// entry-function arguments and results).
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/KilnDialect.h"
@@ -10,6 +11,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -53,12 +56,54 @@ LogicalResult KilnDialect::verifyOperationAttribute(Operation *op, NamedAttribut
     }
     return success();
   }
+  if (name == kHfPrefixesAttrName || name == kHfIgnoreAttrName) {
+    // dialect_c8
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a builtin.module, not on '"
+                             << op->getName() << "'";
+    auto list = dyn_cast<ArrayAttr>(attr.getValue());
+    // dialect_c9
+    if (!list || !llvm::all_of(list, [](Attribute a) { return isa<StringAttr>(a); }))
+      return op->emitError() << "'" << name << "' must be an array of strings, got "
+                             << attr.getValue();
+    // dialect_c10: the empty prefix is always accepted; an empty ignore pattern matches nothing
+    if (name == kHfIgnoreAttrName)
+      for (Attribute a : list)
+        if (cast<StringAttr>(a).getValue().empty())
+          return op->emitError() << "'" << name << "' patterns must be non-empty";
+    return success();
+  }
   // dialect_c4
-  if (name == kInputAttrName || name == kOutputAttrName)
+  if (name == kInputAttrName || name == kOutputAttrName || name == kDimsAttrName)
     return op->emitError() << "'" << name << "' belongs on a function "
-                           << (name == kInputAttrName ? "argument" : "result");
+                           << (name == kInputAttrName    ? "argument"
+                               : name == kOutputAttrName ? "result"
+                                                         : "argument or result");
   // dialect_c5
   return op->emitError() << "unknown kiln attribute '" << name << "'";
+}
+
+/// kiln.dims: one non-empty symbol name (`batch`, `seq`) per dynamic dimension of the type, in
+/// order, so that the runtime knows which sizes of different inputs and outputs must agree.
+static LogicalResult verifyDims(Operation *op, NamedAttribute attr, Type type, StringRef where,
+                                unsigned index) {
+  StringRef name = attr.getName().getValue();
+  auto list = dyn_cast<ArrayAttr>(attr.getValue());
+  // dialect_c11
+  if (!list || !llvm::all_of(list, [](Attribute a) {
+        auto s = dyn_cast<StringAttr>(a);
+        return s && !s.getValue().empty();
+      }))
+    return op->emitError() << "'" << name << "' on " << where << " " << index
+                           << " must be an array of non-empty strings, got " << attr.getValue();
+  auto shaped = dyn_cast<ShapedType>(type);
+  int64_t dynamic = shaped && shaped.hasRank() ? shaped.getNumDynamicDims() : 0;
+  // dialect_c12
+  if (static_cast<int64_t>(list.size()) != dynamic)
+    return op->emitError() << "'" << name << "' on " << where << " " << index << " names "
+                           << list.size() << " dimensions but " << type << " has " << dynamic
+                           << " dynamic ones";
+  return success();
 }
 
 /// kiln.input / kiln.output: a non-empty string naming the model input or output.
@@ -79,10 +124,20 @@ static LogicalResult verifyIoName(Operation *op, NamedAttribute attr, StringRef 
 
 LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op, unsigned /*regionIndex*/,
                                                     unsigned argIndex, NamedAttribute attr) {
+  if (attr.getName() == kDimsAttrName) {
+    auto fn = dyn_cast<FunctionOpInterface>(op);
+    Type type = fn && argIndex < fn.getNumArguments() ? fn.getArgumentTypes()[argIndex] : Type();
+    return verifyDims(op, attr, type, "argument", argIndex);
+  }
   return verifyIoName(op, attr, kInputAttrName, "argument", argIndex);
 }
 
 LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op, unsigned /*regionIndex*/,
                                                        unsigned resultIndex, NamedAttribute attr) {
+  if (attr.getName() == kDimsAttrName) {
+    auto fn = dyn_cast<FunctionOpInterface>(op);
+    Type type = fn && resultIndex < fn.getNumResults() ? fn.getResultTypes()[resultIndex] : Type();
+    return verifyDims(op, attr, type, "result", resultIndex);
+  }
   return verifyIoName(op, attr, kOutputAttrName, "result", resultIndex);
 }

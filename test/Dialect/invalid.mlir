@@ -689,3 +689,45 @@ func.func @cross_entropy_wrong_result(%logits: tensor<?x3xf32>, %labels: tensor<
   %0 = kiln.cross_entropy %logits, %labels : tensor<?x3xf32>, tensor<?xi32> -> tensor<f16>
   return
 }
+
+// -----
+
+// dialect_c8
+// expected-error @+1 {{'kiln.hf_prefixes' belongs on a builtin.module, not on 'func.func'}}
+func.func @prefixes_on_func() attributes {kiln.hf_prefixes = ["model."]} {
+  return
+}
+
+// -----
+
+// dialect_c9
+// expected-error @+1 {{'kiln.hf_ignore' must be an array of strings, got [1]}}
+module attributes {kiln.hf_ignore = [1]} {}
+
+// -----
+
+// dialect_c10
+// expected-error @+1 {{'kiln.hf_ignore' patterns must be non-empty}}
+module attributes {kiln.hf_ignore = ["lm_head.weight", ""]} {}
+
+// -----
+
+// dialect_c4
+// expected-error @+1 {{'kiln.dims' belongs on a function argument or result}}
+module attributes {kiln.dims = ["batch"]} {}
+
+// -----
+
+// dialect_c11
+// expected-error @+1 {{'kiln.dims' on argument 0 must be an array of non-empty strings, got ["batch", ""]}}
+func.func @empty_dim_name(%ids: tensor<?x?xi32> {kiln.dims = ["batch", ""]}) {
+  return
+}
+
+// -----
+
+// dialect_c12
+// expected-error @+1 {{'kiln.dims' on result 0 names 1 dimensions but 'tensor<?x?x8xf32>' has 2 dynamic ones}}
+func.func @dims_count(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32> {kiln.dims = ["batch"]}) {
+  return %x : tensor<?x?x8xf32>
+}

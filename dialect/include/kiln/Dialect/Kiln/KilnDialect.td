@@ -36,6 +36,9 @@ def Kiln_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kConfigAttrName = "kiln.config";
     static constexpr ::llvm::StringLiteral kInputAttrName = "kiln.input";
     static constexpr ::llvm::StringLiteral kOutputAttrName = "kiln.output";
+    static constexpr ::llvm::StringLiteral kDimsAttrName = "kiln.dims";
+    static constexpr ::llvm::StringLiteral kHfPrefixesAttrName = "kiln.hf_prefixes";
+    static constexpr ::llvm::StringLiteral kHfIgnoreAttrName = "kiln.hf_ignore";
   }];
 }
 
