@@ -1,15 +1,195 @@
 //===- kilnc.cpp - The Kiln compiler driver -------------------------------===//
+//
+// kilnc MODEL.kiln [--set key=value]... [--config config.json] [--emit=ast|params|mlir] [-o FILE]
+//
+// Reads a model file, applies config overrides, runs the front-end and prints the requested
+// stage. Diagnostics go to stderr as `file:line:col: error: ...`; any error exits with 1.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Frontend/Frontend.h"
+#include "kiln/MLIRGen/MLIRGen.h"
+
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 
-#include "llvm/Support/CommandLine.h"
-#include "llvm/Support/InitLLVM.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
 
-static llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
-                                                llvm::cl::desc("<model.kiln>"),
-                                                llvm::cl::Required);
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+namespace cl = llvm::cl;
+using namespace kiln;
+
+namespace {
+enum class Emit { AST, Params, MLIR };
+
+cl::OptionCategory KilncCat("kilnc options");
+
+cl::opt<std::string> InputFilename(cl::Positional, cl::desc("<model.kiln>"), cl::Required,
+                                   cl::cat(KilncCat));
+cl::opt<Emit> EmitAction(
+    "emit", cl::desc("What to print (default: mlir)"), cl::init(Emit::MLIR),
+    cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree, with config values after overrides"),
+               clEnumValN(Emit::Params, "params",
+                          "the parameters: name, shape, init, checkpoint name and layout"),
+               clEnumValN(Emit::MLIR, "mlir", "the model as kiln dialect MLIR")),
+    cl::cat(KilncCat));
+cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
+                                    cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
+cl::list<std::string> SetValues(
+    "set",
+    cl::desc("Override a config value: --set n_layer=2 (repeatable; integers, numbers, "
+             "true/false, otherwise a string). Unknown keys are errors"),
+    cl::value_desc("key=value"), cl::cat(KilncCat));
+cl::opt<std::string> ConfigFile(
+    "config",
+    cl::desc("Override config values from a Hugging Face config.json: keys are matched by name; "
+             "unknown keys, nulls and nested objects of undeclared keys are ignored; a key of "
+             "the wrong type is an error. --set wins over --config"),
+    cl::value_desc("config.json"), cl::cat(KilncCat));
+
+/// Reads config.json into overrides. Returns false (after printing) on an unreadable file.
+bool readConfigJson(const std::string &path, std::vector<fe::ConfigOverride> &out) {
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf) {
+    llvm::errs() << path << ": error: cannot read config file: " << buf.getError().message()
+                 << "\n";
+    return false;
+  }
+  llvm::Expected<llvm::json::Value> v = llvm::json::parse((*buf)->getBuffer());
+  if (!v) {
+    llvm::errs() << path << ": error: invalid JSON: " << llvm::toString(v.takeError()) << "\n";
+    return false;
+  }
+  const llvm::json::Object *obj = v->getAsObject();
+  if (!obj) {
+    llvm::errs() << path << ": error: a config file must hold a JSON object\n";
+    return false;
+  }
+  for (const auto &kv : *obj) {
+    fe::ConfigOverride o;
+    o.Key = kv.first.str();
+    o.Origin = path;
+    const llvm::json::Value &j = kv.second;
+    if (j.kind() == llvm::json::Value::Null) {
+      o.IsNull = true;
+    } else if (auto b = j.getAsBoolean()) {
+      o.Value = fe::Scalar::ofBool(*b);
+    } else if (auto i = j.getAsInteger()) {
+      o.Value = fe::Scalar::ofInt(*i);
+    } else if (auto d = j.getAsNumber()) {
+      o.Value = fe::Scalar::ofFloat(*d);
+    } else if (auto s = j.getAsString()) {
+      o.Value = fe::Scalar::ofString(s->str());
+    } else {
+      o.IsCompound = true;
+    }
+    out.push_back(std::move(o));
+  }
+  return true;
+}
+
+bool parseSets(std::vector<fe::ConfigOverride> &out) {
+  bool ok = true;
+  for (const std::string &s : SetValues) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      llvm::errs() << "kilnc: error: --set expects key=value, got '" << s << "'\n";
+      ok = false;
+      continue;
+    }
+    fe::ConfigOverride o;
+    o.Key = s.substr(0, eq);
+    o.Value = fe::parseSetValue(s.substr(eq + 1));
+    o.Origin = "--set " + s;
+    o.ErrorIfUnknown = true;
+    out.push_back(std::move(o));
+  }
+  return ok;
+}
+} // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
-  llvm::cl::ParseCommandLineOptions(argc, argv, "kilnc: the Kiln model compiler\n");
+  // --mlir-print-debuginfo and friends apply to --emit=mlir.
+  mlir::registerAsmPrinterCLOptions();
+  auto &registered = cl::getRegisteredOptions();
+  for (const char *name : {"mlir-print-debuginfo", "mlir-print-local-scope"})
+    if (registered.count(name))
+      registered[name]->addCategory(KilncCat);
+  cl::HideUnrelatedOptions(KilncCat);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "kilnc: the Kiln model compiler\n\n"
+      "Compiles a Kiln model file (see docs/language.md). Errors are printed as\n"
+      "file:line:col: error: message, with the source line and a caret; the exit code is 1\n"
+      "when any error was reported (warnings do not fail).\n");
+
+  auto buf = llvm::MemoryBuffer::getFileOrSTDIN(InputFilename, /*IsText=*/true);
+  if (!buf) {
+    llvm::errs() << InputFilename << ": error: cannot read file: " << buf.getError().message()
+                 << "\n";
+    return 1;
+  }
+  if ((*buf)->getBufferSize() > (64u << 20)) {
+    llvm::errs() << InputFilename << ": error: file is larger than 64 MiB\n";
+    return 1;
+  }
+
+  std::vector<fe::ConfigOverride> overrides;
+  if (!ConfigFile.empty() && !readConfigJson(ConfigFile, overrides))
+    return 1;
+  // --set comes last so that it wins over --config.
+  if (!parseSets(overrides))
+    return 1;
+  // Later overrides of the same key win.
+  for (size_t i = 0; i < overrides.size(); ++i)
+    for (size_t j = i + 1; j < overrides.size(); ++j)
+      if (overrides[i].Key == overrides[j].Key && !overrides[j].IsNull) {
+        overrides[j].ErrorIfUnknown |= overrides[i].ErrorIfUnknown;
+        overrides[i].IsNull = true;
+        overrides[i].ErrorIfUnknown = false;
+      }
+
+  fe::SourceFile file(InputFilename, (*buf)->getBuffer().str());
+  fe::DiagEngine diags(file);
+  fe::FrontendResult r = fe::runFrontend(file, overrides, diags);
+  llvm::errs() << diags.render();
+  if (!r.Ok)
+    return 1;
+
+  std::string err;
+  auto out = mlir::openOutputFile(OutputFilename, &err);
+  if (!out) {
+    llvm::errs() << "kilnc: error: " << err << "\n";
+    return 1;
+  }
+  switch (EmitAction) {
+  case Emit::AST:
+    out->os() << fe::printAST(r.Ast, &r.G);
+    break;
+  case Emit::Params:
+    out->os() << fe::formatParams(r.G);
+    break;
+  case Emit::MLIR: {
+    mlir::MLIRContext ctx;
+    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    if (!m)
+      return 1;
+    m->print(out->os());
+    out->os() << "\n";
+    break;
+  }
+  }
+  out->keep();
   return 0;
 }
