@@ -1,0 +1,93 @@
+//===- CPUTarget.h - Native CPU code generation for dispatches -----------===//
+//
+// Turns dispatch functions written in linalg / tensor / arith / math on tensors into one native
+// shared object (the CPU code blob) that the runtime's CPU driver loads from memory:
+//
+//   prepareDispatches    tensor functions -> in-place memref ABI (destination passing)
+//   scheduleDispatches   tiling for workgroups, cache and registers; vectorization
+//   bufferizeDispatches  one-shot bufferization with identity layouts at function boundaries
+//   distributeWorkgroups the outermost scf.forall becomes a loop over [wg_begin, wg_end)
+//   lowerToLLVMDialect   vector / math / memref / scf -> LLVM dialect
+//   emitSharedObject     LLVM IR + ABI entry points + descriptor table, -O3 for the host CPU,
+//                        object code in memory, linked into a shared object by ld.lld
+//
+// docs/cpu-backend.md describes the stages; docs/hal.md the ABI of the result.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TARGET_CPU_CPUTARGET_H
+#define KILN_TARGET_CPU_CPUTARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
+namespace kiln::cpu {
+
+/// Options of the CPU target.
+struct CPUTargetOptions {
+  /// Target CPU name; "host" means the compiling machine (llvm::sys::getHostCPUName).
+  std::string cpu = "host";
+  /// Extra target features ("+avx512f,..."); with cpu = "host", the host's features.
+  std::string features;
+  /// LLVM optimization level, 0..3.
+  unsigned optLevel = 3;
+  /// Linker that turns the object into a shared object (only the compiler needs it).
+  std::string linker = "/usr/lib/llvm-19/bin/ld.lld";
+  /// Dump the schedule (transform script) of each dispatch to stderr.
+  bool dumpSchedules = false;
+};
+
+/// What the runtime needs to know about one compiled dispatch (mirrors kiln_cpu_dispatch_desc).
+struct DispatchInfo {
+  std::string name;
+  /// Buffer bindings in ABI order: the function's memref arguments.
+  std::vector<std::vector<int64_t>> bufferShapes;
+  /// Bytes per element of each buffer binding.
+  std::vector<uint32_t> bufferElementBytes;
+  uint32_t numScalars = 0;
+  std::array<uint32_t, 3> workgroupCount = {1, 1, 1};
+};
+
+/// Registers the dialects and extensions the CPU target parses and produces.
+void registerCPUTargetDialects(mlir::DialectRegistry &registry);
+
+/// Rewrites every public func.func of `module` that takes or returns tensors into the in-place
+/// ABI: inputs and then results become memref arguments, results are written in place. Functions
+/// that already take memrefs are left as they are. Only static shapes are accepted.
+mlir::LogicalResult prepareDispatches(mlir::ModuleOp module);
+
+/// Tiles and vectorizes each dispatch (a transform-dialect schedule chosen per function).
+mlir::LogicalResult scheduleDispatches(mlir::ModuleOp module, const CPUTargetOptions &options);
+
+/// Bufferizes the module (after scheduling) into memrefs written in place.
+mlir::LogicalResult bufferizeDispatches(mlir::ModuleOp module);
+
+/// Turns the outermost scf.forall of each dispatch into a loop over the workgroup range passed as
+/// two trailing index arguments, and records the dispatches' ABI in `infos`.
+mlir::LogicalResult distributeWorkgroups(mlir::ModuleOp module, std::vector<DispatchInfo> &infos);
+
+/// Lowers the distributed, bufferized module to the LLVM dialect.
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
+
+/// All of the above up to the LLVM dialect.
+mlir::LogicalResult compileToLLVMDialect(mlir::ModuleOp module, const CPUTargetOptions &options,
+                                         std::vector<DispatchInfo> &infos);
+
+/// Translates an LLVM-dialect module to LLVM IR, adds the ABI entry points and the descriptor
+/// table, optimizes, emits object code in memory and links a shared object. On success `blob`
+/// holds the shared object's bytes; on failure an error is emitted on the module.
+mlir::LogicalResult emitSharedObject(mlir::ModuleOp module, llvm::ArrayRef<DispatchInfo> infos,
+                                     const CPUTargetOptions &options, std::string &blob,
+                                     std::string *llvmIR = nullptr);
+
+} // namespace kiln::cpu
+
+#endif // KILN_TARGET_CPU_CPUTARGET_H

@@ -1,0 +1,441 @@
+//===- Schedule.cpp - Tiling and vectorization schedules for dispatches ---===//
+//
+// Each dispatch gets a transform-dialect schedule chosen from its shape:
+//
+// * Matmul (a linalg.matmul, its accumulator initialized by a fill or another structured op,
+//   optionally followed by one elementwise linalg.generic epilogue such as bias + GELU): the
+//   root (epilogue or matmul) is tiled into workgroups with scf.forall over (M, N) tiles; the
+//   matmul, its init and the packing of the workgroup's weight panel (a copy, or a transpose
+//   for weights stored [N, K]) are fused into each tile; the tile is cut into register blocks
+//   (8 x 32 with AVX-512, 4 x 16 with AVX2, one long row for decode), K is tiled by one, and
+//   each block is vectorized so the accumulators stay in registers (contractions lower to outer
+//   products = broadcast + FMA). Ragged N peels the block loops.
+// * Decode against weights stored [N, K] (matmul_transpose_b, M <= 4): workgroups of 64 weight
+//   rows, one dot product per output, vectorized along K and reduced.
+// * Anything else runs as one workgroup; bufferization and loop lowering handle it.
+//
+// The schedule is generated as transform IR text, parsed and applied to the function; with
+// CPUTargetOptions::dumpSchedules it is printed, so it can be replayed with mlir-opt.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Transform/IR/TransformOps.h"
+#include "mlir/Dialect/Transform/Interfaces/TransformInterfaces.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+
+namespace kiln::cpu {
+namespace {
+
+constexpr StringLiteral kRootAttr = "kiln.cpu.root";
+constexpr StringLiteral kMatmulAttr = "kiln.cpu.matmul";
+constexpr StringLiteral kFillAttr = "kiln.cpu.fill";
+constexpr StringLiteral kTransposeAttr = "kiln.cpu.transpose";
+/// Transposed-weight matmuls with at most this many rows run as dot products.
+constexpr int64_t kMaxMatvecRows = 4;
+
+/// The ops of a matmul dispatch, found by `matchMatmul`.
+struct MatmulDispatch {
+  linalg::MatmulOp matmul;
+  linalg::LinalgOp fill;       // the accumulator's initial value; may be null
+  /// B = transpose(W) (weights stored [N, K]) or copy(W): the weight panel packed per
+  /// workgroup; may be null.
+  linalg::LinalgOp transpose;
+  linalg::GenericOp epilogue;  // may be null
+  int64_t m = 0, n = 0, k = 0;
+};
+
+bool isElementwise2D(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
+      op.getNumParallelLoops() != op.getNumLoops())
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return false;
+  return op.getIndexingMapsArray().back().isIdentity();
+}
+
+/// Recognizes `store(epilogue?(matmul(fill?)))` with static shapes.
+std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
+  SmallVector<bufferization::MaterializeInDestinationOp> stores;
+  func.walk([&](bufferization::MaterializeInDestinationOp op) { stores.push_back(op); });
+  SmallVector<linalg::MatmulOp> matmuls;
+  func.walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
+  if (stores.size() != 1 || matmuls.size() != 1)
+    return std::nullopt;
+  MatmulDispatch d;
+  d.matmul = matmuls.front();
+  if (!d.matmul.hasPureTensorSemantics())
+    return std::nullopt;
+  auto aType = dyn_cast<RankedTensorType>(d.matmul.getDpsInputs()[0].getType());
+  auto bType = dyn_cast<RankedTensorType>(d.matmul.getDpsInputs()[1].getType());
+  if (!aType || !bType || !aType.hasStaticShape() || !bType.hasStaticShape() ||
+      !aType.getElementType().isF32() || !bType.getElementType().isF32())
+    return std::nullopt;
+  d.m = aType.getDimSize(0);
+  d.k = aType.getDimSize(1);
+  d.n = bType.getDimSize(1);
+  if (!d.matmul->getResult(0).hasOneUse())
+    return std::nullopt;
+  // The accumulator's initial value: a fill, or any structured op (a broadcast bias), fused
+  // into each workgroup like the matmul.
+  d.fill = d.matmul.getDpsInits()[0].getDefiningOp<linalg::LinalgOp>();
+  if (d.fill && (!d.fill->getResult(0).hasOneUse() || !d.fill.hasPureTensorSemantics()))
+    return std::nullopt;
+  d.transpose = d.matmul.getDpsInputs()[1].getDefiningOp<linalg::LinalgOp>();
+  if (d.transpose && (!isa<linalg::TransposeOp, linalg::CopyOp>(d.transpose) ||
+                      !d.transpose->getResult(0).hasOneUse()))
+    d.transpose = nullptr;
+  Operation *stored = stores.front().getSource().getDefiningOp();
+  if (stored == d.matmul.getOperation())
+    return d;
+  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(stored);
+  if (!epilogue || !isElementwise2D(epilogue))
+    return std::nullopt;
+  // The matmul must feed the epilogue directly, through an identity map.
+  bool feeds = false;
+  for (OpOperand *in : epilogue.getDpsInputOperands())
+    if (in->get() == d.matmul->getResult(0) &&
+        epilogue.getMatchingIndexingMap(in).isIdentity())
+      feeds = true;
+  if (!feeds)
+    return std::nullopt;
+  d.epilogue = epilogue;
+  return d;
+}
+
+/// Picks tile sizes and writes the transform script of a matmul dispatch.
+std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
+  // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
+  // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 3 registers = 12
+  // accumulators + 3 B vectors + 1 broadcast. Decode-sized M gets one long row: the kernel
+  // streams the weights and FLOPs are cheap.
+  int64_t lanes = vectorBits / 32;
+  bool wide = vectorBits >= 512;
+  int64_t rows = wide ? 8 : 4;
+  int64_t regM = d.m % rows == 0 ? rows : d.m % 4 == 0 ? 4 : d.m % 2 == 0 ? 2 : 1;
+  int64_t regN = regM >= 4 ? 2 * lanes : 4 * lanes;
+  // Workgroup tile: the B panel of K x tileN stays in L2 (768 x 128 x 4 = 384 KiB).
+  int64_t tileM = std::min<int64_t>(d.m, 64);
+  tileM = tileM - tileM % regM;
+  if (tileM == 0)
+    tileM = regM;
+  int64_t tileN = 4 * regN;
+  if (d.n % tileN != 0 && d.n % regN == 0)
+    tileN = regN;
+  tileN = std::min(tileN, d.n);
+  regN = std::min(regN, tileN);
+
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
+        "  %root = transform.structured.match attributes{" << kRootAttr
+     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+        "  %mm = transform.structured.match attributes{" << kMatmulAttr
+     << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+  bool epilogue = static_cast<bool>(d.epilogue);
+  bool fill = static_cast<bool>(d.fill);
+  if (fill)
+    os << "  %fill = transform.structured.match attributes{" << kFillAttr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+  os << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << tileM
+     << ", " << tileN << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  std::string mm0 = "%t0", wg = "%wg";
+  if (epilogue) {
+    os << "  %mm0, %wg1 = transform.structured.fuse_into_containing_op %mm into %wg"
+          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+    mm0 = "%mm0";
+    wg = "%wg1";
+  }
+  if (fill)
+    os << "  %fill0, %wg2 = transform.structured.fuse_into_containing_op %fill into " << wg
+       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  if (d.transpose) {
+    // Each workgroup transposes its K x tileN panel of the weights once, into a stack buffer,
+    // in small square blocks; the register kernel then reads B rows contiguously.
+    os << "  %tr = transform.structured.match attributes{" << kTransposeAttr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+          "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into "
+       << wg << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, "
+                "!transform.any_op)\n"
+          "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %tr0 tile_sizes [8, "
+       << lanes
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+          "!transform.any_op)\n";
+    if (d.n % tileN != 0)
+      os << "  %trlf = transform.cast %trl1 : !transform.any_op to !transform.op<\"scf.for\">\n"
+            "  %trmain, %trrest = transform.loop.peel %trlf : (!transform.op<\"scf.for\">) -> "
+            "(!transform.any_op, !transform.any_op)\n"
+            "  transform.apply_patterns to %trmain {\n"
+            "    transform.apply_patterns.canonicalization\n"
+            "  } : !transform.any_op\n";
+  }
+  // Register blocks over the root tile.
+  os << "  %t1, %lm, %ln = transform.structured.tile_using_for %t0 tile_sizes [" << regM << ", "
+     << regN
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
+  std::string mm1 = "%t1", ln = "%ln";
+  if (epilogue) {
+    os << "  %mm1, %ln1 = transform.structured.fuse_into_containing_op " << mm0 << " into %ln"
+          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+    mm1 = "%mm1";
+    ln = "%ln1";
+  }
+  // Without an epilogue the fill reaches the register loops only through loop-carried block
+  // arguments, which scf.for fusion cannot follow; it then stays a workgroup-tile fill in L1.
+  if (fill && epilogue)
+    os << "  %fill1, %ln2 = transform.structured.fuse_into_containing_op %fill0 into " << ln
+       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  if (d.n % tileN != 0) {
+    // Ragged N: the workgroup tiles have dynamic widths. Peel the register-block loop so that
+    // all blocks but the last have static shapes (and vectorize); the last runs as loops.
+    os << "  %lnf = transform.cast " << ln
+       << " : !transform.any_op to !transform.op<\"scf.for\">\n"
+          "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
+          "(!transform.any_op, !transform.any_op)\n"
+          "  %mms = transform.structured.match attributes{"
+       << kMatmulAttr << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+    mm1 = "%mms";
+  }
+  os << "  %mm2, %lk = transform.structured.tile_using_for " << mm1
+     << " tile_sizes [0, 0, 1] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  os << "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+        " : (!transform.any_op) -> !transform.any_op\n"
+        "  transform.apply_patterns to %fv {\n"
+        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+        "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"outerproduct\"\n"
+        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+        "    transform.apply_patterns.vector.lower_masked_transfers\n"
+        "    transform.apply_patterns.canonicalization\n"
+        "  } : !transform.any_op\n"
+        "  transform.yield\n"
+        "}\n"
+        "}\n";
+  return s;
+}
+
+/// Recognizes `store(matmul_transpose_b(A, W, fill?))` with few rows (decode's lm head).
+std::optional<MatmulDispatch> matchMatvec(func::FuncOp func, linalg::MatmulTransposeBOp &op) {
+  SmallVector<bufferization::MaterializeInDestinationOp> stores;
+  func.walk([&](bufferization::MaterializeInDestinationOp s) { stores.push_back(s); });
+  SmallVector<linalg::MatmulTransposeBOp> ops;
+  func.walk([&](linalg::MatmulTransposeBOp o) { ops.push_back(o); });
+  if (stores.size() != 1 || ops.size() != 1 ||
+      stores.front().getSource().getDefiningOp() != ops.front().getOperation())
+    return std::nullopt;
+  op = ops.front();
+  auto aType = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+  auto wType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
+  if (!op.hasPureTensorSemantics() || !aType || !wType || !aType.hasStaticShape() ||
+      !wType.hasStaticShape() || !aType.getElementType().isF32() ||
+      aType.getDimSize(0) > kMaxMatvecRows)
+    return std::nullopt;
+  MatmulDispatch d;
+  d.m = aType.getDimSize(0);
+  d.k = aType.getDimSize(1);
+  d.n = wType.getDimSize(0);
+  d.fill = op.getDpsInits()[0].getDefiningOp<linalg::LinalgOp>();
+  if (d.fill && (!d.fill->getResult(0).hasOneUse() || !d.fill.hasPureTensorSemantics()))
+    return std::nullopt;
+  return d;
+}
+
+/// Decode-sized M against weights stored [N, K]: each workgroup takes 64 rows of W; each output
+/// element is a dot product of contiguous rows, vectorized along K in chunks and reduced.
+std::string matvecSchedule(const MatmulDispatch &d) {
+  int64_t chunk = d.k;
+  for (int64_t c : {256, 128, 64})
+    if (d.k > c && d.k % c == 0) {
+      chunk = c;
+      break;
+    }
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
+        "  %root = transform.structured.match attributes{" << kRootAttr
+     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+        "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
+     << ", 64] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  if (d.fill)
+    os << "  %fill = transform.structured.match attributes{" << kFillAttr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+          "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into %wg"
+          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  os << "  %t1, %lm, %ln = transform.structured.tile_using_for %t0 tile_sizes [1, 1]"
+        " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
+  std::string dot = "%t1";
+  if (chunk != d.k) {
+    os << "  %t2, %lk = transform.structured.tile_using_for %t1 tile_sizes [0, 0, " << chunk
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+    dot = "%t2";
+  }
+  os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n"
+        "  transform.apply_patterns to %f {\n"
+        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+        "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
+        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+        "    transform.apply_patterns.canonicalization\n"
+        "  } : !transform.any_op\n"
+        "  transform.yield\n"
+        "}\n"
+        "}\n";
+  return s;
+}
+
+LogicalResult applySchedule(func::FuncOp func, StringRef script, bool dump) {
+  if (dump)
+    llvm::errs() << "// schedule of dispatch '" << func.getSymName() << "'\n" << script;
+  OwningOpRef<ModuleOp> transforms = parseSourceString<ModuleOp>(script, func.getContext());
+  if (!transforms)
+    return func.emitError() << "internal error: the schedule of dispatch '" << func.getSymName()
+                            << "' does not parse";
+  auto entry = transforms->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
+  transform::TransformOptions options;
+  if (failed(transform::applyTransformNamedSequence(func, entry, *transforms, options)))
+    return func.emitError() << "scheduling dispatch '" << func.getSymName() << "' failed";
+  return success();
+}
+
+} // namespace
+
+/// Width of the target's vector registers in bits.
+static unsigned vectorBits(const CPUTargetOptions &options) {
+  bool avx512 = StringRef(options.features).contains("+avx512f");
+  if (options.cpu == "host") {
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    avx512 = avx512 || host.lookup("avx512f");
+  }
+  return avx512 ? 512 : 256;
+}
+
+/// Decomposes aggregate ops (linalg.softmax, ...) into the structured ops they stand for.
+static LogicalResult decomposeAggregates(func::FuncOp func) {
+  SmallVector<linalg::AggregatedOpInterface> aggregates;
+  func.walk([&](linalg::AggregatedOpInterface op) { aggregates.push_back(op); });
+  IRRewriter rewriter(func.getContext());
+  for (linalg::AggregatedOpInterface op : aggregates) {
+    rewriter.setInsertionPoint(op);
+    FailureOr<SmallVector<Value>> results = op.decomposeOperation(rewriter);
+    if (failed(results))
+      return op->emitError("cannot decompose this op for the CPU target");
+    rewriter.replaceOp(op, *results);
+  }
+  return success();
+}
+
+/// Rewrites matmul_transpose_b(A, W) as matmul(A, transpose(W)); the matmul schedule fuses
+/// the transpose into each workgroup, so the weights are never transposed as a whole.
+static void splitTransposedMatmuls(func::FuncOp func) {
+  SmallVector<linalg::MatmulTransposeBOp> ops;
+  func.walk([&](linalg::MatmulTransposeBOp op) { ops.push_back(op); });
+  for (linalg::MatmulTransposeBOp op : ops) {
+    if (!op.hasPureTensorSemantics())
+      continue;
+    auto wType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
+    auto aType = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+    if (!wType || !wType.hasStaticShape() || !aType || !aType.hasStaticShape())
+      continue;
+    // Decode-sized M keeps the [N, K] layout: dot products along K (matvecSchedule).
+    if (aType.getDimSize(0) <= kMaxMatvecRows)
+      continue;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value empty = b.create<tensor::EmptyOp>(
+        loc, ArrayRef<int64_t>{wType.getDimSize(1), wType.getDimSize(0)},
+        wType.getElementType());
+    auto transposed = b.create<linalg::TransposeOp>(loc, op.getDpsInputs()[1], empty,
+                                                    ArrayRef<int64_t>{1, 0});
+    auto matmul = b.create<linalg::MatmulOp>(
+        loc, op->getResultTypes(),
+        ValueRange{op.getDpsInputs()[0], transposed->getResult(0)}, op.getDpsInits());
+    op->replaceAllUsesWith(matmul);
+    op->erase();
+  }
+  // Plain matmuls get the same per-workgroup panel, as a copy: the register kernel then reads
+  // B rows of tileN contiguous floats instead of striding through the full N (TLB, L2).
+  SmallVector<linalg::MatmulOp> matmuls;
+  func.walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
+  for (linalg::MatmulOp op : matmuls) {
+    auto aType = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+    auto bType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
+    if (!op.hasPureTensorSemantics() || !aType || !bType || !aType.hasStaticShape() ||
+        !bType.hasStaticShape() || aType.getDimSize(0) <= kMaxMatvecRows ||
+        op.getDpsInputs()[1].getDefiningOp<linalg::TransposeOp>())
+      continue;
+    OpBuilder b(op);
+    Value empty =
+        b.create<tensor::EmptyOp>(op.getLoc(), bType.getShape(), bType.getElementType());
+    auto copy = b.create<linalg::CopyOp>(op.getLoc(), op.getDpsInputs()[1], empty);
+    op->setOperand(1, copy->getResult(0));
+  }
+}
+
+LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &options) {
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (failed(decomposeAggregates(func)))
+      return failure();
+    splitTransposedMatmuls(func);
+    // Contractions written as linalg.generic (the kiln lowering's `linear`) become named ops
+    // when they are plain matmuls, so that the matmul schedule recognizes them.
+    SmallVector<linalg::GenericOp> generics;
+    func.walk([&](linalg::GenericOp op) { generics.push_back(op); });
+    IRRewriter rewriter(func.getContext());
+    for (linalg::GenericOp op : generics) {
+      rewriter.setInsertionPoint(op);
+      (void)linalg::specializeGenericOp(rewriter, op);
+    }
+    splitTransposedMatmuls(func);
+  }
+  for (auto func : module.getOps<func::FuncOp>()) {
+    linalg::MatmulTransposeBOp matvec;
+    if (std::optional<MatmulDispatch> mv = matchMatvec(func, matvec)) {
+      UnitAttr unit = UnitAttr::get(func.getContext());
+      matvec->setAttr(kRootAttr, unit);
+      if (mv->fill)
+        mv->fill->setAttr(kFillAttr, unit);
+      if (failed(applySchedule(func, matvecSchedule(*mv), options.dumpSchedules)))
+        return failure();
+      func.walk([&](Operation *op) {
+        op->removeAttr(kRootAttr);
+        op->removeAttr(kFillAttr);
+      });
+      continue;
+    }
+    std::optional<MatmulDispatch> mm = matchMatmul(func);
+    if (!mm)
+      continue; // One workgroup; lowered to loops after bufferization.
+    UnitAttr unit = UnitAttr::get(func.getContext());
+    mm->matmul->setAttr(kMatmulAttr, unit);
+    if (mm->fill)
+      mm->fill->setAttr(kFillAttr, unit);
+    if (mm->transpose)
+      mm->transpose->setAttr(kTransposeAttr, unit);
+    (mm->epilogue ? mm->epilogue.getOperation() : mm->matmul.getOperation())
+        ->setAttr(kRootAttr, unit);
+    if (failed(applySchedule(func, matmulSchedule(*mm, vectorBits(options)), options.dumpSchedules)))
+      return failure();
+    func.walk([&](Operation *op) {
+      op->removeAttr(kRootAttr);
+      op->removeAttr(kMatmulAttr);
+      op->removeAttr(kFillAttr);
+      op->removeAttr(kTransposeAttr);
+    });
+  }
+  return success();
+}
+
+} // namespace kiln::cpu

@@ -1,0 +1,82 @@
+"""Runs one dispatch of a CPU code blob on random inputs and compares it with numpy.
+
+    run_dispatch.py --runner kiln-hal-run --blob d.so --dispatch NAME --ref REF
+                    --inputs 64x768,768x2304,2304 --output 64x2304 [--threads N] [--tol T]
+
+REF names a reference written here from the definitions (float64 numpy), not from Kiln's code:
+  matmul            a @ b
+  matmul_bias       a @ b + bias
+  matmul_bias_gelu  gelu_tanh(a @ b + bias)      (GPT-2's GELU, tanh approximation)
+  matmul_tb         a @ b.T                      (weight stored [N, K], as nn.Linear)
+  add               a + b
+  softmax_rows      softmax over the last axis
+Prints the max abs error and exits 1 when it exceeds the tolerance.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+
+
+REFERENCES = {
+    "matmul": lambda a, b: a @ b,
+    "matmul_bias": lambda a, b, bias: a @ b + bias,
+    "matmul_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b + bias),
+    "matmul_tb": lambda a, b: a @ b.T,
+    "add": lambda a, b: a + b,
+    "softmax_rows": lambda x: np.exp(x - x.max(-1, keepdims=True))
+    / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True),
+}
+
+
+def shape(text):
+    return tuple(int(d) for d in text.split("x"))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runner", required=True)
+    p.add_argument("--blob", required=True)
+    p.add_argument("--dispatch", required=True)
+    p.add_argument("--ref", required=True, choices=sorted(REFERENCES))
+    p.add_argument("--inputs", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--threads", default="2")
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    inputs = [rng.standard_normal(shape(s)).astype(np.float32) for s in args.inputs.split(",")]
+    # Scale so that matmul outputs stay O(1) whatever K is.
+    if args.ref.startswith("matmul"):
+        inputs[1] /= np.sqrt(inputs[0].shape[-1])
+    out_shape = shape(args.output)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [args.runner, args.blob, args.dispatch, "--threads", args.threads]
+        for i, x in enumerate(inputs):
+            path = os.path.join(tmp, f"in{i}.bin")
+            x.tofile(path)
+            cmd.append("in:" + path)
+        out_path = os.path.join(tmp, "out.bin")
+        cmd.append("out:" + out_path)
+        subprocess.run(cmd, check=True)
+        got = np.fromfile(out_path, dtype=np.float32).reshape(out_shape)
+    want = REFERENCES[args.ref](*[x.astype(np.float64) for x in inputs])
+    err = float(np.max(np.abs(got - want)))
+    print(f"{args.dispatch}: max abs error {err:.3g} (tolerance {args.tol:g})")
+    if not err <= args.tol:
+        print("FAIL: result differs from the numpy reference", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

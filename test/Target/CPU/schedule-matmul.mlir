@@ -1,0 +1,27 @@
+// A matmul with a bias + GELU epilogue: one workgroup loop (scf.forall) over output tiles, the
+// fill and the matmul fused into each tile, register blocks vectorized with the contraction
+// lowered to outer products, and the epilogue applied to the accumulators in registers.
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s
+
+// CHECK-LABEL: func.func @mm_bias_gelu(
+// CHECK:         scf.forall (%{{.*}}) in (3)
+// CHECK:           scf.for
+// CHECK:             scf.for
+// CHECK:               scf.for {{.*}} -> (tensor<4x16xf32>)
+// CHECK:                 vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// CHECK:               math.tanh {{.*}} : vector<4x16xf32>
+// CHECK:           scf.forall.in_parallel
+// CHECK-NOT:     linalg.
+func.func @mm_bias_gelu(%a: tensor<64x96xf32>, %b: tensor<96x192xf32>, %bias: tensor<192xf32>) -> tensor<64x192xf32> {
+  %e = tensor.empty() : tensor<64x192xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x192xf32>) -> tensor<64x192xf32>
+  %m = linalg.matmul ins(%a, %b : tensor<64x96xf32>, tensor<96x192xf32>) outs(%f : tensor<64x192xf32>) -> tensor<64x192xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%m, %bias : tensor<64x192xf32>, tensor<192xf32>) outs(%e : tensor<64x192xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    %t = math.tanh %s : f32
+    linalg.yield %t : f32
+  } -> tensor<64x192xf32>
+  return %g : tensor<64x192xf32>
+}

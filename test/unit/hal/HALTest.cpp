@@ -1,0 +1,230 @@
+//===- HALTest.cpp - CPU driver: loading code from memory, dispatching ----===//
+#include "kiln/rt/cpu/CPUDevice.h"
+#include "kiln/rt/hal/HAL.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <new>
+#include <vector>
+
+// Counts every operator new in the process, to check that dispatching allocates nothing.
+static std::atomic<long> gAllocations{0};
+void *operator new(size_t size) {
+  gAllocations.fetch_add(1, std::memory_order_relaxed);
+  if (void *p = std::malloc(size ? size : 1))
+    return p;
+  throw std::bad_alloc();
+}
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete(void *p, size_t) noexcept { std::free(p); }
+
+using namespace kiln::rt;
+
+namespace {
+
+std::vector<char> readFile(const char *path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+class CPUDeviceTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    cpu::CPUDeviceOptions options;
+    options.threads = 2;
+    options.pin = false;
+    ASSERT_TRUE(cpu::createCPUDevice(options, device));
+    blob = readFile(KILN_HAL_TEST_BLOB);
+    ASSERT_GT(blob.size(), 64u);
+  }
+
+  std::unique_ptr<hal::Buffer> buffer(size_t bytes) {
+    std::unique_ptr<hal::Buffer> b;
+    EXPECT_TRUE(device->allocateBuffer(bytes, b));
+    return b;
+  }
+
+  std::unique_ptr<hal::Device> device;
+  std::vector<char> blob;
+};
+
+TEST_F(CPUDeviceTest, LoadsDescriptorFromMemory) {
+  std::unique_ptr<hal::Executable> exe;
+  hal::Status s = device->loadExecutable(blob.data(), blob.size(), "test.kc", exe);
+  ASSERT_TRUE(s) << s.message();
+  ASSERT_EQ(exe->dispatches().size(), 3u);
+  EXPECT_EQ(exe->find("add_f32"), 0);
+  EXPECT_EQ(exe->find("mark_wg"), 1);
+  EXPECT_EQ(exe->find("missing"), -1);
+  const hal::DispatchInfo &add = exe->dispatches()[0];
+  EXPECT_EQ(add.numBuffers, 3u);
+  EXPECT_EQ(add.bufferBytes, (std::vector<uint64_t>{4000, 4000, 4000}));
+  EXPECT_EQ(add.workgroupCount[0], 16u);
+  EXPECT_EQ(exe->dispatches()[2].numScalars, 1u);
+}
+
+TEST_F(CPUDeviceTest, AddMatchesReferenceLoop) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  auto a = buffer(4000), b = buffer(4000), c = buffer(4000);
+  float *pa = static_cast<float *>(a->hostPointer());
+  float *pb = static_cast<float *>(b->hostPointer());
+  for (int i = 0; i < 1000; ++i) {
+    pa[i] = 0.5f * i;
+    pb[i] = 1000.0f - i;
+  }
+  hal::BufferBinding bindings[] = {{a.get()}, {b.get()}, {c.get()}};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 3};
+  params.workgroups = exe->dispatches()[0].workgroupCount;
+  hal::Status s = device->dispatch(*exe, 0, params);
+  ASSERT_TRUE(s) << s.message();
+  const float *pc = static_cast<const float *>(c->hostPointer());
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(pc[i], 0.5f * i + (1000.0f - i)) << i;
+}
+
+TEST_F(CPUDeviceTest, EveryWorkgroupRunsOnceIn3DGrid) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  auto out = buffer(4 * 4096);
+  hal::BufferBinding binding{out.get()};
+  hal::DispatchParams params;
+  params.buffers = {&binding, 1};
+  params.workgroups = {64, 32, 2};
+  for (int r = 0; r < 3; ++r)
+    ASSERT_TRUE(device->dispatch(*exe, 1, params));
+  const int32_t *marks = static_cast<const int32_t *>(out->hostPointer());
+  for (int i = 0; i < 4096; ++i)
+    ASSERT_EQ(marks[i], 3) << "workgroup " << i;
+}
+
+TEST_F(CPUDeviceTest, ScalarsReachTheKernel) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  auto x = buffer(1024), y = buffer(1024);
+  for (int i = 0; i < 256; ++i)
+    static_cast<float *>(x->hostPointer())[i] = float(i);
+  hal::BufferBinding bindings[] = {{x.get()}, {y.get()}};
+  int64_t scalars[] = {3};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 2};
+  params.scalars = {scalars, 1};
+  ASSERT_TRUE(device->dispatch(*exe, 2, params));
+  EXPECT_EQ(static_cast<float *>(y->hostPointer())[255], 765.0f);
+}
+
+TEST_F(CPUDeviceTest, DispatchAllocatesNothingAfterWarmUp) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  auto a = buffer(4000), b = buffer(4000), c = buffer(4000);
+  hal::BufferBinding bindings[] = {{a.get()}, {b.get()}, {c.get()}};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 3};
+  params.workgroups = {16, 1, 1};
+  ASSERT_TRUE(device->dispatch(*exe, 0, params)); // warm-up
+  long before = gAllocations.load();
+  for (int r = 0; r < 1000; ++r)
+    ASSERT_TRUE(device->dispatch(*exe, 0, params));
+  EXPECT_EQ(gAllocations.load(), before);
+}
+
+TEST_F(CPUDeviceTest, RejectsBadBindings) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  auto a = buffer(4000), small = buffer(100);
+  hal::DispatchParams params;
+
+  hal::BufferBinding two[] = {{a.get()}, {a.get()}};
+  params.buffers = {two, 2};
+  hal::Status s = device->dispatch(*exe, 0, params);
+  EXPECT_EQ(s.code(), hal::StatusCode::InvalidArgument);
+  EXPECT_NE(s.message().find("expects 3 buffer bindings, got 2"), std::string::npos)
+      << s.message();
+
+  hal::BufferBinding tooSmall[] = {{a.get()}, {a.get()}, {small.get()}};
+  params.buffers = {tooSmall, 3};
+  s = device->dispatch(*exe, 0, params);
+  EXPECT_NE(s.message().find("binding 2 has 100 bytes; the dispatch reads or writes 4000"),
+            std::string::npos)
+      << s.message();
+
+  hal::BufferBinding offset[] = {{a.get()}, {a.get(), 8}, {a.get()}};
+  params.buffers = {offset, 3};
+  s = device->dispatch(*exe, 0, params);
+  EXPECT_NE(s.message().find("binding 1 has 3992 bytes"), std::string::npos) << s.message();
+
+  hal::BufferBinding past[] = {{a.get()}, {a.get(), 5000}, {a.get()}};
+  params.buffers = {past, 3};
+  s = device->dispatch(*exe, 0, params);
+  EXPECT_NE(s.message().find("past the end"), std::string::npos) << s.message();
+
+  hal::BufferBinding null[] = {{a.get()}, {nullptr}, {a.get()}};
+  params.buffers = {null, 3};
+  s = device->dispatch(*exe, 0, params);
+  EXPECT_NE(s.message().find("binding 1 has no buffer"), std::string::npos) << s.message();
+
+  hal::BufferBinding ok[] = {{a.get()}, {a.get()}, {a.get()}};
+  params.buffers = {ok, 3};
+  s = device->dispatch(*exe, 2, params);
+  EXPECT_NE(s.message().find("expects 2 buffer bindings"), std::string::npos) << s.message();
+  s = device->dispatch(*exe, 7, params);
+  EXPECT_NE(s.message().find("out of range"), std::string::npos) << s.message();
+}
+
+TEST_F(CPUDeviceTest, RejectsMalformedCode) {
+  std::unique_ptr<hal::Executable> exe;
+  hal::Status s = device->loadExecutable("hello", 5, "bad.kc", exe);
+  EXPECT_EQ(s.code(), hal::StatusCode::InvalidCode);
+  EXPECT_NE(s.message().find("bad.kc: CPU code is 5 bytes"), std::string::npos) << s.message();
+
+  std::vector<char> garbage(4096, 'x');
+  s = device->loadExecutable(garbage.data(), garbage.size(), "bad.kc", exe);
+  EXPECT_NE(s.message().find("not an ELF object"), std::string::npos) << s.message();
+
+  // Every truncation of a valid blob is refused cleanly (never a crash).
+  for (size_t n : {size_t(64), size_t(200), blob.size() / 2, blob.size() - 1}) {
+    s = device->loadExecutable(blob.data(), n, "cut.kc", exe);
+    EXPECT_FALSE(s) << "truncated to " << n;
+    EXPECT_NE(s.message().find("cut.kc"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(CPUDeviceTest, RejectsUnknownABIVersion) {
+  std::vector<char> wrong = readFile(KILN_HAL_WRONG_VERSION_BLOB);
+  std::unique_ptr<hal::Executable> exe;
+  hal::Status s = device->loadExecutable(wrong.data(), wrong.size(), "old.kc", exe);
+  EXPECT_EQ(s.code(), hal::StatusCode::InvalidCode);
+  EXPECT_NE(s.message().find("ABI version 99 is not supported"), std::string::npos)
+      << s.message();
+}
+
+TEST_F(CPUDeviceTest, BuffersAreAlignedAndZeroed) {
+  auto b = buffer(1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b->hostPointer()) % 64, 0u);
+  EXPECT_EQ(b->size(), 1000u);
+  const char *p = static_cast<const char *>(b->hostPointer());
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(p[i], 0);
+  float host[4] = {1, 2, 3, 4};
+  std::unique_ptr<hal::Buffer> wrapped;
+  ASSERT_TRUE(device->wrapHostMemory(host, sizeof(host), wrapped));
+  EXPECT_EQ(wrapped->hostPointer(), host);
+}
+
+TEST(CPUDevice, ReportsThreads) {
+  std::unique_ptr<hal::Device> device;
+  cpu::CPUDeviceOptions options;
+  options.threads = 3;
+  options.pin = false;
+  ASSERT_TRUE(cpu::createCPUDevice(options, device));
+  EXPECT_EQ(device->info().threads, 3u);
+  EXPECT_EQ(device->info().name, "cpu");
+}
+
+} // namespace
