@@ -16,6 +16,8 @@ APT_PACKAGES=(
   cmake ninja-build ccache g++ make
   # runtime helpers
   nlohmann-json3-dev libgtest-dev libcli11-dev libxxhash-dev
+  # native SentencePiece .model files (runtime/src/tokenizer)
+  libsentencepiece-dev
   # matmul benchmark yardstick (bench/matmul)
   libopenblas-dev
   # python for reference tests
@@ -34,11 +36,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python reference environment (tests compare against Hugging Face `tokenizers`, numpy).
-PY_PACKAGES=(numpy tokenizers==0.23.3 safetensors)
+# sentencepiece is pinned to the 0.1.x line of Debian 12's libsentencepiece (0.1.97): 0.2 breaks
+# Viterbi ties differently. transformers (pure Python, no torch) converts .model files.
+PY_PACKAGES=(numpy tokenizers==0.23.3 safetensors sentencepiece==0.1.99 protobuf transformers==5.24.0)
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import numpy, tokenizers, safetensors" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, tokenizers, safetensors, google.protobuf, transformers, sentencepiece; assert sentencepiece.__version__ == \"0.1.99\"" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 echo "setup: ok"

@@ -90,6 +90,19 @@ public:
   virtual size_t vocabSize() const = 0;
   /// True when tokenize() takes byteLevel pieces as raw bytes.
   virtual bool takesRawBytes() const { return false; }
+  /// True when the model takes the whole text at once (SentencePiece): no cache.
+  virtual bool encodesWholeText() const { return false; }
+  /// A model with its own decoder (SentencePiece) fills \p out and returns true.
+  virtual bool decode(const std::vector<uint32_t> &ids, bool skipSpecialTokens,
+                      std::string &out) const {
+    (void)ids, (void)skipSpecialTokens, (void)out;
+    return false;
+  }
+  /// Control symbols of the model itself (SentencePiece's <s>, </s>).
+  virtual bool isControl(uint32_t id) const {
+    (void)id;
+    return false;
+  }
 };
 
 class PostProcessor {
@@ -107,10 +120,22 @@ public:
 };
 
 std::unique_ptr<Normalizer> makeNormalizer(const Json &j);
+/// Rebuilds \p p from Hugging Face style (character, change) pairs over the original
+/// characters \p olds (code point, original range): change 0 takes the next original's
+/// alignment, +1 is inserted with the previous original's, -n also skips n originals.
+void applyChanges(Piece &p,
+                  const std::vector<std::pair<uint32_t, std::pair<uint32_t, uint32_t>>> &olds,
+                  const std::vector<std::pair<uint32_t, int>> &changes);
+/// SentencePiece's `Precompiled` normalization map (Precompiled.cpp); null when empty.
+std::unique_ptr<Normalizer> makePrecompiledNormalizer(const Json &j);
 std::unique_ptr<PreTokenizer> makePreTokenizer(const Json &j);
 /// \p byteLevel: the pre-tokenizer maps bytes to the GPT-2 byte alphabet.
 std::unique_ptr<Model> makeModel(const Json &j);
 std::unique_ptr<PostProcessor> makePostProcessor(const Json &j);
+/// Native SentencePiece model (serialized ModelProto), run by libsentencepiece.
+std::unique_ptr<Model> makeSentencePieceModel(std::string_view bytes);
+/// True when \p bytes start like a serialized SentencePiece ModelProto.
+bool looksLikeSentencePiece(std::string_view bytes);
 std::unique_ptr<Decoder> makeDecoder(const Json &j);
 
 /// Default merge of a pair when the file has no post-processor.

@@ -46,49 +46,53 @@ bool isAscii(const std::string &s) {
   return true;
 }
 
-/// Unicode normalization (UAX #15) over aligned characters.
+/// Unicode normalization (UAX #15) over aligned characters. Alignments follow Hugging Face
+/// (unicode-normalization-alignments): each output character carries a change (0 replaces
+/// the next original character, +1 is inserted, -n also drops n originals), decomposition
+/// marks the extra characters +1, reordering moves changes with their characters, and a
+/// composition adds the absorbed character's change minus one to the starter's.
 void normalizeForm(Piece &p, bool compat, bool composeAfter) {
   if (isAscii(p.text))
     return;
-  std::vector<Char> in = toChars(p), out;
+  std::vector<Char> in = toChars(p);
+  std::vector<std::pair<uint32_t, int>> out;
   std::vector<uint32_t> buf;
   out.reserve(in.size());
   for (const Char &c : in) {
     buf.clear();
     unicode::decompose(c.cp, compat, buf);
-    for (uint32_t d : buf)
-      out.push_back({d, c.range});
+    for (size_t k = 0; k < buf.size(); ++k)
+      out.push_back({buf[k], k ? 1 : 0});
   }
   // Canonical ordering: stable sort each run of non-starters by combining class.
   for (size_t i = 0; i < out.size();) {
-    if (unicode::combiningClass(out[i].cp) == 0) {
+    if (unicode::combiningClass(out[i].first) == 0) {
       ++i;
       continue;
     }
     size_t j = i;
-    while (j < out.size() && unicode::combiningClass(out[j].cp) != 0)
+    while (j < out.size() && unicode::combiningClass(out[j].first) != 0)
       ++j;
-    std::stable_sort(out.begin() + i, out.begin() + j, [](const Char &a, const Char &b) {
-      return unicode::combiningClass(a.cp) < unicode::combiningClass(b.cp);
+    std::stable_sort(out.begin() + i, out.begin() + j, [](const auto &a, const auto &b) {
+      return unicode::combiningClass(a.first) < unicode::combiningClass(b.first);
     });
     i = j;
   }
   if (composeAfter && !out.empty()) {
-    std::vector<Char> comp;
+    std::vector<std::pair<uint32_t, int>> comp;
     comp.reserve(out.size());
     size_t starter = SIZE_MAX;
     int lastClass = -1;
-    for (const Char &c : out) {
-      int cls = unicode::combiningClass(c.cp);
+    for (const auto &c : out) {
+      int cls = unicode::combiningClass(c.first);
       if (starter != SIZE_MAX) {
         bool blocked = lastClass != -1 && (lastClass >= cls || lastClass == 0);
         // lastClass == -1: the previous char is the starter itself.
         if (!blocked) {
-          uint32_t composite = unicode::compose(comp[starter].cp, c.cp);
+          uint32_t composite = unicode::compose(comp[starter].first, c.first);
           if (composite) {
-            comp[starter].cp = composite;
-            comp[starter].range.first = std::min(comp[starter].range.first, c.range.first);
-            comp[starter].range.second = std::max(comp[starter].range.second, c.range.second);
+            comp[starter].first = composite;
+            comp[starter].second += c.second - 1;
             continue;
           }
         }
@@ -103,7 +107,11 @@ void normalizeForm(Piece &p, bool compat, bool composeAfter) {
     }
     out.swap(comp);
   }
-  fromChars(p, out);
+  std::vector<std::pair<uint32_t, Range>> olds;
+  olds.reserve(in.size());
+  for (const Char &c : in)
+    olds.push_back({c.cp, c.range});
+  applyChanges(p, olds, out);
 }
 
 class UnicodeNormalizer : public Normalizer {
@@ -191,7 +199,12 @@ public:
         continue;
       }
       copy(p, out, i, m);
-      Range r = p.original(m, end);
+      // As Hugging Face: the replacement is inserted after removing the match, so it takes
+      // the alignment of the match's last character.
+      size_t last = end - 1;
+      while (last > m && (static_cast<unsigned char>(p.text[last]) & 0xC0) == 0x80)
+        --last;
+      Range r = p.original(last, end);
       out.text += Content;
       out.align.insert(out.align.end(), Content.size(), r);
       i = end;
@@ -326,6 +339,29 @@ std::pair<std::string, size_t> readReplacePattern(const Json &j) {
 }
 } // namespace
 
+void applyChanges(Piece &p, const std::vector<std::pair<uint32_t, Range>> &olds,
+                  const std::vector<std::pair<uint32_t, int>> &changes) {
+  std::string out;
+  std::vector<Range> al;
+  out.reserve(p.text.size());
+  al.reserve(p.text.size());
+  size_t at = 0; // next original character
+  for (auto [c, change] : changes) {
+    Range r;
+    if (change > 0) {
+      r = at ? olds[at - 1].second : Range{0, 0};
+    } else {
+      r = at < olds.size() ? olds[at].second : (olds.empty() ? Range{0, 0} : olds.back().second);
+      at += 1 + size_t(-change);
+    }
+    size_t before = out.size();
+    unicode::append(out, c);
+    al.insert(al.end(), out.size() - before, r);
+  }
+  p.text.swap(out);
+  p.align.swap(al);
+}
+
 std::unique_ptr<Normalizer> makeNormalizer(const Json &j) {
   if (j.is_null())
     return nullptr;
@@ -348,6 +384,8 @@ std::unique_ptr<Normalizer> makeNormalizer(const Json &j) {
     return std::make_unique<StripAccents>();
   if (type == "Nmt")
     return std::make_unique<Nmt>();
+  if (type == "Precompiled")
+    return makePrecompiledNormalizer(j);
   if (type == "Prepend")
     return std::make_unique<Prepend>(getString(j, "prepend", "Prepend normalizer"));
   if (type == "Replace") {

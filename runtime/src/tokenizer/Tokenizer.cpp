@@ -528,6 +528,17 @@ Encoding TokenizerImpl::encodeOne(std::string_view rawText, uint32_t typeId) con
   Encoding e;
   std::vector<Token> toks;
   auto emit = [&](uint32_t id, std::string token, std::pair<uint32_t, uint32_t> off) {
+    // A token that starts or ends inside a character (byte-level BPE) covers all of it, as
+    // Hugging Face's offsets do.
+    auto cont = [&](uint32_t k) {
+      return k < text.size() && (static_cast<unsigned char>(text[k]) & 0xC0) == 0x80;
+    };
+    if (off.first < off.second) {
+      while (off.first > 0 && cont(off.first))
+        --off.first;
+      while (cont(off.second))
+        ++off.second;
+    }
     e.ids.push_back(id);
     e.tokens.push_back(std::move(token));
     e.offsets.push_back(off);
@@ -550,7 +561,9 @@ Encoding TokenizerImpl::encodeOne(std::string_view rawText, uint32_t typeId) con
       if (w.byteLevel && !raw)
         w.mapToByteAlphabet();
       toks.clear();
-      if (!Cache.lookup(w.text, toks)) {
+      if (TheModel->encodesWholeText()) {
+        TheModel->tokenize(w, toks);
+      } else if (!Cache.lookup(w.text, toks)) {
         TheModel->tokenize(w, toks);
         Cache.insert(w.text, toks.data(), toks.data() + toks.size());
       }
@@ -694,6 +707,18 @@ std::unique_ptr<Tokenizer> Tokenizer::fromJson(std::string_view json, const std:
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
+std::unique_ptr<Tokenizer> Tokenizer::fromSentencePiece(std::string_view model,
+                                                        const std::string &name) {
+  auto impl = std::make_unique<TokenizerImpl>();
+  impl->Name = name;
+  try {
+    impl->TheModel = makeSentencePieceModel(model);
+  } catch (const ConfigError &e) {
+    throw TokenizerError(name + ": " + e.what());
+  }
+  return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::fromFile(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -702,7 +727,14 @@ std::unique_ptr<Tokenizer> Tokenizer::fromFile(const std::string &path) {
   ss << in.rdbuf();
   if (in.bad())
     throw TokenizerError(path + ": cannot read the file");
-  return fromJson(ss.str(), path);
+  std::string bytes = ss.str();
+  // JSON may start with white space but never with a 0x0A that is followed by no '{'.
+  size_t first = bytes.find_first_not_of(" \t\r\n");
+  bool json = first != std::string::npos && bytes[first] == '{';
+  bool modelExt = path.size() >= 6 && path.compare(path.size() - 6, 6, ".model") == 0;
+  if (!json && (modelExt || looksLikeSentencePiece(bytes)))
+    return fromSentencePiece(bytes, path);
+  return fromJson(bytes, path);
 }
 
 Encoding Tokenizer::encode(std::string_view text, bool addSpecialTokens) const {
@@ -736,6 +768,9 @@ std::vector<Encoding> Tokenizer::encodeBatch(const std::vector<std::string> &fir
 }
 
 std::string Tokenizer::decode(const std::vector<uint32_t> &ids, bool skipSpecialTokens) const {
+  std::string own;
+  if (Impl->TheModel->decode(ids, skipSpecialTokens, own))
+    return own;
   std::vector<std::string> tokens;
   for (uint32_t id : ids) {
     auto it = Impl->AddedById.find(id);
@@ -746,7 +781,7 @@ std::string Tokenizer::decode(const std::vector<uint32_t> &ids, bool skipSpecial
     }
     const std::string *t = Impl->TheModel->idToToken(id);
     if (!t)
-      throw TokenizerError("decode: id " + std::to_string(id) + " is not in the vocabulary");
+      continue; // as Hugging Face: ids outside the vocabulary are skipped
     tokens.push_back(*t);
   }
   if (Impl->Dec) {

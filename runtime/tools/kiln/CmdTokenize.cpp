@@ -26,7 +26,7 @@ const char *const kHelp =
     "included, is text).\n"
     "\n"
     "options:\n"
-    "  --tokenizer FILE      the tokenizer.json to use (required)\n"
+    "  --tokenizer FILE      the tokenizer.json or SentencePiece .model to use (required)\n"
     "  --pair TEXT           encode each text as the first of a pair with TEXT as the second\n"
     "  --ids-only            print one line of space-separated ids per text\n"
     "  --no-special-tokens   do not add the post-processor's special tokens\n"
@@ -34,7 +34,9 @@ const char *const kHelp =
     "\n"
     "Without --ids-only, each text prints a header line and one line per token:\n"
     "  <index> <id> <type id> <piece> <begin>:<end>\n"
-    "where begin:end are byte offsets in the text and the piece is written with C escapes.\n"
+    "where begin:end are UTF-8 byte offsets in the text (Hugging Face's character offsets,\n"
+    "converted to bytes: a token inside a character covers all of it; 0:0 for special\n"
+    "tokens) and the piece is written with C escapes.\n"
     "Invalid UTF-8 in a text is replaced by U+FFFD (one per maximal ill-formed sequence)\n"
     "before encoding.\n"
     "\n"
@@ -153,7 +155,8 @@ int runTokenize(int argc, char **argv) {
       }
       out.push_back('\n');
     } else {
-      out += "text " + std::to_string(t + 1) + ": " + std::to_string(e.size()) + " tokens\n";
+      out += "text " + std::to_string(t + 1) + ": " + std::to_string(e.size()) +
+             " tokens (index id type_id piece byte_begin:byte_end)\n";
       for (size_t k = 0; k < e.size(); ++k)
         out += std::to_string(k) + " " + std::to_string(e.ids[k]) + " " +
                std::to_string(e.typeIds[k]) + " " + escape(e.tokens[k]) + " " +

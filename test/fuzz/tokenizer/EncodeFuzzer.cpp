@@ -23,7 +23,8 @@ namespace {
 std::vector<std::unique_ptr<kiln::rt::tok::Tokenizer>> &tokenizers() {
   static std::vector<std::unique_ptr<kiln::rt::tok::Tokenizer>> all = [] {
     std::vector<std::unique_ptr<kiln::rt::tok::Tokenizer>> v;
-    for (const char *name : {"bpe.json", "wordpiece.json", "unigram.json", "metaspace.json"})
+    for (const char *name : {"bpe.json", "wordpiece.json", "unigram.json", "metaspace.json",
+                             "t5-precompiled.json"})
       v.push_back(kiln::rt::tok::Tokenizer::fromFile(std::string(KILN_FUZZ_TOKENIZER_DIR) + "/" + name));
     return v;
   }();

@@ -39,11 +39,27 @@ def read_records(path):
     return out
 
 
-def hf_json(tok, enc):
-    return {"ids": enc.ids, "type_ids": enc.type_ids, "attention_mask": enc.attention_mask,
-            "special_tokens_mask": enc.special_tokens_mask, "tokens": enc.tokens,
-            "decoded": tok.decode(enc.ids, skip_special_tokens=True),
-            "decoded_special": tok.decode(enc.ids, skip_special_tokens=False)}
+def byte_offsets(enc, texts):
+    """Hugging Face's offsets are code point indices into the Python str of their sequence;
+    Kiln's are byte offsets into the UTF-8 of the same (repaired) text: map the former."""
+    cums = []
+    for t in texts:
+        cum = [0]
+        for ch in t:
+            cum.append(cum[-1] + len(ch.encode("utf-8", "surrogatepass")))
+        cums.append(cum)
+    return [[b, e] if sid is None else [cums[sid][b], cums[sid][e]]
+            for (b, e), sid in zip(enc.offsets, enc.sequence_ids)]
+
+
+def hf_json(tok, enc, texts=None):
+    j = {"ids": enc.ids, "type_ids": enc.type_ids, "attention_mask": enc.attention_mask,
+         "special_tokens_mask": enc.special_tokens_mask, "tokens": enc.tokens,
+         "decoded": tok.decode(enc.ids, skip_special_tokens=True),
+         "decoded_special": tok.decode(enc.ids, skip_special_tokens=False)}
+    if texts is not None:
+        j["offsets"] = byte_offsets(enc, texts)
+    return j
 
 
 class Checker:
@@ -60,7 +76,9 @@ class Checker:
                     self.report(name, what, k, texts[k], "error", o.get("error"), t.get("error"))
                 continue
             for field in ("ids", "type_ids", "attention_mask", "special_tokens_mask",
-                          "tokens", "decoded", "decoded_special"):
+                          "tokens", "decoded", "decoded_special", "offsets"):
+                if field == "offsets" and field not in t:
+                    continue
                 if o[field] != t[field]:
                     self.report(name, what, k, texts[k], field, o[field], t[field])
                     break
@@ -113,7 +131,8 @@ def main():
         # Single texts, with and without special tokens.
         for mode, special in (("single", True), ("single-plain", False)):
             ours = run_runner(args.runner, tokfile, recfile, mode)
-            theirs = [hf_json(tok, tok.encode(t, add_special_tokens=special)) for t in texts]
+            theirs = [hf_json(tok, tok.encode(t, add_special_tokens=special), [t])
+                      for t in texts]
             chk.compare(name, mode, texts, ours, theirs)
         # Pairs with truncation and padding.
         pairs = [(texts[i], texts[i + 1]) for i in range(0, len(texts) - 1, 2)]
@@ -128,7 +147,8 @@ def main():
                               ["--max-length", str(maxlen), "--strategy", strategy,
                                "--direction", direction, "--pad-multiple", "8",
                                "--pad-token", "<PAD>"])
-            theirs = [hf_apply(tok, lambda: hf_json(tok, tok.encode(a, b))) for a, b in pairs]
+            theirs = [hf_apply(tok, lambda: hf_json(tok, tok.encode(a, b), [a, b]))
+                      for a, b in pairs]
             chk.compare(name, f"pair {strategy} {direction} {maxlen}", shown, ours, theirs)
             tok.no_truncation()
             tok.no_padding()
@@ -140,7 +160,8 @@ def main():
                            "--batch", "8"])
         theirs = []
         for i in range(0, len(pairs) - 7, 8):
-            theirs += [hf_json(tok, e) for e in tok.encode_batch(pairs[i:i + 8])]
+            theirs += [hf_json(tok, e, pairs[i + k]) for k, e in
+                       enumerate(tok.encode_batch(pairs[i:i + 8]))]
         chk.compare(name, "batch-pair", shown, ours, theirs)
         tok.no_truncation()
         tok.no_padding()

@@ -47,6 +47,10 @@ static nlohmann::json toJson(const Tokenizer &tok, const Encoding &e) {
   j["attention_mask"] = e.attentionMask;
   j["special_tokens_mask"] = e.specialTokensMask;
   j["tokens"] = e.tokens;
+  nlohmann::json off = nlohmann::json::array();
+  for (auto [b, end] : e.offsets)
+    off.push_back({b, end});
+  j["offsets"] = off;
   j["decoded"] = tok.decode(e.ids, true);
   j["decoded_special"] = tok.decode(e.ids, false);
   return j;

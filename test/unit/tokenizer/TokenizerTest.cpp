@@ -135,9 +135,11 @@ TEST(Tokenizer, InvalidUtf8BecomesReplacementChars) {
   EXPECT_EQ(tok->encode("hello\xE2\x82", false).ids, b.ids); // one U+FFFD for a truncated seq
 }
 
-TEST(Tokenizer, DecodeRejectsUnknownIds) {
+TEST(Tokenizer, DecodeSkipsUnknownIds) {
+  // `tokenizers` drops ids it has no token for (Tokenizer.decode([..., 999]) in Python).
   auto tok = Tokenizer::fromJson(kTinyBpe);
-  EXPECT_THROW(tok->decode({13, 999}), TokenizerError);
+  EXPECT_EQ(tok->decode({13, 999}), tok->decode({13}));
+  EXPECT_EQ(tok->decode({999}), "");
 }
 
 TEST(Tokenizer, WordPieceGreedyLongestMatch) {
@@ -236,8 +238,11 @@ TEST(TokenizerErrors, EachProblemIsNamed) {
                    "\"Isolated\", \"invert\": false, \"x\": false"),
        "unsupported regex in Split pre-tokenizer"},
       {"unknown normalizer", replaceOnce(base, "\"normalizer\": null",
+                                         "\"normalizer\": {\"type\": \"Unheard\"}"),
+       "unsupported normalizer type 'Unheard'"},
+      {"Precompiled without its map", replaceOnce(base, "\"normalizer\": null",
                                          "\"normalizer\": {\"type\": \"Precompiled\"}"),
-       "unsupported normalizer type 'Precompiled'"},
+       "Precompiled normalizer: missing 'precompiled_charsmap'"},
       {"vocab not an object", replaceOnce(base, "\"vocab\": {", "\"vocab\": [{"),
        ""},
       {"top level array", "[1, 2]", "top level must be a JSON object"},
@@ -262,6 +267,42 @@ TEST(TokenizerErrors, UnigramDuplicatesAndWordPieceUnk) {
       "vocab": {"a": 0}}})")
                 .find("unk_token '[UNK]' is not in the vocabulary"),
             std::string::npos);
+}
+
+TEST(TokenizerErrors, BadSentencePieceModelIsNamed) {
+  // A `.model` file (or any file that starts like a ModelProto) goes to libsentencepiece.
+  std::string dir = ::testing::TempDir();
+  for (std::string name : {"bad.model", "bad-proto.bin"}) {
+    std::string path = dir + "/" + name;
+    {
+      std::ofstream out(path, std::ios::binary);
+      out << "\x0a\x05hello-not-a-model\xff\xff";
+    }
+    try {
+      Tokenizer::fromFile(path);
+      FAIL() << "loaded " << path;
+    } catch (const TokenizerError &e) {
+      std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+      EXPECT_NE(msg.find("SentencePiece"), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(TokenizerErrors, BadPrecompiledCharsmap) {
+  auto withMap = [](const std::string &map) {
+    return std::string(R"({"normalizer": {"type": "Precompiled", "precompiled_charsmap": )") +
+           map + R"(}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]]}})";
+  };
+  EXPECT_NE(loadError(withMap("\"!!!!\"")).find("not base64"), std::string::npos);
+  EXPECT_NE(loadError(withMap("\"AAA=\"")).find("shorter than its 4-byte header"),
+            std::string::npos);
+  // Header: a 16-byte trie, but nothing follows.
+  EXPECT_NE(loadError(withMap("\"EAAAAA==\"")).find("does not fit"), std::string::npos);
+  EXPECT_NE(loadError(withMap("7")).find("must be a base64 string"), std::string::npos);
+  // An empty map normalizes nothing (as Hugging Face).
+  auto tok = Tokenizer::fromJson(withMap("\"\""));
+  EXPECT_EQ(tok->normalize("ＡＢ"), "ＡＢ");
 }
 
 TEST(TokenizerErrors, MissingFileIsNamed) {

@@ -71,11 +71,21 @@ check(rc == 0 and out == " ".join(map(str, hf.encode("hello", "world").ids)) + "
 rc, out, _ = run(["--tokenizer", tiny, "--pair", "world", "hello"])
 enc = hf.encode("hello", "world")
 rows = out.split("\n")
-check(rc == 0 and rows[0] == f"text 1: {len(enc.ids)} tokens", f"header: {rows[0]!r}")
+check(rc == 0 and rows[0] == f"text 1: {len(enc.ids)} tokens "
+      "(index id type_id piece byte_begin:byte_end)", f"header: {rows[0]!r}")
 for k, (i, t, ty) in enumerate(zip(enc.ids, enc.tokens, enc.type_ids)):
     f = rows[1 + k].split(" ")
     check(f[:4] == [str(k), str(i), str(ty), t.replace(" ", "\\x20")], f"row {k}: {rows[1 + k]!r}")
 check(rows[2].split(" ")[4] == "0:5", f"offsets of 'hello': {rows[2]!r}")
+
+# Offsets are UTF-8 bytes: Hugging Face's character offsets mapped through the text (the
+# reference tests check multi-byte text; this tiny vocabulary is ASCII only).
+text = "  hello   world hello"
+rc, out, _ = run(["--tokenizer", tiny, "--no-special-tokens", text])
+enc = hf.encode(text, add_special_tokens=False)
+want = [f"{len(text[:b].encode())}:{len(text[:e].encode())}" for b, e in enc.offsets]
+got = [r.split(" ")[4] for r in out.split("\n")[1:] if r]
+check(rc == 0 and got == want, f"byte offsets of {text!r}: {got} vs {want}")
 
 print("cli: ok" if not failures else f"cli: {len(failures)} failures")
 sys.exit(1 if failures else 0)

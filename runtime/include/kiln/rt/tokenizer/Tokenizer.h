@@ -68,8 +68,13 @@ class TokenizerImpl;
 /// A loaded tokenizer. Encoding and decoding are const and may run on several threads.
 class Tokenizer {
 public:
-  /// Loads a `tokenizer.json`; throws TokenizerError naming \p path on any problem.
+  /// Loads a `tokenizer.json`, or a native SentencePiece model (a `.model` file, or any
+  /// file that starts like a serialized ModelProto); throws TokenizerError naming \p path on
+  /// any problem.
   static std::unique_ptr<Tokenizer> fromFile(const std::string &path);
+  /// Loads a serialized SentencePiece ModelProto; \p name stands for the file in errors.
+  static std::unique_ptr<Tokenizer> fromSentencePiece(std::string_view model,
+                                                      const std::string &name = "<model>");
   /// Loads from JSON text; \p name stands for the file in error messages.
   static std::unique_ptr<Tokenizer> fromJson(std::string_view json,
                                              const std::string &name = "<json>");
@@ -86,7 +91,7 @@ public:
                                     bool addSpecialTokens = true) const;
 
   /// Turns ids back into text; special tokens are dropped when \p skipSpecialTokens.
-  /// Throws TokenizerError on an id outside the vocabulary.
+  /// Ids outside the vocabulary are skipped, as Hugging Face does.
   std::string decode(const std::vector<uint32_t> &ids, bool skipSpecialTokens = true) const;
 
   /// The file's normalizer alone applied to \p text (as `normalizer.normalize_str` in
