@@ -58,7 +58,9 @@ std::string formatParams(const Graph &g) {
     for (size_t i = 0; i < p.Shape.size(); ++i)
       out += (i ? ", " : "") + std::to_string(p.Shape[i]);
     out += "] ";
-    out += p.Init == InitKind::Normal ? "normal" : p.Init == InitKind::Zeros ? "zeros" : "ones";
+    out += p.Init == InitKind::Normal ? "normal(" + formatScalar(Scalar::ofFloat(p.Std)) + ")"
+           : p.Init == InitKind::Zeros ? "zeros"
+                                       : "ones";
     if (p.HFName.empty()) {
       out += " <- none";
     } else {

@@ -75,6 +75,7 @@ private:
   void parseConfig(ModelDecl &m);
   void parseInput(ModelDecl &m);
   void parseWeights(ModelDecl &m);
+  void parseInit(ModelDecl &m);
   void parseStmtList(std::vector<StmtPtr> &out, bool inModel, ModelDecl *model);
   StmtPtr parseStmt();
   void parseArgs(std::vector<ExprPtr> &pos, std::vector<NamedArg> &named);
@@ -330,8 +331,9 @@ void Parser::parseInput(ModelDecl &m) {
   m.Inputs.push_back(std::move(in));
 }
 
-/// weights_decl := 'weights' IDENT '{' { prefixes | rule } '}'
+/// weights_decl := 'weights' IDENT '{' { prefixes | ignore | rule } '}'
 /// prefixes     := 'prefixes' STRING {',' STRING}
+/// ignore       := 'ignore' STRING {',' STRING}
 /// rule         := STRING '=' (STRING | 'none') { 'transpose' | 'chunk' '(' INT ',' INT ',' INT ')' }
 void Parser::parseWeights(ModelDecl &m) {
   Loc where = cur().Where;
@@ -358,6 +360,17 @@ void Parser::parseWeights(ModelDecl &m) {
           break;
         }
         w->Prefixes.push_back(cur().Text);
+        bump();
+      } while (accept(Tok::Comma));
+    } else if (at(Tok::Ident) && cur().Text == "ignore") {
+      bump();
+      do {
+        if (!at(Tok::String)) {
+          errorHere("expected a checkpoint tensor pattern such as \"lm_head.weight\" after "
+                    "'ignore', found " + describe(cur()));
+          break;
+        }
+        w->Ignore.push_back({cur().Text, cur().Where});
         bump();
       } while (accept(Tok::Comma));
     } else if (at(Tok::String)) {
@@ -404,11 +417,16 @@ void Parser::parseWeights(ModelDecl &m) {
       if (!Panic)
         w->Rules.push_back(std::move(r));
     } else {
-      errorHere("expected 'prefixes' or a \"parameter.pattern\" = \"checkpoint.name\" rule, found " +
-                describe(cur()));
+      errorHere("expected 'prefixes', 'ignore' or a \"parameter.pattern\" = \"checkpoint.name\" "
+                "rule, found " + describe(cur()));
     }
-    if (Panic)
-      synchronize(line);
+    if (Panic) {
+      // Resume at the next line that starts a rule, 'prefixes' or 'ignore', or at the brace.
+      while (!at(Tok::Eof) && !at(Tok::RBrace) &&
+             !(cur().Where.line > line && (at(Tok::String) || at(Tok::Ident))))
+        bump();
+      Panic = false;
+    }
     while (accept(Tok::Comma) || accept(Tok::Semi)) {
     }
   }
@@ -417,6 +435,83 @@ void Parser::parseWeights(ModelDecl &m) {
     Diags.error(where, "only one weights section may be declared");
   else
     m.Weights = std::move(w);
+}
+
+/// init_decl := 'init' '{' { 'std' '=' expr | init_rule } '}'
+/// init_rule := STRING { ',' STRING } '=' ( 'normal' '(' expr ')' | 'zeros' | 'ones' )
+void Parser::parseInit(ModelDecl &m) {
+  Loc where = cur().Where;
+  bump(); // init
+  auto d = std::make_unique<InitDecl>();
+  d->Where = where;
+  if (!expect(Tok::LBrace, "to open the init section"))
+    return;
+  while (!at(Tok::RBrace) && !at(Tok::Eof) && !fatal()) {
+    uint32_t line = cur().Where.line;
+    if (at(Tok::Ident) && cur().Text == "std") {
+      Loc stdWhere = cur().Where;
+      bump();
+      if (expect(Tok::Assign, "after 'std'")) {
+        ExprPtr e = parseExpr();
+        if (e && d->DefaultStd) {
+          Diags.error(stdWhere, "the default 'std' is already set in this init section");
+          Fatal |= Diags.tooManyErrors();
+        } else if (e) {
+          d->DefaultStd = std::move(e);
+          d->DefaultStdWhere = stdWhere;
+        }
+      }
+    } else if (at(Tok::String)) {
+      InitRule r;
+      r.Where = cur().Where;
+      do {
+        if (!at(Tok::String)) {
+          errorHere("expected a parameter pattern such as \"h.*.attn.o.weight\", found " +
+                    describe(cur()));
+          break;
+        }
+        r.Patterns.push_back({cur().Text, cur().Where});
+        bump();
+      } while (accept(Tok::Comma));
+      if (!Panic && expect(Tok::Assign, "after the parameter pattern")) {
+        r.KindWhere = cur().Where;
+        if (at(Tok::Ident) && (cur().Text == "zeros" || cur().Text == "ones")) {
+          r.Kind = cur().Text;
+          bump();
+        } else if (at(Tok::Ident) && cur().Text == "normal") {
+          r.Kind = "normal";
+          bump();
+          if (expect(Tok::LParen, "after 'normal' (normal(std))")) {
+            r.Std = parseExpr();
+            if (r.Std)
+              expect(Tok::RParen, "to close normal(std)");
+          }
+        } else {
+          errorHere("expected an initializer 'normal(std)', 'zeros' or 'ones', found " +
+                    describe(cur()));
+        }
+      }
+      if (!Panic)
+        d->Rules.push_back(std::move(r));
+    } else {
+      errorHere("expected 'std = value' or a \"parameter.pattern\" = normal(std) | zeros | ones "
+                "rule, found " + describe(cur()));
+    }
+    if (Panic) {
+      // Resume at the next line that starts a rule or 'std', or at the closing brace.
+      while (!at(Tok::Eof) && !at(Tok::RBrace) &&
+             !(cur().Where.line > line && (at(Tok::String) || at(Tok::Ident))))
+        bump();
+      Panic = false;
+    }
+    while (accept(Tok::Comma) || accept(Tok::Semi)) {
+    }
+  }
+  expect(Tok::RBrace, "to close the init section");
+  if (m.Init)
+    Diags.error(where, "only one init section may be declared");
+  else
+    m.Init = std::move(d);
 }
 
 void Parser::parseStmtList(std::vector<StmtPtr> &out, bool inModel, ModelDecl *model) {
@@ -431,6 +526,8 @@ void Parser::parseStmtList(std::vector<StmtPtr> &out, bool inModel, ModelDecl *m
       parseBlockDecl(model->Blocks);
     } else if (inModel && at(Tok::KwWeights)) {
       parseWeights(*model);
+    } else if (inModel && at(Tok::Ident) && cur().Text == "init" && peek().Kind == Tok::LBrace) {
+      parseInit(*model);
     } else if (!inModel && (at(Tok::KwConfig) || at(Tok::KwInput) || at(Tok::KwBlock) ||
                             at(Tok::KwWeights) || at(Tok::KwModel))) {
       errorHere(std::string(tokSpelling(cur().Kind)) +

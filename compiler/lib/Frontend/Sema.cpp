@@ -218,6 +218,8 @@ private:
   const Builtin *findBuiltin(const std::string &name) const;
 
   void applyWeights();
+  void applyInit();
+  bool initStd(const Expr &e, const std::string &what, double &out);
   void finish();
 
   const Module &M;
@@ -1931,6 +1933,18 @@ void Elaborator::applyWeights() {
     return;
   G.WeightsFormat = w->Format;
   G.WeightsPrefixes = w->Prefixes;
+  for (const IgnorePattern &ig : w->Ignore) {
+    if (ig.Pattern.empty()) {
+      error(ig.Where, "an 'ignore' pattern must not be empty");
+      continue;
+    }
+    if (std::find(G.WeightsIgnore.begin(), G.WeightsIgnore.end(), ig.Pattern) !=
+        G.WeightsIgnore.end()) {
+      error(ig.Where, "checkpoint tensor pattern \"" + ig.Pattern + "\" is already ignored");
+      continue;
+    }
+    G.WeightsIgnore.push_back(ig.Pattern);
+  }
   if (w->Format != "huggingface")
     error(w->Where, "unknown weights format '" + w->Format + "' (supported: huggingface)");
   std::vector<bool> mapped(G.Params.size(), false);
@@ -2006,6 +2020,87 @@ void Elaborator::applyWeights() {
     }
     if (!any)
       error(r.Where, "weights rule \"" + r.Pattern + "\" matches no parameter");
+  }
+}
+
+/// Evaluates the standard deviation of an init rule: a config expression, a positive finite
+/// number.
+bool Elaborator::initStd(const Expr &e, const std::string &what, double &out) {
+  bool saved = InConfig;
+  InConfig = true;
+  Value v = eval(e);
+  InConfig = saved;
+  if (v.isErr())
+    return false;
+  if (!v.isNum()) {
+    error(e.Where, what + " must be a number, got " + scalarKindName(v.S.K));
+    return false;
+  }
+  out = v.num();
+  if (!(out > 0) || !std::isfinite(out)) {
+    error(e.Where, what + " must be positive and finite, got " + formatScalar(v.S));
+    return false;
+  }
+  return true;
+}
+
+void Elaborator::applyInit() {
+  const InitDecl *d = MD.Init.get();
+  if (!d)
+    return;
+  if (d->DefaultStd) {
+    double std;
+    if (initStd(*d->DefaultStd, "the default standard deviation", std))
+      for (Param &p : G.Params)
+        if (p.Init == InitKind::Normal)
+          p.Std = std;
+  }
+  std::vector<bool> set(G.Params.size(), false);
+  for (const InitRule &r : d->Rules) {
+    double std = 0;
+    if (r.Kind == "normal" && (!r.Std || !initStd(*r.Std, "the standard deviation", std)))
+      continue;
+    bool any = false;
+    for (const InitPattern &ip : r.Patterns) {
+      std::vector<std::string> pat = splitDots(ip.Pattern);
+      bool bad = false;
+      for (const std::string &seg : pat)
+        bad |= seg.empty() || (seg.find('*') != std::string::npos && seg != "*");
+      if (bad) {
+        error(ip.Where, "bad parameter pattern \"" + ip.Pattern +
+                            "\": use dot-separated names where '*' stands for one whole segment");
+        continue;
+      }
+      for (size_t i = 0; i < G.Params.size(); ++i) {
+        if (set[i])
+          continue;
+        Param &p = G.Params[i];
+        std::vector<std::string> segs = splitDots(p.Name);
+        if (segs.size() != pat.size())
+          continue;
+        bool match = true;
+        for (size_t k = 0; k < segs.size() && match; ++k)
+          match = pat[k] == "*" || pat[k] == segs[k];
+        if (!match)
+          continue;
+        any = true;
+        set[i] = true;
+        if (r.Kind == "normal") {
+          p.Init = InitKind::Normal;
+          p.Std = std;
+        } else {
+          p.Init = r.Kind == "zeros" ? InitKind::Zeros : InitKind::Ones;
+          p.Std = 0.02;
+        }
+      }
+    }
+    if (!any) {
+      std::string pats;
+      for (const InitPattern &ip : r.Patterns)
+        pats += (pats.empty() ? "\"" : ", \"") + ip.Pattern + "\"";
+      error(r.Where, "init rule " + pats + " matches no parameter (or only parameters that an "
+                     "earlier rule sets)");
+    }
   }
 }
 
@@ -2120,6 +2215,7 @@ void Elaborator::run() {
   if (G.Outputs.empty() && !D.hasErrors())
     error(MD.Where, "model '" + MD.Name + "' has no outputs (add 'output NAME = ...')");
   applyWeights();
+  applyInit();
 }
 
 } // namespace

@@ -42,6 +42,29 @@ private:
     Type elt = t.Type == fe::DType::F32 ? Type(B.getF32Type()) : Type(B.getI32Type());
     return RankedTensorType::get(shape, elt);
   }
+  /// `kiln.dims`: the symbolic names of a tensor's dynamic dimensions, in order; null when it
+  /// has none.
+  ArrayAttr dimsAttr(const fe::TensorType &t) {
+    SmallVector<Attribute> names;
+    for (const fe::Dim &d : t.Shape)
+      if (d.isDynamic())
+        names.push_back(B.getStringAttr(d.Sym));
+    return names.empty() ? ArrayAttr() : B.getArrayAttr(names);
+  }
+  void setArgDims(func::FuncOp fn, unsigned i, const fe::TensorType &t) {
+    if (ArrayAttr dims = dimsAttr(t))
+      fn.setArgAttr(i, KilnDialect::kDimsAttrName, dims);
+  }
+  void setResultDims(func::FuncOp fn, unsigned i, const fe::TensorType &t) {
+    if (ArrayAttr dims = dimsAttr(t))
+      fn.setResultAttr(i, KilnDialect::kDimsAttrName, dims);
+  }
+  ArrayAttr stringArray(const std::vector<std::string> &v) {
+    SmallVector<Attribute> a;
+    for (const std::string &s : v)
+      a.push_back(B.getStringAttr(s));
+    return B.getArrayAttr(a);
+  }
   Attribute scalarAttr(const fe::Scalar &s) {
     switch (s.K) {
     case fe::Scalar::Int:
@@ -147,11 +170,15 @@ LogicalResult Generator::emitForward(ModuleOp m) {
   B.setInsertionPointToEnd(m.getBody());
   auto fn = B.create<func::FuncOp>(loc(G.ModelWhere), "forward",
                                    B.getFunctionType(argTypes, resultTypes));
-  for (unsigned i = 0; i < ForwardInputs.size(); ++i)
-    fn.setArgAttr(i, KilnDialect::kInputAttrName,
-                  B.getStringAttr(G.Inputs[ForwardInputs[i]].Name));
-  for (unsigned i = 0; i < G.Outputs.size(); ++i)
+  for (unsigned i = 0; i < ForwardInputs.size(); ++i) {
+    const fe::GraphInput &in = G.Inputs[ForwardInputs[i]];
+    fn.setArgAttr(i, KilnDialect::kInputAttrName, B.getStringAttr(in.Name));
+    setArgDims(fn, i, G.Tensors[in.Tensor]);
+  }
+  for (unsigned i = 0; i < G.Outputs.size(); ++i) {
     fn.setResultAttr(i, KilnDialect::kOutputAttrName, B.getStringAttr(G.Outputs[i].Name));
+    setResultDims(fn, i, G.Tensors[G.Outputs[i].Tensor]);
+  }
   Block *body = fn.addEntryBlock();
   B.setInsertionPointToStart(body);
   llvm::DenseMap<int, Value> values;
@@ -184,8 +211,11 @@ LogicalResult Generator::emitLoss(ModuleOp m, func::FuncOp forward) {
   B.setInsertionPointToEnd(m.getBody());
   Location l = loc(obj.Where);
   auto fn = B.create<func::FuncOp>(l, "loss", B.getFunctionType(argTypes, {f32}));
-  for (unsigned i = 0; i < inputs.size(); ++i)
-    fn.setArgAttr(i, KilnDialect::kInputAttrName, B.getStringAttr(G.Inputs[inputs[i]].Name));
+  for (unsigned i = 0; i < inputs.size(); ++i) {
+    const fe::GraphInput &in = G.Inputs[inputs[i]];
+    fn.setArgAttr(i, KilnDialect::kInputAttrName, B.getStringAttr(in.Name));
+    setArgDims(fn, i, G.Tensors[in.Tensor]);
+  }
   fn.setResultAttr(0, KilnDialect::kOutputAttrName, B.getStringAttr("loss"));
   Block *body = fn.addEntryBlock();
   B.setInsertionPointToStart(body);
@@ -216,6 +246,10 @@ OwningOpRef<ModuleOp> Generator::run() {
   for (const fe::ConfigValue &c : G.Config)
     config.push_back(B.getNamedAttr(c.Name, scalarAttr(c.Value)));
   (*m)->setAttr(KilnDialect::kConfigAttrName, B.getDictionaryAttr(config));
+  if (!G.WeightsPrefixes.empty())
+    (*m)->setAttr(KilnDialect::kHfPrefixesAttrName, stringArray(G.WeightsPrefixes));
+  if (!G.WeightsIgnore.empty())
+    (*m)->setAttr(KilnDialect::kHfIgnoreAttrName, stringArray(G.WeightsIgnore));
   emitParams(*m);
   if (failed(emitForward(*m)))
     return nullptr;

@@ -149,6 +149,12 @@ void printInfo(const Artifact &a) {
       s += (s.empty() ? "" : ", ") + ("'" + p + "'");
     std::printf("hugging face prefixes: %s\n", s.c_str());
   }
+  if (!m.hfIgnore.empty()) {
+    std::string s;
+    for (const std::string &p : m.hfIgnore)
+      s += (s.empty() ? "" : ", ") + ("'" + p + "'");
+    std::printf("hugging face ignored tensors: %s\n", s.c_str());
+  }
 
   std::printf("sections:\n");
   for (const SectionInfo &s : a.sections())

@@ -110,11 +110,42 @@ struct WeightRule {
   Loc ChunkWhere;
 };
 
+/// `ignore "lm_head.weight", "h.*.attn.bias"`: one checkpoint tensor pattern.
+struct IgnorePattern {
+  std::string Pattern;
+  Loc Where;
+};
+
 struct WeightsDecl {
   std::string Format; // e.g. huggingface
   Loc Where;
   std::vector<std::string> Prefixes;
   std::vector<WeightRule> Rules;
+  /// Checkpoint tensors that are not parameters (tied copies, buffers); `*` = any characters.
+  std::vector<IgnorePattern> Ignore;
+};
+
+/// One parameter pattern of an init rule, with its location.
+struct InitPattern {
+  std::string Pattern;
+  Loc Where;
+};
+
+/// `"h.*.attn.o.weight", "h.*.mlp.down.weight" = normal(0.02 / sqrt(2 * n_layer))`
+struct InitRule {
+  std::vector<InitPattern> Patterns;
+  Loc Where;
+  std::string Kind; // normal | zeros | ones
+  Loc KindWhere;
+  ExprPtr Std;      // the standard deviation of `normal(...)`; null otherwise
+};
+
+/// `init { std = initializer_range  "pattern" = normal(expr) ... }`
+struct InitDecl {
+  Loc Where;
+  ExprPtr DefaultStd; // `std = expr`: replaces 0.02 for every normal-initialized parameter
+  Loc DefaultStdWhere;
+  std::vector<InitRule> Rules;
 };
 
 struct ModelDecl {
@@ -125,6 +156,7 @@ struct ModelDecl {
   std::vector<BlockDecl> Blocks;
   std::vector<StmtPtr> Body;
   std::unique_ptr<WeightsDecl> Weights;
+  std::unique_ptr<InitDecl> Init;
 };
 
 /// A parsed file: blocks at file scope and exactly one model.

@@ -141,6 +141,8 @@ struct Graph {
   Objective Loss;
   std::string WeightsFormat;
   std::vector<std::string> WeightsPrefixes;
+  /// Checkpoint tensor patterns that are not parameters (`ignore` in the weights section).
+  std::vector<std::string> WeightsIgnore;
 };
 
 /// A human-readable listing of the parameters and their checkpoint mapping (--emit=params).
