@@ -7,6 +7,7 @@
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Pipeline/Pipeline.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -22,6 +23,8 @@ int main(int argc, char **argv) {
   mlir::registerCSEPass();
   kiln::registerKilnPasses();
   kiln::registerKilnConversionPasses();
+  // The pipelines kilnc runs for --emit=..., shared with it.
+  kiln::registerKilnPipelines();
 
   mlir::DialectRegistry registry;
   registry

@@ -1,18 +1,23 @@
 //===- kilnc.cpp - The Kiln compiler driver -------------------------------===//
 //
-// kilnc MODEL.kiln [--set key=value]... [--config config.json] [--emit=ast|params|mlir] [-o FILE]
+// kilnc MODEL.kiln [--set key=value]... [--config config.json]
+//       [--emit=ast|params|mlir|linalg|llvm|artifact] [--target=cpu|none] [-o FILE]
 //
 // Reads a model file, applies config overrides, runs the front-end and prints the requested
-// stage. Diagnostics go to stderr as `file:line:col: error: ...`; any error exits with 1.
+// stage, or writes the .kc artifact (the default when -o names a .kc file). Diagnostics go to
+// stderr as `file:line:col: error: ...`; any error exits with 1.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Artifact/Export.h"
 #include "kiln/Frontend/Frontend.h"
 #include "kiln/MLIRGen/MLIRGen.h"
+#include "kiln/Pipeline/Pipeline.h"
 
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
 
@@ -30,19 +35,32 @@ namespace cl = llvm::cl;
 using namespace kiln;
 
 namespace {
-enum class Emit { AST, Params, MLIR };
+enum class Emit { AST, Params, MLIR, Linalg, LLVM, Artifact };
 
 cl::OptionCategory KilncCat("kilnc options");
 
 cl::opt<std::string> InputFilename(cl::Positional, cl::desc("<model.kiln>"), cl::Required,
                                    cl::cat(KilncCat));
 cl::opt<Emit> EmitAction(
-    "emit", cl::desc("What to print (default: mlir)"), cl::init(Emit::MLIR),
+    "emit",
+    cl::desc("What to produce (default: artifact when -o names a .kc file, otherwise mlir)"),
+    cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree, with config values after overrides"),
                clEnumValN(Emit::Params, "params",
                           "the parameters: name, shape, init, checkpoint name and layout"),
-               clEnumValN(Emit::MLIR, "mlir", "the model as kiln dialect MLIR")),
+               clEnumValN(Emit::MLIR, "mlir", "the model as kiln dialect MLIR"),
+               clEnumValN(Emit::Linalg, "linalg",
+                          "the model lowered to linalg / tensor / arith / math on tensors"),
+               clEnumValN(Emit::LLVM, "llvm",
+                          "the compiled entry points in the LLVM dialect, with their ABI "
+                          "wrappers (docs/artifact.md)"),
+               clEnumValN(Emit::Artifact, "artifact",
+                          "the .kc artifact: manifest, parameter table and entry-point "
+                          "signatures (needs -o FILE)")),
     cl::cat(KilncCat));
+cl::opt<std::string> TargetName(
+    "target", cl::desc("Code in the artifact: cpu (native code for this machine) or none"),
+    cl::init("cpu"), cl::cat(KilncCat));
 cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
 cl::list<std::string> SetValues(
@@ -96,6 +114,25 @@ bool readConfigJson(const std::string &path, std::vector<fe::ConfigOverride> &ou
     out.push_back(std::move(o));
   }
   return true;
+}
+
+/// Prints MLIR diagnostics as the front-end does: `file:line:col: error: message`.
+mlir::LogicalResult printDiagnostic(mlir::Diagnostic &d) {
+  auto print = [](mlir::Location loc, mlir::DiagnosticSeverity sev, const std::string &msg) {
+    if (auto fl = loc->findInstanceOf<mlir::FileLineColLoc>())
+      llvm::errs() << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn()
+                   << ": ";
+    else
+      llvm::errs() << "kilnc: ";
+    llvm::errs() << (sev == mlir::DiagnosticSeverity::Error     ? "error"
+                     : sev == mlir::DiagnosticSeverity::Warning ? "warning"
+                                                                : "note")
+                 << ": " << msg << "\n";
+  };
+  print(d.getLocation(), d.getSeverity(), d.str());
+  for (mlir::Diagnostic &note : d.getNotes())
+    print(note.getLocation(), mlir::DiagnosticSeverity::Note, note.str());
+  return mlir::success();
 }
 
 bool parseSets(std::vector<fe::ConfigOverride> &out) {
@@ -167,13 +204,41 @@ int main(int argc, char **argv) {
   if (!r.Ok)
     return 1;
 
+  Emit emit = EmitAction;
+  if (EmitAction.getNumOccurrences() == 0 && llvm::StringRef(OutputFilename).ends_with(".kc"))
+    emit = Emit::Artifact;
+  if (emit == Emit::Artifact) {
+    if (OutputFilename == "-") {
+      llvm::errs() << "kilnc: error: --emit=artifact writes a file: name it with -o MODEL.kc\n";
+      return 1;
+    }
+    mlir::MLIRContext ctx;
+    mlir::ScopedDiagnosticHandler diagHandler(&ctx, printDiagnostic);
+    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    if (!m)
+      return 1;
+    if (TargetName == "none")
+      return failed(kiln::writeArtifact(*m, OutputFilename)) ? 1 : 0;
+    if (TargetName != "cpu") {
+      llvm::errs() << "kilnc: error: unknown --target '" << TargetName << "' (cpu or none)\n";
+      return 1;
+    }
+    mlir::DialectRegistry registry;
+    kiln::cpu::registerCPUTargetDialects(registry);
+    ctx.appendDialectRegistry(registry);
+    auto addTargets = [&](kiln::rt::Manifest &manifest, kiln::rt::ArtifactWriter &writer) {
+      return kiln::addCPUTarget(*m, manifest, writer);
+    };
+    return failed(kiln::writeArtifact(*m, OutputFilename, addTargets)) ? 1 : 0;
+  }
+
   std::string err;
   auto out = mlir::openOutputFile(OutputFilename, &err);
   if (!out) {
     llvm::errs() << "kilnc: error: " << err << "\n";
     return 1;
   }
-  switch (EmitAction) {
+  switch (emit) {
   case Emit::AST:
     out->os() << fe::printAST(r.Ast, &r.G);
     break;
@@ -182,6 +247,7 @@ int main(int argc, char **argv) {
     break;
   case Emit::MLIR: {
     mlir::MLIRContext ctx;
+    mlir::ScopedDiagnosticHandler diagHandler(&ctx, printDiagnostic);
     mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
     if (!m)
       return 1;
@@ -189,6 +255,20 @@ int main(int argc, char **argv) {
     out->os() << "\n";
     break;
   }
+  case Emit::Linalg:
+  case Emit::LLVM: {
+    mlir::DialectRegistry registry;
+    kiln::cpu::registerCPUTargetDialects(registry);
+    mlir::MLIRContext ctx(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    if (!m || failed(kiln::lowerForEmit(*m, emit == Emit::LLVM)))
+      return 1;
+    m->print(out->os());
+    out->os() << "\n";
+    break;
+  }
+  case Emit::Artifact:
+    break; // written above
   }
   out->keep();
   return 0;

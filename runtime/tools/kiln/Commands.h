@@ -19,6 +19,7 @@ enum ExitCode : int {
 int runTokenize(int argc, char **argv);
 int runInfo(int argc, char **argv);
 int runInit(int argc, char **argv);
+int runRun(int argc, char **argv);
 
 } // namespace kiln::cli
 

@@ -19,6 +19,9 @@ const Command kCommands[] = {
     {"info", "describe a compiled model artifact (.kc)", kiln::cli::runInfo},
     {"init", "write freshly initialized weights for a model", kiln::cli::runInit},
 #endif
+#ifdef KILN_HAVE_RUN
+    {"run", "run the forward pass once, outputs as .npy files", kiln::cli::runRun},
+#endif
 };
 
 void printUsage(FILE *out) {

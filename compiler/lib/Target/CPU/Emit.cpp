@@ -1,7 +1,7 @@
 //===- Emit.cpp - LLVM dialect -> native shared object (the CPU code blob) -===//
 //
 // The LLVM-dialect module is translated to LLVM IR. Each dispatch function
-// `@d(ptr %buf0, ..., ptr %bufN, i64 %wg_begin, i64 %wg_end)` gets an ABI entry
+// `@d(ptr %buf0, ..., ptr %bufN, [i64 %scalar0, ...,] i64 %wg_begin, i64 %wg_end)` gets an ABI entry
 // `kiln_cpu_dispatch_<d>(void *const *buffers, const int64_t *scalars, u32 begin, u32 end)` and
 // the module gets the descriptor table returned by `kiln_cpu_executable_v1` (the layout of
 // runtime/include/kiln/rt/cpu/ExecutableABI.h). Only that symbol is exported; everything else is
@@ -87,6 +87,11 @@ llvm::Function *addEntry(llvm::Module &m, llvm::Function *inner, const DispatchI
     llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i);
     auto *load = b.CreateAlignedLoad(ptr, slot, llvm::Align(8));
     args.push_back(load);
+  }
+  // Dynamic sizes: the dispatch's scalars, after its buffers.
+  for (uint32_t i = 0; i < info.numScalars; ++i) {
+    llvm::Value *slot = b.CreateConstInBoundsGEP1_64(i64, entry->getArg(1), i);
+    args.push_back(b.CreateAlignedLoad(i64, slot, llvm::Align(8)));
   }
   args.push_back(b.CreateZExt(entry->getArg(2), i64));
   args.push_back(b.CreateZExt(entry->getArg(3), i64));

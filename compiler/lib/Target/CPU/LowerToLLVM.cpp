@@ -35,7 +35,7 @@ static LogicalResult approximateMath(ModuleOp module) {
   return applyPatternsAndFoldGreedily(module, std::move(patterns));
 }
 
-LogicalResult lowerToLLVMDialect(ModuleOp module) {
+LogicalResult lowerToLLVMDialect(ModuleOp module, bool barePtrCallConv) {
   MLIRContext *ctx = module.getContext();
   // memref.copy would lower to a call into MLIR's runtime library for strided views; as
   // linalg.copy it becomes loops.
@@ -81,7 +81,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   ConvertFuncToLLVMPassOptions funcOptions;
-  funcOptions.useBarePtrCallConv = true;
+  funcOptions.useBarePtrCallConv = barePtrCallConv;
   pm.addPass(createConvertFuncToLLVMPass(funcOptions));
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

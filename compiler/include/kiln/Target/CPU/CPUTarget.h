@@ -74,8 +74,10 @@ mlir::LogicalResult bufferizeDispatches(mlir::ModuleOp module);
 /// two trailing index arguments, and records the dispatches' ABI in `infos`.
 mlir::LogicalResult distributeWorkgroups(mlir::ModuleOp module, std::vector<DispatchInfo> &infos);
 
-/// Lowers the distributed, bufferized module to the LLVM dialect.
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
+/// Lowers the distributed, bufferized module to the LLVM dialect. Memrefs cross function
+/// boundaries as bare pointers (static shapes only), or with `barePtrCallConv = false` as
+/// expanded descriptors (pointers, offset, sizes, strides: dynamic shapes).
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, bool barePtrCallConv = true);
 
 /// All of the above up to the LLVM dialect.
 mlir::LogicalResult compileToLLVMDialect(mlir::ModuleOp module, const CPUTargetOptions &options,

@@ -1,0 +1,93 @@
+//===- Pipeline.h - The compilation pipeline shared by kilnc and kiln-opt --===//
+//
+// The stages a model goes through after the front-end, as one builder that kilnc (--emit=...)
+// and kiln-opt (pass pipelines) share:
+//
+//   kiln dialect --(kiln-lower-to-linalg)--> linalg on tensors        (--emit=linalg)
+//   bindEntryPoints: parameters become arguments, results outputs written in place
+//   one-shot bufferization + deallocation, loops, LLVM dialect; an ABI wrapper per entry point
+//                                                                     (--emit=llvm)
+//   CPU code section (shared object) + one schedule per entry point   (-o model.kc)
+//
+// docs/artifact.md ("Schedules") describes what the runtime receives.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_PIPELINE_PIPELINE_H
+#define KILN_PIPELINE_PIPELINE_H
+
+#include "kiln/Target/CPU/CPUTarget.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/LogicalResult.h"
+
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+struct Manifest;
+class ArtifactWriter;
+} // namespace kiln::rt
+
+namespace kiln {
+
+/// kiln graph ops -> linalg / tensor / arith / math on tensors (kiln.param stays).
+void buildLowerToLinalgPipeline(mlir::OpPassManager &pm);
+
+/// Registers `kiln-to-linalg` as a kiln-opt pass pipeline.
+void registerKilnPipelines();
+
+/// How one buffer binding of an entry-point dispatch is filled by the runtime.
+struct BindingInfo {
+  enum Kind { Input, Parameter, Output } kind = Input;
+  std::string name;
+  /// The binding's shape: a size, or -1 for a dynamic size given by scalar `dimScalars[i]`.
+  std::vector<int64_t> shape;
+  std::vector<int> dimScalars;
+  unsigned elementBytes = 4;
+};
+
+/// One compiled entry point: a single dispatch implementing it.
+struct EntryPointInfo {
+  std::string name;       ///< the entry point (`forward`)
+  std::string dispatch;   ///< the dispatch implementing it
+  std::vector<BindingInfo> bindings;
+  /// Symbolic dimension passed as each scalar, in ABI order (`batch`, `seq`).
+  std::vector<std::string> scalars;
+};
+
+/// Keeps the entry points named in `entries` (all public functions when empty) and turns each
+/// into the in-place ABI: inputs, then the parameters it reads (module order of kiln.param),
+/// then its outputs become memref arguments; outputs are written in place. Run after the
+/// lowering to linalg. The kiln.param declarations are removed.
+mlir::LogicalResult bindEntryPoints(mlir::ModuleOp module, llvm::ArrayRef<std::string> entries,
+                                    std::vector<EntryPointInfo> &infos);
+
+/// linalg on tensors (after bindEntryPoints) -> LLVM dialect, with each entry point's ABI
+/// wrapper `@<dispatch>(ptr buffers..., i64 scalars..., i64 wg_begin, i64 wg_end)`.
+mlir::LogicalResult lowerEntryPointsToLLVM(mlir::ModuleOp module,
+                                           llvm::ArrayRef<EntryPointInfo> infos);
+
+/// The CPU target's dispatch table entries for the entry points.
+std::vector<cpu::DispatchInfo> cpuDispatchInfos(llvm::ArrayRef<EntryPointInfo> infos);
+
+/// The schedule section of one entry point (JSON, docs/artifact.md).
+std::string scheduleJson(const EntryPointInfo &info);
+
+/// The entry points compiled to native code (the others are in the manifest only).
+llvm::ArrayRef<std::string> compiledEntryPoints();
+
+/// Lowers `module` (kiln dialect) in place to the stage kilnc prints with --emit=linalg
+/// (`toLLVM = false`) or --emit=llvm (`toLLVM = true`, the compiled entry points only).
+mlir::LogicalResult lowerForEmit(mlir::ModuleOp module, bool toLLVM);
+
+/// Compiles the entry points of `module` (kiln dialect; left unchanged) for the CPU and adds
+/// the code section `code/cpu-x86_64` and one `schedule/cpu-x86_64/<entry>` section per entry
+/// point to an artifact being written (the AddTargetsFn of kiln::writeArtifact).
+mlir::LogicalResult addCPUTarget(mlir::ModuleOp module, kiln::rt::Manifest &manifest,
+                                 kiln::rt::ArtifactWriter &writer,
+                                 const cpu::CPUTargetOptions &options = {});
+
+} // namespace kiln
+
+#endif // KILN_PIPELINE_PIPELINE_H

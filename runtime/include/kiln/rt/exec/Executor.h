@@ -1,0 +1,73 @@
+//===- Executor.h - Runs an artifact's entry points -------------*- C++ -*-===//
+//
+// Loads a compiled model (.kc) and its weights, and runs entry points by replaying their
+// schedules (docs/artifact.md, "Schedules") through the HAL's CPU driver. docs/runtime.md.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RT_EXEC_EXECUTOR_H
+#define KILN_RT_EXEC_EXECUTOR_H
+
+#include "kiln/rt/artifact/DType.h"
+#include "kiln/rt/artifact/Manifest.h"
+#include "kiln/rt/artifact/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::rt::exec {
+
+/// A dense row-major host tensor.
+struct Tensor {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+
+  int64_t numElements() const;
+  /// A tensor of `shape` with the given values.
+  static Tensor fromI32(std::vector<int64_t> shape, const std::vector<int32_t> &values);
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+struct ExecutorOptions {
+  /// Worker threads including the caller; 0 means one per CPU the process may use.
+  unsigned threads = 0;
+};
+
+/// A loaded model: artifact, weights, device and code. Move-only.
+class Executor {
+public:
+  ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
+
+  /// Opens `artifactPath`, loads the weights at `weightsPath` (docs/weights.md) and the CPU code.
+  static Status create(const std::string &artifactPath, const std::string &weightsPath,
+                       const ExecutorOptions &options, std::unique_ptr<Executor> &out);
+
+  const Manifest &manifest() const;
+  unsigned threads() const;
+
+  /// Runs entry point `entry` on `inputs` (every input of its signature, by name; symbolic
+  /// sizes are bound from them) and returns its outputs in signature order.
+  Status run(std::string_view entry, const std::vector<NamedTensor> &inputs,
+             std::vector<NamedTensor> &outputs);
+
+private:
+  Executor();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Writes `tensor` as a NumPy .npy file (format 1.0, little-endian, C order), atomically.
+Status writeNpy(const std::string &path, const Tensor &tensor);
+
+} // namespace kiln::rt::exec
+
+#endif // KILN_RT_EXEC_EXECUTOR_H

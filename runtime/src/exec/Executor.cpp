@@ -1,0 +1,365 @@
+//===- Executor.cpp - Runs an artifact's entry points ---------------------===//
+//
+// An entry point's schedule (docs/artifact.md, "Schedules") lists its dispatches; each names
+// the buffers it binds (an input, a parameter or an output of the entry point) and the
+// symbolic sizes it receives as scalars. The executor binds the symbols from the inputs'
+// shapes, allocates the outputs, and replays the dispatches through the HAL.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/rt/exec/Executor.h"
+
+#include "kiln/rt/artifact/Artifact.h"
+#include "kiln/rt/cpu/CPUDevice.h"
+#include "kiln/rt/hal/HAL.h"
+#include "kiln/rt/weights/Weights.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <limits>
+#include <map>
+
+namespace kiln::rt::exec {
+
+int64_t Tensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Tensor Tensor::fromI32(std::vector<int64_t> shape, const std::vector<int32_t> &values) {
+  Tensor t;
+  t.dtype = DType::I32;
+  t.shape = std::move(shape);
+  t.bytes.resize(values.size() * sizeof(int32_t));
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+namespace {
+
+constexpr const char *kCPUTarget = "cpu-x86_64";
+
+struct BufferRef {
+  enum Kind { Input, Parameter, Output } kind;
+  std::string name;
+};
+
+struct Dispatch {
+  std::string name;
+  int index = -1; // in the executable
+  std::array<uint32_t, 3> workgroups = {1, 1, 1};
+  std::vector<BufferRef> buffers;
+  std::vector<std::string> scalars;
+};
+
+struct Schedule {
+  std::vector<Dispatch> dispatches;
+};
+
+/// Parses and checks one schedule section against the entry point and the executable.
+Status parseSchedule(std::string_view text, std::string_view what, const EntryPoint &entry,
+                     const Manifest &manifest, const hal::Executable &exe, Schedule &out) {
+  auto bad = [&](const std::string &why) {
+    return Status::invalid(std::string(what) + ": invalid schedule: " + why);
+  };
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return bad("not a JSON object");
+  if (!j.contains("version") || j["version"] != 1)
+    return bad("unsupported version (this kiln reads version 1)");
+  if (!j.contains("dispatches") || !j["dispatches"].is_array() || j["dispatches"].empty())
+    return bad("no dispatches");
+  auto hasName = [](const auto &list, const std::string &name) {
+    for (const auto &x : list)
+      if (x.name == name)
+        return true;
+    return false;
+  };
+  for (const nlohmann::json &d : j["dispatches"]) {
+    Dispatch &dispatch = out.dispatches.emplace_back();
+    if (!d.is_object() || !d.contains("dispatch") || !d["dispatch"].is_string())
+      return bad("a dispatch without a name");
+    dispatch.name = d["dispatch"].get<std::string>();
+    dispatch.index = exe.find(dispatch.name);
+    if (dispatch.index < 0)
+      return bad("dispatch '" + dispatch.name + "' is not in the code section");
+    const hal::DispatchInfo &info = exe.dispatches()[dispatch.index];
+    if (!d.contains("workgroups") || !d["workgroups"].is_array() || d["workgroups"].size() != 3)
+      return bad("dispatch '" + dispatch.name + "': workgroups must be [x, y, z]");
+    for (int i = 0; i < 3; ++i) {
+      const nlohmann::json &w = d["workgroups"][i];
+      if (!w.is_number_unsigned() || w.get<uint64_t>() == 0 || w.get<uint64_t>() > UINT32_MAX)
+        return bad("dispatch '" + dispatch.name + "': bad workgroup count");
+      dispatch.workgroups[i] = w.get<uint32_t>();
+    }
+    if (!d.contains("buffers") || !d["buffers"].is_array())
+      return bad("dispatch '" + dispatch.name + "' has no buffer list");
+    for (const nlohmann::json &b : d["buffers"]) {
+      if (!b.is_object() || !b.contains("kind") || !b["kind"].is_string() || !b.contains("name") ||
+          !b["name"].is_string())
+        return bad("dispatch '" + dispatch.name + "': a buffer needs a kind and a name");
+      std::string kind = b["kind"].get<std::string>(), name = b["name"].get<std::string>();
+      BufferRef ref;
+      ref.name = name;
+      if (kind == "input" && hasName(entry.inputs, name))
+        ref.kind = BufferRef::Input;
+      else if (kind == "output" && hasName(entry.outputs, name))
+        ref.kind = BufferRef::Output;
+      else if (kind == "parameter" && hasName(manifest.parameters, name))
+        ref.kind = BufferRef::Parameter;
+      else
+        return bad("dispatch '" + dispatch.name + "' binds unknown " + kind + " '" + name + "'");
+      dispatch.buffers.push_back(std::move(ref));
+    }
+    if (!d.contains("scalars") || !d["scalars"].is_array())
+      return bad("dispatch '" + dispatch.name + "' has no scalar list");
+    for (const nlohmann::json &s : d["scalars"]) {
+      if (!s.is_string())
+        return bad("dispatch '" + dispatch.name + "': scalars are symbol names");
+      dispatch.scalars.push_back(s.get<std::string>());
+    }
+    if (dispatch.buffers.size() != info.numBuffers || dispatch.scalars.size() != info.numScalars)
+      return bad("dispatch '" + dispatch.name + "' binds " +
+                 std::to_string(dispatch.buffers.size()) + " buffers and " +
+                 std::to_string(dispatch.scalars.size()) + " scalars; its code takes " +
+                 std::to_string(info.numBuffers) + " and " + std::to_string(info.numScalars));
+  }
+  return Status::success();
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+} // namespace
+
+struct Executor::Impl {
+  std::string path;
+  Artifact artifact;
+  WeightSet weights;
+  std::unique_ptr<hal::Device> device;
+  std::unique_ptr<hal::Executable> executable;
+  std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> params;
+  std::map<std::string, Schedule, std::less<>> schedules;
+};
+
+Executor::Executor() : impl_(std::make_unique<Impl>()) {}
+Executor::~Executor() = default;
+
+const Manifest &Executor::manifest() const { return impl_->artifact.manifest(); }
+unsigned Executor::threads() const { return impl_->device->info().threads; }
+
+Status Executor::create(const std::string &artifactPath, const std::string &weightsPath,
+                        const ExecutorOptions &options, std::unique_ptr<Executor> &out) {
+  std::unique_ptr<Executor> ex(new Executor());
+  Impl &m = *ex->impl_;
+  m.path = artifactPath;
+  if (Status s = Artifact::open(artifactPath, m.artifact); !s.ok())
+    return s;
+  const Manifest &manifest = m.artifact.manifest();
+  const Target *target = nullptr;
+  for (const Target &t : manifest.targets)
+    if (t.name == kCPUTarget)
+      target = &t;
+  if (!target)
+    return Status::unsupported(artifactPath + ": the artifact has no " + kCPUTarget +
+                               " code (compile it with kilnc --target=cpu)");
+  if (Status s = WeightSet::load(manifest, weightsPath, m.weights); !s.ok())
+    return s;
+
+  cpu::CPUDeviceOptions deviceOptions;
+  deviceOptions.threads = options.threads;
+  if (hal::Status s = cpu::createCPUDevice(deviceOptions, m.device); !s)
+    return Status::invalid("cannot create the CPU device: " + s.message());
+  const SectionInfo *code = m.artifact.findSection(target->codeSection);
+  if (!code)
+    return Status::invalid(artifactPath + ": missing code section '" + target->codeSection + "'");
+  if (hal::Status s = m.device->loadExecutable(m.artifact.sectionData(*code), code->size,
+                                               artifactPath + ":" + target->codeSection,
+                                               m.executable);
+      !s)
+    return Status::invalid(s.message());
+
+  for (size_t i = 0; i < m.weights.size(); ++i) {
+    const Parameter &p = m.weights.parameter(i);
+    std::unique_ptr<hal::Buffer> buffer;
+    // Parameters are only read by dispatches.
+    if (hal::Status s = m.device->wrapHostMemory(const_cast<float *>(m.weights.data(i)),
+                                                 size_t(p.numElements()) * sizeof(float), buffer);
+        !s)
+      return Status::invalid("parameter '" + p.name + "': " + s.message());
+    m.params.emplace(p.name, std::move(buffer));
+  }
+
+  for (const EntryPoint &e : manifest.entryPoints)
+    for (const auto &[targetName, section] : e.schedules) {
+      if (targetName != kCPUTarget)
+        continue;
+      const SectionInfo *info = m.artifact.findSection(section);
+      if (!info)
+        return Status::invalid(artifactPath + ": missing schedule section '" + section + "'");
+      const char *bytes = reinterpret_cast<const char *>(m.artifact.sectionData(*info));
+      Schedule schedule;
+      if (Status s = parseSchedule(std::string_view(bytes, info->size),
+                                   artifactPath + ":" + section, e, manifest, *m.executable,
+                                   schedule);
+          !s.ok())
+        return s;
+      m.schedules.emplace(e.name, std::move(schedule));
+    }
+  out = std::move(ex);
+  return Status::success();
+}
+
+Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> &inputs,
+                     std::vector<NamedTensor> &outputs) {
+  Impl &m = *impl_;
+  const Manifest &manifest = m.artifact.manifest();
+  const EntryPoint *entry = nullptr;
+  for (const EntryPoint &e : manifest.entryPoints)
+    if (e.name == entryName)
+      entry = &e;
+  if (!entry)
+    return Status::invalid(m.path + ": the model has no entry point '" + std::string(entryName) +
+                           "'");
+  auto sched = m.schedules.find(entryName);
+  if (sched == m.schedules.end())
+    return Status::unsupported(m.path + ": entry point '" + entry->name +
+                               "' has no CPU code yet");
+
+  // Inputs: every signature input, by name; symbols bound from their shapes.
+  std::map<std::string, int64_t, std::less<>> symbols;
+  std::map<std::string, const Tensor *, std::less<>> given;
+  for (const NamedTensor &t : inputs) {
+    bool known = false;
+    for (const TensorSignature &sig : entry->inputs)
+      known |= sig.name == t.name;
+    if (!known)
+      return Status::invalid("entry point '" + entry->name + "' has no input '" + t.name + "'");
+    if (!given.emplace(t.name, &t.tensor).second)
+      return Status::invalid("input '" + t.name + "' is given twice");
+  }
+  for (const TensorSignature &sig : entry->inputs) {
+    auto it = given.find(sig.name);
+    if (it == given.end())
+      return Status::invalid("entry point '" + entry->name + "' needs input '" + sig.name + "'");
+    const Tensor &t = *it->second;
+    if (t.dtype != sig.dtype)
+      return Status::invalid("input '" + sig.name + "' must be " + dtypeName(sig.dtype) +
+                             ", got " + dtypeName(t.dtype));
+    if (t.shape.size() != sig.shape.size())
+      return Status::invalid("input '" + sig.name + "' must have rank " +
+                             std::to_string(sig.shape.size()) + ", got shape " +
+                             shapeText(t.shape));
+    if (t.bytes.size() != size_t(t.numElements()) * dtypeSize(t.dtype))
+      return Status::invalid("input '" + sig.name + "': data size does not match its shape");
+    for (size_t d = 0; d < sig.shape.size(); ++d) {
+      const Dim &dim = sig.shape[d];
+      int64_t size = t.shape[d];
+      if (size <= 0)
+        return Status::invalid("input '" + sig.name + "' has an empty dimension " +
+                               shapeText(t.shape));
+      if (!dim.isSymbolic()) {
+        if (size != dim.size)
+          return Status::invalid("input '" + sig.name + "' dimension " + std::to_string(d) +
+                                 " must be " + std::to_string(dim.size) + ", got " +
+                                 std::to_string(size));
+        continue;
+      }
+      auto [slot, inserted] = symbols.emplace(dim.symbol, size);
+      if (!inserted && slot->second != size)
+        return Status::invalid("input '" + sig.name + "' gives " + dim.symbol + " = " +
+                               std::to_string(size) + ", another input gave " +
+                               std::to_string(slot->second));
+    }
+  }
+
+  // Outputs: shapes from the symbols.
+  std::vector<std::unique_ptr<hal::Buffer>> outBuffers;
+  std::map<std::string, size_t, std::less<>> outIndex;
+  outputs.clear();
+  for (const TensorSignature &sig : entry->outputs) {
+    NamedTensor &o = outputs.emplace_back();
+    o.name = sig.name;
+    o.tensor.dtype = sig.dtype;
+    for (const Dim &dim : sig.shape) {
+      if (!dim.isSymbolic()) {
+        o.tensor.shape.push_back(dim.size);
+        continue;
+      }
+      auto it = symbols.find(dim.symbol);
+      if (it == symbols.end())
+        return Status::unsupported("output '" + sig.name + "' has size '" + dim.symbol +
+                                   "', which no input determines");
+      o.tensor.shape.push_back(it->second);
+    }
+    size_t bytes = size_t(o.tensor.numElements()) * dtypeSize(sig.dtype);
+    std::unique_ptr<hal::Buffer> buffer;
+    if (hal::Status s = m.device->allocateBuffer(std::max<size_t>(bytes, 1), buffer); !s)
+      return Status::invalid("output '" + sig.name + "': " + s.message());
+    outIndex[sig.name] = outBuffers.size();
+    outBuffers.push_back(std::move(buffer));
+  }
+
+  // Inputs are wrapped in place (dispatches only read them).
+  std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> inBuffers;
+  for (const auto &[name, tensor] : given) {
+    std::unique_ptr<hal::Buffer> buffer;
+    if (hal::Status s = m.device->wrapHostMemory(const_cast<uint8_t *>(tensor->bytes.data()),
+                                                 tensor->bytes.size(), buffer);
+        !s)
+      return Status::invalid("input '" + name + "': " + s.message());
+    inBuffers.emplace(name, std::move(buffer));
+  }
+
+  for (const Dispatch &d : sched->second.dispatches) {
+    std::vector<hal::BufferBinding> bindings;
+    for (const BufferRef &ref : d.buffers) {
+      hal::BufferBinding b;
+      switch (ref.kind) {
+      case BufferRef::Input:
+        b.buffer = inBuffers.at(ref.name).get();
+        break;
+      case BufferRef::Output:
+        b.buffer = outBuffers[outIndex.at(ref.name)].get();
+        break;
+      case BufferRef::Parameter:
+        b.buffer = m.params.at(ref.name).get();
+        break;
+      }
+      bindings.push_back(b);
+    }
+    std::vector<int64_t> scalars;
+    for (const std::string &symbol : d.scalars) {
+      auto it = symbols.find(symbol);
+      if (it == symbols.end())
+        return Status::unsupported("dispatch '" + d.name + "' needs size '" + symbol +
+                                   "', which no input determines");
+      scalars.push_back(it->second);
+    }
+    hal::DispatchParams params;
+    params.buffers = hal::Span<const hal::BufferBinding>(bindings.data(), bindings.size());
+    params.scalars = hal::Span<const int64_t>(scalars.data(), scalars.size());
+    params.workgroups = d.workgroups;
+    if (hal::Status s = m.device->dispatch(*m.executable, uint32_t(d.index), params); !s)
+      return Status::invalid(m.path + ": dispatch '" + d.name + "': " + s.message());
+  }
+  if (hal::Status s = m.device->synchronize(); !s)
+    return Status::invalid(m.path + ": " + s.message());
+
+  for (NamedTensor &o : outputs) {
+    hal::Buffer &buffer = *outBuffers[outIndex.at(o.name)];
+    size_t bytes = size_t(o.tensor.numElements()) * dtypeSize(o.tensor.dtype);
+    o.tensor.bytes.resize(bytes);
+    std::memcpy(o.tensor.bytes.data(), buffer.hostPointer(), bytes);
+  }
+  return Status::success();
+}
+
+} // namespace kiln::rt::exec
