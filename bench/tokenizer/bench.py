@@ -4,7 +4,7 @@
     bench.py --bench build/.../kiln-tokenizer-bench [--repeats 5] [--work DIR]
 
 Trains the reference tokenizers of test/reference/tokenizer/train.py on the multilingual test
-corpus, then encodes, line by line, tinyshakespeare (/work/shared/data, or --shakespeare)
+corpus, then encodes, line by line, tinyshakespeare (../shared/data beside the repository, or --shakespeare)
 and the multilingual corpus with both. Hugging Face runs with TOKENIZERS_PARALLELISM=false
 and is timed two ways: encode_batch over all lines (one call, no Python per line), and
 encode per line. Kiln is timed encoding each line (kiln-tokenizer-bench). Prints MB/s
@@ -49,7 +49,8 @@ def main():
     ap.add_argument("--bench", required=True)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--work")
-    ap.add_argument("--shakespeare", default="/work/shared/data/tinyshakespeare.txt")
+    ap.add_argument("--shakespeare", default=os.path.normpath(
+        os.path.join(HERE, "..", "..", "..", "shared", "data", "tinyshakespeare.txt")))
     ap.add_argument("--only")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="kiln-tok-bench-")
