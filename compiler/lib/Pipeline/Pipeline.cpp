@@ -106,20 +106,9 @@ LogicalResult bindFunction(func::FuncOp f, ArrayRef<ParamOp> params, EntryPointI
   OpBuilder b(ctx);
   b.setInsertionPointToStart(&entry);
   Location loc = f.getLoc();
-  auto toMemRef = [](Type t) {
-    auto tensor = cast<RankedTensorType>(t);
-    return MemRefType::get(tensor.getShape(), tensor.getElementType());
-  };
   SmallVector<Type> newInputs;
   // Inputs: read-only buffers.
-  for (BlockArgument arg : entry.getArguments()) {
-    MemRefType memref = toMemRef(arg.getType());
-    newInputs.push_back(memref);
-    arg.setType(memref);
-    auto read = b.create<bufferization::ToTensorOp>(loc, arg, /*restrict=*/true,
-                                                    /*writable=*/false);
-    arg.replaceAllUsesExcept(read.getResult(), read);
-  }
+  cpu::readArgumentsFromBuffers(f, newInputs);
   // Parameters the entry point reads, in the parameter table's order.
   llvm::StringMap<SmallVector<ParamRefOp>> refs;
   f.walk([&](ParamRefOp ref) { refs[ref.getName()].push_back(ref); });
@@ -127,7 +116,7 @@ LogicalResult bindFunction(func::FuncOp f, ArrayRef<ParamOp> params, EntryPointI
     auto it = refs.find(p.getSymName());
     if (it == refs.end())
       continue;
-    MemRefType memref = toMemRef(p.getType());
+    MemRefType memref = cpu::bufferTypeOf(p.getType());
     newInputs.push_back(memref);
     BlockArgument arg = entry.addArgument(memref, p.getLoc());
     auto read = b.create<bufferization::ToTensorOp>(loc, arg, /*restrict=*/true,
@@ -150,19 +139,7 @@ LogicalResult bindFunction(func::FuncOp f, ArrayRef<ParamOp> params, EntryPointI
     return f.emitError() << "entry point '" << info.name << "' reads undeclared parameter '"
                          << refs.begin()->first() << "'";
   // Outputs: written in place at the return.
-  SmallVector<BlockArgument> outs;
-  for (Type t : type.getResults()) {
-    MemRefType memref = toMemRef(t);
-    newInputs.push_back(memref);
-    outs.push_back(entry.addArgument(memref, loc));
-  }
-  f.walk([&](func::ReturnOp ret) {
-    b.setInsertionPoint(ret);
-    for (auto [value, out] : llvm::zip(ret.getOperands(), outs))
-      b.create<bufferization::MaterializeInDestinationOp>(ret.getLoc(), TypeRange(), value, out,
-                                                          /*restrict=*/true, /*writable=*/true);
-    ret->setOperands({});
-  });
+  cpu::writeResultsToBuffers(f, type.getResults(), newInputs);
   f.setFunctionType(FunctionType::get(ctx, newInputs, {}));
   f.setAllArgAttrs(ArrayRef<DictionaryAttr>{});
   f.setAllResultAttrs(ArrayRef<DictionaryAttr>{});

@@ -18,6 +18,44 @@ using namespace mlir;
 
 namespace kiln::cpu {
 
+MemRefType bufferTypeOf(Type rankedTensorType) {
+  auto tensor = cast<RankedTensorType>(rankedTensorType);
+  return MemRefType::get(tensor.getShape(), tensor.getElementType());
+}
+
+void readArgumentsFromBuffers(func::FuncOp func, SmallVectorImpl<Type> &argTypes) {
+  Block &entry = func.getBody().front();
+  OpBuilder b(func.getContext());
+  b.setInsertionPointToStart(&entry);
+  for (BlockArgument arg : entry.getArguments()) {
+    MemRefType memref = bufferTypeOf(arg.getType());
+    argTypes.push_back(memref);
+    arg.setType(memref);
+    auto read = b.create<bufferization::ToTensorOp>(func.getLoc(), arg, /*restrict=*/true,
+                                                    /*writable=*/false);
+    arg.replaceAllUsesExcept(read.getResult(), read);
+  }
+}
+
+void writeResultsToBuffers(func::FuncOp func, TypeRange results, SmallVectorImpl<Type> &argTypes) {
+  Block &entry = func.getBody().front();
+  SmallVector<BlockArgument> outs;
+  for (Type t : results) {
+    MemRefType memref = bufferTypeOf(t);
+    argTypes.push_back(memref);
+    outs.push_back(entry.addArgument(memref, func.getLoc()));
+  }
+  OpBuilder b(func.getContext());
+  func.walk([&](func::ReturnOp ret) {
+    b.setInsertionPoint(ret);
+    for (auto [value, out] : llvm::zip(ret.getOperands(), outs))
+      b.create<bufferization::MaterializeInDestinationOp>(ret.getLoc(), TypeRange(), value, out,
+                                                          /*restrict=*/true, /*writable=*/true);
+    ret->setOperands({});
+  });
+}
+
+
 static LogicalResult checkStaticTensor(func::FuncOp func, Type type, StringRef what,
                                        unsigned index) {
   auto tensor = dyn_cast<RankedTensorType>(type);
@@ -61,39 +99,9 @@ static LogicalResult prepareFunction(func::FuncOp func) {
     if (failed(checkStaticTensor(func, t, "result", i)))
       return failure();
 
-  auto toMemRef = [](Type t) {
-    auto tensor = cast<RankedTensorType>(t);
-    return MemRefType::get(tensor.getShape(), tensor.getElementType());
-  };
-  Block &entry = func.getBody().front();
-  OpBuilder b(func.getContext());
-  b.setInsertionPointToStart(&entry);
-  Location loc = func.getLoc();
-
-  // Inputs: retype the block arguments and read them as tensors.
   SmallVector<Type> newInputs;
-  for (BlockArgument arg : entry.getArguments()) {
-    MemRefType memref = toMemRef(arg.getType());
-    newInputs.push_back(memref);
-    arg.setType(memref);
-    auto read = b.create<bufferization::ToTensorOp>(loc, arg, /*restrict=*/true,
-                                                    /*writable=*/false);
-    arg.replaceAllUsesExcept(read.getResult(), read);
-  }
-  // Results: one more memref argument each, written in place at every return.
-  SmallVector<BlockArgument> outs;
-  for (Type t : type.getResults()) {
-    MemRefType memref = toMemRef(t);
-    newInputs.push_back(memref);
-    outs.push_back(entry.addArgument(memref, loc));
-  }
-  func.walk([&](func::ReturnOp ret) {
-    b.setInsertionPoint(ret);
-    for (auto [value, out] : llvm::zip(ret.getOperands(), outs))
-      b.create<bufferization::MaterializeInDestinationOp>(ret.getLoc(), TypeRange(), value, out,
-                                                          /*restrict=*/true, /*writable=*/true);
-    ret->setOperands({});
-  });
+  readArgumentsFromBuffers(func, newInputs);
+  writeResultsToBuffers(func, type.getResults(), newInputs);
   func.setFunctionType(FunctionType::get(func.getContext(), newInputs, {}));
   return success();
 }

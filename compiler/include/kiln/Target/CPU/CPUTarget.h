@@ -17,6 +17,7 @@
 #ifndef KILN_TARGET_CPU_CPUTARGET_H
 #define KILN_TARGET_CPU_CPUTARGET_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
@@ -58,6 +59,21 @@ struct DispatchInfo {
 
 /// Registers the dialects and extensions the CPU target parses and produces.
 void registerCPUTargetDialects(mlir::DialectRegistry &registry);
+
+/// The destination-passing ABI, shared by dispatches and whole entry points. Retypes the tensor
+/// arguments of `func`'s entry block to identity-layout memrefs read through
+/// `bufferization.to_tensor restrict`, and appends their types to `argTypes`.
+void readArgumentsFromBuffers(mlir::func::FuncOp func, llvm::SmallVectorImpl<mlir::Type> &argTypes);
+
+/// Appends one identity-layout memref argument per type of `results` to `func`'s entry block (and
+/// to `argTypes`), and makes every return write its operands into them in place
+/// (`materialize_in_destination restrict writable`) and return nothing. The caller sets the new
+/// function type from `argTypes`.
+void writeResultsToBuffers(mlir::func::FuncOp func, mlir::TypeRange results,
+                           llvm::SmallVectorImpl<mlir::Type> &argTypes);
+
+/// The identity-layout memref type of a ranked tensor type.
+mlir::MemRefType bufferTypeOf(mlir::Type rankedTensorType);
 
 /// Rewrites every public func.func of `module` that takes or returns tensors into the in-place
 /// ABI: inputs and then results become memref arguments, results are written in place. Functions
