@@ -33,7 +33,8 @@ Tensor Tensor::fromI32(std::vector<int64_t> shape, const std::vector<int32_t> &v
   t.dtype = DType::I32;
   t.shape = std::move(shape);
   t.bytes.resize(values.size() * sizeof(int32_t));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  if (!values.empty())
+    std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
   return t;
 }
 
@@ -357,7 +358,8 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
     hal::Buffer &buffer = *outBuffers[outIndex.at(o.name)];
     size_t bytes = size_t(o.tensor.numElements()) * dtypeSize(o.tensor.dtype);
     o.tensor.bytes.resize(bytes);
-    std::memcpy(o.tensor.bytes.data(), buffer.hostPointer(), bytes);
+    if (bytes != 0)
+      std::memcpy(o.tensor.bytes.data(), buffer.hostPointer(), bytes);
   }
   return Status::success();
 }

@@ -189,15 +189,18 @@ Status SafetensorsFile::parse() {
         return Status::invalid(where + ": shape has an entry that is not a non-negative integer");
       t.shape.push_back(static_cast<int64_t>(dim));
       if (dim == 0)
-        empty = true;
+        empty = true; // `bytes` keeps the product of the non-zero dimensions
       else if (bytes > (uint64_t(1) << 62) / dim)
         overflow = true;
-      bytes *= dim;
+      else
+        bytes *= dim;
     }
+    // A zero dimension makes the tensor empty, but the other dimensions must still multiply
+    // without overflow: every later element count is computed in int64_t.
+    if (overflow)
+      return Status::invalid(where + ": shape " + shapeString(t.shape) + " is too large");
     if (empty)
       bytes = 0;
-    else if (overflow)
-      return Status::invalid(where + ": shape " + shapeString(t.shape) + " is too large");
     if (!off->is_array() || off->size() != 2 || !getCount((*off)[0], t.begin) ||
         !getCount((*off)[1], t.end))
       return Status::invalid(where + ": data_offsets must be [begin, end] non-negative integers");
@@ -241,7 +244,8 @@ Status SafetensorsFile::readF32(const SafetensorsTensor &t, float *out) const {
   size_t n = static_cast<size_t>(t.numElements());
   switch (t.dtype) {
   case DType::F32:
-    std::memcpy(out, p, n * 4);
+    if (n != 0) // an empty tensor may come with null pointers
+      std::memcpy(out, p, n * 4);
     return Status::success();
   case DType::F16:
     for (size_t i = 0; i < n; ++i)

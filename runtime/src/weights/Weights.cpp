@@ -74,7 +74,8 @@ void convertRun(const SafetensorsFile &file, const SafetensorsTensor &t, size_t 
   const uint8_t *p = file.bytes(t);
   switch (t.dtype) {
   case DType::F32:
-    std::memcpy(out, p + 4 * first, 4 * count);
+    if (count != 0)
+      std::memcpy(out, p + 4 * first, 4 * count);
     break;
   case DType::F16:
     p += 2 * first;
