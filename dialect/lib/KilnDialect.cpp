@@ -8,6 +8,8 @@
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 #include "kiln/Dialect/Kiln/KilnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -74,7 +76,8 @@ LogicalResult KilnDialect::verifyOperationAttribute(Operation *op, NamedAttribut
     return success();
   }
   // dialect_c4
-  if (name == kInputAttrName || name == kOutputAttrName || name == kDimsAttrName)
+  if (name == kInputAttrName || name == kOutputAttrName || name == kDimsAttrName ||
+      name == kStateAttrName)
     return op->emitError() << "'" << name << "' belongs on a function "
                            << (name == kInputAttrName    ? "argument"
                                : name == kOutputAttrName ? "result"
@@ -122,6 +125,17 @@ static LogicalResult verifyIoName(Operation *op, NamedAttribute attr, StringRef 
   return success();
 }
 
+/// kiln.state: a non-empty string naming a state tensor (a KV cache).
+static LogicalResult verifyStateName(Operation *op, NamedAttribute attr, StringRef where,
+                                     unsigned index) {
+  auto str = dyn_cast<StringAttr>(attr.getValue());
+  // dialect_c13
+  if (!str || str.getValue().empty())
+    return op->emitError() << "'" << attr.getName().getValue() << "' on " << where << " "
+                           << index << " must be a non-empty string, got " << attr.getValue();
+  return success();
+}
+
 LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op, unsigned /*regionIndex*/,
                                                     unsigned argIndex, NamedAttribute attr) {
   if (attr.getName() == kDimsAttrName) {
@@ -129,6 +143,8 @@ LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op, unsigned /*re
     Type type = fn && argIndex < fn.getNumArguments() ? fn.getArgumentTypes()[argIndex] : Type();
     return verifyDims(op, attr, type, "argument", argIndex);
   }
+  if (attr.getName() == kStateAttrName)
+    return verifyStateName(op, attr, "argument", argIndex);
   return verifyIoName(op, attr, kInputAttrName, "argument", argIndex);
 }
 
@@ -139,5 +155,7 @@ LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op, unsigned /
     Type type = fn && resultIndex < fn.getNumResults() ? fn.getResultTypes()[resultIndex] : Type();
     return verifyDims(op, attr, type, "result", resultIndex);
   }
+  if (attr.getName() == kStateAttrName)
+    return verifyStateName(op, attr, "result", resultIndex);
   return verifyIoName(op, attr, kOutputAttrName, "result", resultIndex);
 }

@@ -231,7 +231,20 @@ LogicalResult PositionEmbeddingOp::inferReturnTypes(MLIRContext *, std::optional
   return inferLookup(loc, "position_embedding", adaptor.getIds(), adaptor.getTable(), inferred);
 }
 
+/// The run-time position operand holds one value.
+static LogicalResult verifyPosition(Operation *op, Value position) {
+  if (!position)
+    return success();
+  auto type = cast<RankedTensorType>(position.getType());
+  if (sizesConflict(type.getDimSize(0), 1))
+    return op->emitOpError() << "position must hold one value (tensor<1xi32>), got " << type;
+  return success();
+}
+
 LogicalResult PositionEmbeddingOp::verify() {
+  // position_embedding_c2
+  if (failed(verifyPosition(*this, getPosition())))
+    return failure();
   int64_t seq = getIds().getType().getDimSize(1);
   int64_t positions = getTable().getType().getDimSize(0);
   auto offset = static_cast<int64_t>(getOffset());
@@ -387,6 +400,9 @@ LogicalResult LinearOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult RotaryOp::verify() {
+  // rotary_c4
+  if (failed(verifyPosition(*this, getPosition())))
+    return failure();
   // rotary_c1
   if (getHeadDim() % 2 != 0)
     return emitOpError() << "'head_dim' must be even (rotate-half pairs), got " << getHeadDim();
@@ -459,6 +475,46 @@ LogicalResult AttentionOp::verify() {
   }
   // attention_c9
   return checkPositiveFinite(*this, "scale", getScale().convertToDouble());
+}
+
+//===----------------------------------------------------------------------===//
+// KVCacheAppendOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVCacheAppendOp::verify() {
+  RankedTensorType cache = getCache().getType(), rows = getRows().getType(),
+                   prefix = getPrefix().getType();
+  int64_t layers = cache.getDimSize(0), positions = cache.getDimSize(2);
+  // kv_cache_append_c1
+  if (!ShapedType::isDynamic(layers) && static_cast<int64_t>(getLayer()) >= layers)
+    return emitOpError() << "layer " << getLayer() << " is outside the cache's " << layers
+                         << " layers";
+  // kv_cache_append_c2
+  if (sizesConflict(rows.getDimSize(2), cache.getDimSize(3)) ||
+      sizesConflict(prefix.getDimSize(2), cache.getDimSize(3)))
+    return emitOpError() << "rows " << rows << " and prefix " << prefix
+                         << " must have the cache's row width " << sizeStr(cache.getDimSize(3));
+  // kv_cache_append_c3
+  if (sizesConflict(rows.getDimSize(0), cache.getDimSize(1)) ||
+      sizesConflict(prefix.getDimSize(0), cache.getDimSize(1)))
+    return emitOpError() << "rows " << rows << " and prefix " << prefix
+                         << " must have the cache's batch " << sizeStr(cache.getDimSize(1));
+  // kv_cache_append_c4
+  if (rows.getElementType() != cache.getElementType() ||
+      prefix.getElementType() != cache.getElementType())
+    return emitOpError() << "rows and prefix must have the cache's element type "
+                         << cache.getElementType();
+  // kv_cache_append_c5
+  if (!ShapedType::isDynamic(rows.getDimSize(1)) && !ShapedType::isDynamic(positions) &&
+      rows.getDimSize(1) > positions)
+    return emitOpError() << rows.getDimSize(1) << " new rows exceed the cache's " << positions
+                         << " positions";
+  // kv_cache_append_c6
+  if (!ShapedType::isDynamic(prefix.getDimSize(1)))
+    return emitOpError() << "prefix " << prefix
+                         << " must have a dynamic length (position + new rows)";
+  // kv_cache_append_c7
+  return verifyPosition(*this, getPosition());
 }
 
 //===----------------------------------------------------------------------===//

@@ -145,17 +145,38 @@ LogicalResult convertSignature(func::FuncOp func, Type type, DictionaryAttr attr
   return success();
 }
 
+/// The kiln.state name of an argument or result, or empty.
+StringRef stateName(DictionaryAttr attrs) {
+  auto name = attrs ? dyn_cast_or_null<StringAttr>(attrs.get(kiln::KilnDialect::kStateAttrName))
+                    : StringAttr();
+  return name ? name.getValue() : StringRef();
+}
+
 LogicalResult convertEntryPoint(func::FuncOp func, rt::EntryPoint &out) {
   out.name = func.getSymName().str();
   FunctionType type = func.getFunctionType();
   for (unsigned i = 0, e = type.getNumInputs(); i < e; ++i) {
     rt::TensorSignature sig;
+    bool state = !stateName(func.getArgAttrDict(i)).empty();
     if (failed(convertSignature(func, type.getInput(i), func.getArgAttrDict(i),
-                                kiln::KilnDialect::kInputAttrName, "argument", i, sig)))
+                                state ? kiln::KilnDialect::kStateAttrName
+                                      : kiln::KilnDialect::kInputAttrName,
+                                "argument", i, sig)))
       return failure();
-    out.inputs.push_back(std::move(sig));
+    (state ? out.state : out.inputs).push_back(std::move(sig));
   }
   for (unsigned i = 0, e = type.getNumResults(); i < e; ++i) {
+    // A state result is the state argument of the same name after the call (same buffer).
+    if (StringRef state = stateName(func.getResultAttrDict(i)); !state.empty()) {
+      bool matched = false;
+      for (unsigned a = 0; a < type.getNumInputs(); ++a)
+        matched |= stateName(func.getArgAttrDict(a)) == state && type.getInput(a) == type.getResult(i);
+      if (!matched)
+        return mlir::emitError(func.getLoc())
+               << "state result '" << state << "' of entry point @" << func.getSymName()
+               << " has no state argument of the same name and type";
+      continue;
+    }
     rt::TensorSignature sig;
     if (failed(convertSignature(func, type.getResult(i), func.getResultAttrDict(i),
                                 kiln::KilnDialect::kOutputAttrName, "result", i, sig)))

@@ -191,6 +191,10 @@ private:
                     int64_t headDim, bool causal, double scale, Loc where, Loc maskWhere,
                     Loc biasWhere);
   int rotary(int x, int64_t heads, int64_t headDim, double theta, Loc where);
+  /// Records a KV-cache capacity bound (Graph::MaxPositions keeps the smallest).
+  void noteMaxPositions(int64_t n);
+  /// Checks a `max_positions:` option (1 .. 2^31-1, located error otherwise) and records it.
+  bool checkMaxPositions(const BoundArgs &a, Loc where);
   int tiedTable(const BoundArgs &a, Loc where);
   bool actKind(const std::string &name, std::string &kind, bool &gated);
 
@@ -304,7 +308,7 @@ const std::vector<Builtin> &Elaborator::builtins() {
         {"kv", K::Tensor, false, false}, {"bias", K::Bool, false, false},
         {"rotary", K::Bool, false, false}, {"rope_theta", K::Num, false, false},
         {"position_bias", K::Tensor, false, false}, {"scale", K::Num, false, false},
-        {"out", K::Int, false, false}},
+        {"out", K::Int, false, false}, {"max_positions", K::Int, false, false}},
        &Elaborator::biAttention, "attention(x, heads: H, ...)"},
       {"attend",
        {{"q", K::Tensor, true, true}, {"k", K::Tensor, true, true}, {"v", K::Tensor, true, true},
@@ -315,8 +319,9 @@ const std::vector<Builtin> &Elaborator::builtins() {
        &Elaborator::biAttend, "attend(q, k, v, heads: H, ...)"},
       {"rotary",
        {{"x", K::Tensor, true, true}, {"heads", K::Int, true, false},
-        {"head_dim", K::Int, false, false}, {"theta", K::Num, false, false}},
-       &Elaborator::biRotary, "rotary(x, heads: H, theta: 10000.0)"},
+        {"head_dim", K::Int, false, false}, {"theta", K::Num, false, false},
+        {"max_positions", K::Int, false, false}},
+       &Elaborator::biRotary, "rotary(x, heads: H, theta: 10000.0, max_positions: N)"},
       {"relative_position_bias",
        {{"q", K::Tensor, true, true}, {"kv", K::Tensor, true, true}, {"heads", K::Int, true, false},
         {"buckets", K::Int, false, false}, {"max_distance", K::Int, false, false},
@@ -1375,6 +1380,22 @@ int Elaborator::activation(int x, const std::string &kind, Loc where) {
   return addNode("activation", {{"", x}}, {{"kind", Scalar::ofString(kind)}}, type(x), where);
 }
 
+void Elaborator::noteMaxPositions(int64_t n) {
+  if (n > 0 && (G.MaxPositions == 0 || n < G.MaxPositions))
+    G.MaxPositions = n;
+}
+
+bool Elaborator::checkMaxPositions(const BoundArgs &a, Loc where) {
+  int64_t n = a.i64("max_positions", 0);
+  if (n < 1 || n > (int64_t(1) << 31) - 1) {
+    error(a.loc("max_positions", where),
+          "max_positions must be between 1 and 2^31-1, got " + std::to_string(n));
+    return false;
+  }
+  noteMaxPositions(n);
+  return true;
+}
+
 int Elaborator::rotary(int x, int64_t heads, int64_t headDim, double theta, Loc where) {
   int64_t d;
   if (!expectFloat(x, 3, "rotary", where) || !staticLast(x, "rotary", where, d))
@@ -1538,6 +1559,7 @@ Value Elaborator::biLearnedPositions(const Expr &e, const BoundArgs &a) {
   Scope.pop_back();
   if (p < 0)
     return Value::err();
+  noteMaxPositions(a.i64("max_positions", 0));
   TensorType t;
   t.Shape = type(ids).Shape;
   t.Shape.push_back({a.i64("dim", 0), ""});
@@ -1700,6 +1722,12 @@ Value Elaborator::biAttention(const Expr &e, const BoundArgs &a) {
   bool rot = a.flag("rotary", false);
   if (a.has("rope_theta") && !rot)
     return error(a.loc("rope_theta", e.Where), "rope_theta is only meaningful with rotary: true");
+  if (a.has("max_positions") && !rot)
+    return error(a.loc("max_positions", e.Where),
+                 "max_positions is only meaningful with rotary: true (learned position tables "
+                 "give their own size)");
+  if (a.has("max_positions") && !checkMaxPositions(a, e.Where))
+    return Value::err();
   if (a.has("causal") && a.flag("causal", false) && a.has("kv"))
     return error(a.loc("causal", e.Where), "cross-attention (kv:) cannot be causal");
   double scale = a.f64("scale", 1.0 / std::sqrt((double)headDim));
@@ -1765,6 +1793,8 @@ Value Elaborator::biRotary(const Expr &e, const BoundArgs &a) {
     return error(a.loc("heads", e.Where), "rotary: size " + std::to_string(d) +
                                               " is not divisible by heads " +
                                               std::to_string(heads));
+  if (a.has("max_positions") && !checkMaxPositions(a, e.Where))
+    return Value::err();
   int r = rotary(x, heads, a.i64("head_dim", d / heads), a.f64("theta", 10000.0), e.Where);
   return r < 0 ? Value::err() : Value::tensor(r);
 }

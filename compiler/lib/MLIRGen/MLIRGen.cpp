@@ -9,7 +9,9 @@
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 #include "kiln/Dialect/Kiln/KilnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -79,10 +81,25 @@ private:
     return {};
   }
 
+  /// What a generation entry point (prefill, decode) threads through the nodes: the run-time
+  /// position, the KV caches as updated so far and the next attention layer's index.
+  struct Generation {
+    Value position;
+    Value cacheK, cacheV;
+    int64_t layer = 0;
+    int logitsTensor = -1;
+  };
+
   void emitParams(ModuleOp m);
   LogicalResult emitForward(ModuleOp m);
   LogicalResult emitLoss(ModuleOp m, func::FuncOp forward);
-  LogicalResult emitNode(const fe::Node &n, llvm::DenseMap<int, Value> &values);
+  LogicalResult emitNode(const fe::Node &n, llvm::DenseMap<int, Value> &values,
+                         Generation *gen = nullptr);
+  /// Why the model gets no prefill/decode entry points; empty when it gets them.
+  std::string generationBlocker(int64_t &kvWidth, int64_t &layers) const;
+  /// `prefill` (dynamic seq) or `decode` (seq 1).
+  LogicalResult emitGeneration(ModuleOp m, StringRef name, bool decode, int64_t kvWidth,
+                               int64_t layers);
 
   MLIRContext &Ctx;
   const fe::Graph &G;
@@ -115,7 +132,8 @@ void Generator::emitParams(ModuleOp m) {
   }
 }
 
-LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> &values) {
+LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> &values,
+                                  Generation *gen) {
   Location l = loc(n.Where);
   std::string name = "kiln." + n.Op;
   OperationState st(l, name);
@@ -126,8 +144,52 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
       return emitError(l) << "internal error: operand of '" << name << "' has no value";
     operands.push_back(it->second);
   }
+  Type resultType = tensorType(G.Tensors[n.Result]);
+  if (gen) {
+    if (n.Op == "position_embedding" || n.Op == "rotary") {
+      // Positions start at the number of tokens already cached.
+      operands.push_back(gen->position);
+    } else if (n.Op == "attention") {
+      // Keys and values go into the layer's cache rows; attention reads every cached row.
+      auto append = [&](Value &cache, Value rows) {
+        auto rowsType = cast<RankedTensorType>(rows.getType());
+        auto prefixType =
+            RankedTensorType::get({rowsType.getDimSize(0), ShapedType::kDynamic,
+                                   rowsType.getDimSize(2)},
+                                  rowsType.getElementType());
+        auto op = B.create<KVCacheAppendOp>(l, cache.getType(), prefixType, cache, rows,
+                                            gen->position, B.getI64IntegerAttr(gen->layer));
+        cache = op.getUpdated();
+        return op.getPrefix();
+      };
+      operands[1] = append(gen->cacheK, operands[1]);
+      operands[2] = append(gen->cacheV, operands[2]);
+      ++gen->layer;
+    } else if (n.Result == gen->logitsTensor) {
+      // Only the last position's logits: the head runs on x[:, S-1, :].
+      Value x = operands[0];
+      auto xType = cast<RankedTensorType>(x.getType());
+      auto dimOf = [&](int64_t d) -> OpFoldResult {
+        if (!xType.isDynamicDim(d))
+          return B.getIndexAttr(xType.getDimSize(d));
+        return B.create<tensor::DimOp>(l, x, d).getResult();
+      };
+      Value seq = B.create<tensor::DimOp>(l, x, 1);
+      Value last = B.create<arith::SubIOp>(l, seq, B.create<arith::ConstantIndexOp>(l, 1));
+      auto sliceType = RankedTensorType::get({xType.getDimSize(0), xType.getDimSize(2)},
+                                             xType.getElementType());
+      OpFoldResult zero = B.getIndexAttr(0), one = B.getIndexAttr(1);
+      operands[0] = B.create<tensor::ExtractSliceOp>(
+          l, sliceType, x, SmallVector<OpFoldResult>{zero, last, zero},
+          SmallVector<OpFoldResult>{dimOf(0), one, dimOf(2)},
+          SmallVector<OpFoldResult>{one, one, one});
+      auto full = cast<RankedTensorType>(resultType);
+      resultType = RankedTensorType::get({full.getDimSize(0), full.getDimSize(2)},
+                                         full.getElementType());
+    }
+  }
   st.addOperands(operands);
-  st.addTypes(tensorType(G.Tensors[n.Result]));
+  st.addTypes(resultType);
   for (const fe::NamedScalar &a : n.Attrs) {
     if (n.Op == "param_ref" && a.Name == "name") {
       st.addAttribute("name", FlatSymbolRefAttr::get(&Ctx, a.Value.S));
@@ -238,9 +300,119 @@ LogicalResult Generator::emitLoss(ModuleOp m, func::FuncOp forward) {
   return success();
 }
 
+std::string Generator::generationBlocker(int64_t &kvWidth, int64_t &layers) const {
+  if (G.Loss.Kind != "causal_lm")
+    return "its objective is not causal_lm";
+  if (G.MaxPositions <= 0)
+    return "it states no maximum number of positions (learned_positions, or max_positions: on "
+           "rotary)";
+  int tokens = 0;
+  for (const fe::GraphInput &in : G.Inputs) {
+    if (in.Kind == "tokens")
+      ++tokens;
+    else if (in.Kind != "labels")
+      return "it has a '" + in.Kind + "' input";
+  }
+  if (tokens != 1)
+    return "it does not have exactly one token input";
+  const fe::GraphOutput &logits = G.Outputs[G.Loss.Output];
+  kvWidth = -1;
+  layers = 0;
+  bool head = false;
+  for (const fe::Node &n : G.Nodes) {
+    if (n.Op == "sinusoidal_positions" || n.Op == "relative_position_bias" || n.Op == "pool")
+      return "it uses '" + n.Op + "'";
+    if (n.Op == "position_embedding" || n.Op == "rotary") {
+      const fe::Scalar *offset = n.attr("offset");
+      if (offset && offset->I != 0)
+        return "it uses a static position offset";
+    }
+    if (n.Result == logits.Tensor) {
+      head = n.Op == "linear" && G.Tensors[n.Operands[0]].Shape.size() == 3;
+      if (!head)
+        return "its logits are not a linear head over [batch, seq, features]";
+    }
+    if (n.Op != "attention")
+      continue;
+    const fe::Scalar *causal = n.attr("causal");
+    if (!causal || !causal->B || n.operand("mask") >= 0 || n.operand("bias") >= 0)
+      return "it has an attention that is not plain causal self-attention";
+    const fe::TensorType &k = G.Tensors[n.Operands[1]];
+    if (k.Shape.size() != 3 || k.Shape[2].isDynamic() ||
+        (kvWidth >= 0 && k.Shape[2].Size != kvWidth))
+      return "its attention layers have different key/value widths";
+    kvWidth = k.Shape[2].Size;
+    ++layers;
+  }
+  if (!layers)
+    return "it has no attention";
+  if (!head)
+    return "its logits are not a linear head";
+  return "";
+}
+
+LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode, int64_t kvWidth,
+                                        int64_t layers) {
+  const fe::GraphInput *idsIn = nullptr;
+  for (const fe::GraphInput &in : G.Inputs)
+    if (in.Kind == "tokens")
+      idsIn = &in;
+  const fe::GraphOutput &out = G.Outputs[G.Loss.Output];
+  const fe::TensorType &idsT = G.Tensors[idsIn->Tensor];
+  const fe::TensorType &logitsT = G.Tensors[out.Tensor];
+  const fe::Dim &batch = idsT.Shape[0];
+  Location l = loc(G.ModelWhere);
+
+  fe::TensorType genIds = idsT;
+  if (decode)
+    genIds.Shape[1] = fe::Dim{1, ""};
+  fe::TensorType cache;
+  cache.Shape = {fe::Dim{layers, ""}, batch, fe::Dim{G.MaxPositions, ""}, fe::Dim{kvWidth, ""}};
+  fe::TensorType logits;
+  logits.Shape = {logitsT.Shape[0], logitsT.Shape[2]};
+  Type positionType = RankedTensorType::get({1}, B.getI32Type());
+  SmallVector<Type> args = {tensorType(genIds), positionType, tensorType(cache), tensorType(cache)};
+  SmallVector<Type> results = {tensorType(logits), tensorType(cache), tensorType(cache)};
+  B.setInsertionPointToEnd(m.getBody());
+  auto fn = B.create<func::FuncOp>(l, name, B.getFunctionType(args, results));
+  fn.setArgAttr(0, KilnDialect::kInputAttrName, B.getStringAttr(idsIn->Name));
+  setArgDims(fn, 0, genIds);
+  fn.setArgAttr(1, KilnDialect::kInputAttrName, B.getStringAttr("position"));
+  fn.setResultAttr(0, KilnDialect::kOutputAttrName, B.getStringAttr(out.Name));
+  setResultDims(fn, 0, logits);
+  const char *states[] = {"cache_k", "cache_v"};
+  for (unsigned i = 0; i < 2; ++i) {
+    fn.setArgAttr(2 + i, KilnDialect::kStateAttrName, B.getStringAttr(states[i]));
+    setArgDims(fn, 2 + i, cache);
+    fn.setResultAttr(1 + i, KilnDialect::kStateAttrName, B.getStringAttr(states[i]));
+    setResultDims(fn, 1 + i, cache);
+  }
+
+  Block *body = fn.addEntryBlock();
+  B.setInsertionPointToStart(body);
+  Value ids = body->getArgument(0);
+  // Decode's ids are [batch, 1]; the graph's ops are typed for any sequence length.
+  if (decode)
+    ids = B.create<tensor::CastOp>(l, tensorType(idsT), ids);
+  llvm::DenseMap<int, Value> values;
+  values[idsIn->Tensor] = ids;
+  Generation gen;
+  gen.position = body->getArgument(1);
+  gen.cacheK = body->getArgument(2);
+  gen.cacheV = body->getArgument(3);
+  gen.logitsTensor = out.Tensor;
+  for (const fe::Node &n : G.Nodes)
+    if (failed(emitNode(n, values, &gen)))
+      return failure();
+  B.create<func::ReturnOp>(l, ValueRange{values.lookup(out.Tensor), gen.cacheK, gen.cacheV});
+  return success();
+}
+
 OwningOpRef<ModuleOp> Generator::run() {
   Ctx.getOrLoadDialect<KilnDialect>();
   Ctx.getOrLoadDialect<func::FuncDialect>();
+  Ctx.getOrLoadDialect<arith::ArithDialect>();
+  Ctx.getOrLoadDialect<tensor::TensorDialect>();
   OwningOpRef<ModuleOp> m = ModuleOp::create(loc(G.ModelWhere), StringRef(G.ModelName));
   SmallVector<NamedAttribute> config;
   for (const fe::ConfigValue &c : G.Config)
@@ -258,6 +430,12 @@ OwningOpRef<ModuleOp> Generator::run() {
     if (failed(emitLoss(*m, fwd)))
       return nullptr;
   }
+  // Generation with a runtime-owned KV cache, for decoder-only causal language models.
+  int64_t kvWidth = 0, layers = 0;
+  if (generationBlocker(kvWidth, layers).empty())
+    if (failed(emitGeneration(*m, "prefill", /*decode=*/false, kvWidth, layers)) ||
+        failed(emitGeneration(*m, "decode", /*decode=*/true, kvWidth, layers)))
+      return nullptr;
   if (failed(verify(*m)))
     return nullptr;
   return m;

@@ -18,8 +18,17 @@ namespace kiln {
 static constexpr const char *kCPUTarget = "cpu-x86_64";
 
 ArrayRef<std::string> compiledEntryPoints() {
-  static const std::string entries[] = {"forward"};
+  static const std::string entries[] = {"forward", "prefill", "decode"};
   return entries;
+}
+
+/// The compiled entry points `module` has (forward is required).
+static std::vector<std::string> presentEntryPoints(ModuleOp module) {
+  std::vector<std::string> present;
+  for (const std::string &e : compiledEntryPoints())
+    if (e == "forward" || module.lookupSymbol(e))
+      present.push_back(e);
+  return present;
 }
 
 LogicalResult lowerForEmit(ModuleOp module, bool toLLVM) {
@@ -30,7 +39,7 @@ LogicalResult lowerForEmit(ModuleOp module, bool toLLVM) {
   if (!toLLVM)
     return success();
   std::vector<EntryPointInfo> infos;
-  return failure(failed(bindEntryPoints(module, compiledEntryPoints(), infos)) ||
+  return failure(failed(bindEntryPoints(module, presentEntryPoints(module), infos)) ||
                  failed(lowerEntryPointsToLLVM(module, infos)));
 }
 
@@ -40,7 +49,7 @@ LogicalResult addCPUTarget(ModuleOp module, rt::Manifest &manifest, rt::Artifact
   PassManager pm(module.getContext());
   buildLowerToLinalgPipeline(pm);
   std::vector<EntryPointInfo> infos;
-  if (failed(pm.run(*clone)) || failed(bindEntryPoints(*clone, compiledEntryPoints(), infos)) ||
+  if (failed(pm.run(*clone)) || failed(bindEntryPoints(*clone, presentEntryPoints(*clone), infos)) ||
       failed(lowerEntryPointsToLLVM(*clone, infos)))
     return failure();
   std::string blob;

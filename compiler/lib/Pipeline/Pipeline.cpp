@@ -34,10 +34,38 @@ void buildLowerToLinalgPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
+namespace {
+/// Test only: binds the generation and forward entry points of a module already lowered to
+/// linalg and bufferizes them as the CPU artifact does, to check in-place state updates.
+struct TestBufferizeEntryPointsPass
+    : PassWrapper<TestBufferizeEntryPointsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestBufferizeEntryPointsPass)
+  StringRef getArgument() const override { return "kiln-test-bufferize-entry-points"; }
+  StringRef getDescription() const override {
+    return "Test only: bind entry points to buffers and bufferize them as kilnc -o does";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    cpu::registerCPUTargetDialects(registry);
+  }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::vector<std::string> entries;
+    for (const std::string &e : compiledEntryPoints())
+      if (module.lookupSymbol(e))
+        entries.push_back(e);
+    std::vector<EntryPointInfo> infos;
+    if (failed(bindEntryPoints(module, entries, infos)) ||
+        failed(cpu::bufferizeDispatches(module)))
+      signalPassFailure();
+  }
+};
+} // namespace
+
 void registerKilnPipelines() {
   PassPipelineRegistration<>("kiln-to-linalg",
                              "kiln dialect -> linalg on tensors, as kilnc --emit=linalg",
                              buildLowerToLinalgPipeline);
+  PassRegistration<TestBufferizeEntryPointsPass>();
 }
 
 namespace {
@@ -92,23 +120,69 @@ LogicalResult bindFunction(func::FuncOp f, ArrayRef<ParamOp> params, EntryPointI
     return success();
   };
 
+  auto stateName = [](DictionaryAttr attrs) {
+    auto name = attrs ? attrs.getAs<StringAttr>(KilnDialect::kStateAttrName) : StringAttr();
+    return name ? name.getValue() : StringRef();
+  };
   std::vector<BindingInfo> inputs, outputs, paramBindings;
-  for (unsigned i = 0; i < type.getNumInputs(); ++i)
-    if (failed(signatureBinding(type.getInput(i), f.getArgAttrDict(i), "kiln.input", i,
-                                BindingInfo::Input, inputs.emplace_back())))
+  // Argument index of each state name.
+  llvm::StringMap<unsigned> stateArgs;
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    bool state = !stateName(f.getArgAttrDict(i)).empty();
+    if (state)
+      stateArgs[stateName(f.getArgAttrDict(i))] = i;
+    if (failed(signatureBinding(type.getInput(i), f.getArgAttrDict(i),
+                                state ? KilnDialect::kStateAttrName : KilnDialect::kInputAttrName,
+                                i, state ? BindingInfo::State : BindingInfo::Input,
+                                inputs.emplace_back())))
       return failure();
-  for (unsigned i = 0; i < type.getNumResults(); ++i)
+  }
+  // Results that are state go back into their argument's buffer; the others are outputs.
+  SmallVector<int> resultState(type.getNumResults(), -1);
+  SmallVector<Type> outputTypes;
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    if (StringRef state = stateName(f.getResultAttrDict(i)); !state.empty()) {
+      auto it = stateArgs.find(state);
+      if (it == stateArgs.end() || type.getInput(it->second) != type.getResult(i))
+        return f.emitError() << "entry point '" << info.name << "': state result '" << state
+                             << "' has no state argument of the same name and type";
+      resultState[i] = it->second;
+      continue;
+    }
+    outputTypes.push_back(type.getResult(i));
     if (failed(signatureBinding(type.getResult(i), f.getResultAttrDict(i), "kiln.output", i,
                                 BindingInfo::Output, outputs.emplace_back())))
       return failure();
+  }
 
   Block &entry = f.getBody().front();
   OpBuilder b(ctx);
   b.setInsertionPointToStart(&entry);
   Location loc = f.getLoc();
   SmallVector<Type> newInputs;
-  // Inputs: read-only buffers.
+  // Inputs: read-only buffers; state: read-write.
   cpu::readArgumentsFromBuffers(f, newInputs);
+  for (const auto &state : stateArgs)
+    for (Operation *user : entry.getArgument(state.second).getUsers())
+      if (auto read = dyn_cast<bufferization::ToTensorOp>(user))
+        read.setWritable(true);
+  // State results: written back into the state argument (in place after bufferization, so
+  // the materialization is a copy of a buffer onto itself, which bufferizeDispatches drops).
+  f.walk([&](func::ReturnOp ret) {
+    b.setInsertionPoint(ret);
+    SmallVector<Value> kept;
+    for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+      if (resultState[i] < 0) {
+        kept.push_back(value);
+        continue;
+      }
+      b.create<bufferization::MaterializeInDestinationOp>(
+          ret.getLoc(), TypeRange(), value, entry.getArgument(resultState[i]),
+          /*restrict=*/false, /*writable=*/true);
+    }
+    ret->setOperands(kept);
+  });
+  b.setInsertionPointToStart(&entry);
   // Parameters the entry point reads, in the parameter table's order.
   llvm::StringMap<SmallVector<ParamRefOp>> refs;
   f.walk([&](ParamRefOp ref) { refs[ref.getName()].push_back(ref); });
@@ -139,7 +213,7 @@ LogicalResult bindFunction(func::FuncOp f, ArrayRef<ParamOp> params, EntryPointI
     return f.emitError() << "entry point '" << info.name << "' reads undeclared parameter '"
                          << refs.begin()->first() << "'";
   // Outputs: written in place at the return.
-  cpu::writeResultsToBuffers(f, type.getResults(), newInputs);
+  cpu::writeResultsToBuffers(f, outputTypes, newInputs);
   f.setFunctionType(FunctionType::get(ctx, newInputs, {}));
   f.setAllArgAttrs(ArrayRef<DictionaryAttr>{});
   f.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
@@ -253,7 +327,7 @@ std::vector<cpu::DispatchInfo> cpuDispatchInfos(ArrayRef<EntryPointInfo> infos) 
 }
 
 std::string scheduleJson(const EntryPointInfo &info) {
-  static const char *kinds[] = {"input", "parameter", "output"};
+  static const char *kinds[] = {"input", "parameter", "output", "state"};
   llvm::json::Array buffers;
   for (const BindingInfo &bind : info.bindings)
     buffers.push_back(llvm::json::Object{{"kind", kinds[bind.kind]}, {"name", bind.name}});

@@ -161,6 +161,17 @@ void validate(const Manifest &m) {
       if (!names.insert(s.name).second)
         fail("entry point " + quote(e.name) + " has two outputs named " + quote(s.name));
     }
+    for (const TensorSignature &s : e.state) {
+      checkSignature(s, "entry point " + quote(e.name) + " state");
+      if (!names.insert(s.name).second)
+        fail("entry point " + quote(e.name) + " has two outputs or states named " +
+             quote(s.name));
+    }
+    for (const TensorSignature &s : e.state)
+      for (const TensorSignature &in : e.inputs)
+        if (in.name == s.name)
+          fail("entry point " + quote(e.name) + " has an input and a state named " +
+               quote(s.name));
     names.clear();
     for (const auto &ts : e.schedules) {
       if (!m.findTarget(ts.first))
@@ -408,6 +419,9 @@ Manifest readManifest(const Json &root) {
         ep.inputs.push_back(readSignature(s, where + " input"));
       for (const Json &s : getArray(member(e, "outputs", where), where + " outputs"))
         ep.outputs.push_back(readSignature(s, where + " output"));
+      if (auto sit = e.find("state"); sit != e.end())
+        for (const Json &s : getArray(*sit, where + " state"))
+          ep.state.push_back(readSignature(s, where + " state"));
       if (auto sit = e.find("schedules"); sit != e.end())
         for (const auto &kv : getObject(*sit, where + " schedules").items())
           ep.schedules.emplace_back(kv.key(), getString(kv.value(), where + " schedule"));
@@ -462,8 +476,14 @@ Json manifestJson(const Manifest &m) {
       outs.push_back(signatureJson(s));
     for (const auto &ts : e.schedules)
       scheds[ts.first] = ts.second;
-    entries.push_back(
-        Json{{"name", e.name}, {"inputs", ins}, {"outputs", outs}, {"schedules", scheds}});
+    Json entry{{"name", e.name}, {"inputs", ins}, {"outputs", outs}, {"schedules", scheds}};
+    if (!e.state.empty()) {
+      Json state = Json::array();
+      for (const TensorSignature &s : e.state)
+        state.push_back(signatureJson(s));
+      entry["state"] = state;
+    }
+    entries.push_back(entry);
   }
   root["entry_points"] = entries;
   root["hf_prefixes"] = m.hfPrefixes;

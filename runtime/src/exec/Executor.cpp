@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/Executor.h"
 
+#include "ExecutorImpl.h"
+
 #include "kiln/rt/artifact/Artifact.h"
 #include "kiln/rt/cpu/CPUDevice.h"
 #include "kiln/rt/hal/HAL.h"
@@ -41,23 +43,6 @@ Tensor Tensor::fromI32(std::vector<int64_t> shape, const std::vector<int32_t> &v
 namespace {
 
 constexpr const char *kCPUTarget = "cpu-x86_64";
-
-struct BufferRef {
-  enum Kind { Input, Parameter, Output } kind;
-  std::string name;
-};
-
-struct Dispatch {
-  std::string name;
-  int index = -1; // in the executable
-  std::array<uint32_t, 3> workgroups = {1, 1, 1};
-  std::vector<BufferRef> buffers;
-  std::vector<std::string> scalars;
-};
-
-struct Schedule {
-  std::vector<Dispatch> dispatches;
-};
 
 /// Parses and checks one schedule section against the entry point and the executable.
 Status parseSchedule(std::string_view text, std::string_view what, const EntryPoint &entry,
@@ -111,6 +96,8 @@ Status parseSchedule(std::string_view text, std::string_view what, const EntryPo
         ref.kind = BufferRef::Output;
       else if (kind == "parameter" && hasName(manifest.parameters, name))
         ref.kind = BufferRef::Parameter;
+      else if (kind == "state" && hasName(entry.state, name))
+        ref.kind = BufferRef::State;
       else
         return bad("dispatch '" + dispatch.name + "' binds unknown " + kind + " '" + name + "'");
       dispatch.buffers.push_back(std::move(ref));
@@ -139,16 +126,6 @@ std::string shapeText(const std::vector<int64_t> &shape) {
 }
 
 } // namespace
-
-struct Executor::Impl {
-  std::string path;
-  Artifact artifact;
-  WeightSet weights;
-  std::unique_ptr<hal::Device> device;
-  std::unique_ptr<hal::Executable> executable;
-  std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> params;
-  std::map<std::string, Schedule, std::less<>> schedules;
-};
 
 Executor::Executor() : impl_(std::make_unique<Impl>()) {}
 Executor::~Executor() = default;
@@ -233,6 +210,10 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
   if (sched == m.schedules.end())
     return Status::unsupported(m.path + ": entry point '" + entry->name +
                                "' has no CPU code yet");
+  if (!entry->state.empty())
+    return Status::invalid(m.path + ": entry point '" + entry->name +
+                           "' keeps state (a KV cache) between calls; run it through a "
+                           "DecoderSession");
 
   // Inputs: every signature input, by name; symbols bound from their shapes.
   std::map<std::string, int64_t, std::less<>> symbols;
@@ -333,6 +314,8 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
       case BufferRef::Parameter:
         b.buffer = m.params.at(ref.name).get();
         break;
+      case BufferRef::State:
+        return Status::invalid("dispatch '" + d.name + "' binds state outside a session");
       }
       bindings.push_back(b);
     }

@@ -112,6 +112,9 @@ void printInfo(const Artifact &a) {
     for (size_t i = 0; i < e.outputs.size(); ++i)
       line += (i ? ", " : "") + signatureString(e.outputs[i]);
     line += ")";
+    for (size_t i = 0; i < e.state.size(); ++i)
+      line += (i ? ", " : " state (") + signatureString(e.state[i]) +
+              (i + 1 == e.state.size() ? ")" : "");
     std::printf("%s\n", line.c_str());
     for (const auto &ts : e.schedules) {
       const SectionInfo *s = a.findSection(ts.second);

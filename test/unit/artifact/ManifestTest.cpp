@@ -188,3 +188,50 @@ TEST(Manifest, DTypeNames) {
   EXPECT_FALSE(parseDType("Bf16", t));
   EXPECT_FALSE(parseDType("", t));
 }
+
+// Entry-point state (format 1.1): read, written back, and refused when it lies.
+TEST(Manifest, EntryPointState) {
+  Json cache = {{"name", "cache_k"}, {"dtype", "f32"}, {"shape", {2, "batch", 16, 32}}};
+  Manifest m;
+  {
+    Json j = sampleJson();
+    j["entry_points"][0]["state"] = Json::array({cache});
+    ASSERT_TRUE(parseManifest(j.dump(), m).ok());
+  }
+  ASSERT_EQ(m.entryPoints[0].state.size(), 1u);
+  EXPECT_EQ(m.entryPoints[0].state[0].name, "cache_k");
+  EXPECT_EQ(m.entryPoints[0].state[0].shape[1].symbol, "batch");
+  EXPECT_EQ(m.entryPoints[0].state[0].shape[2].size, 16);
+  std::string text;
+  ASSERT_TRUE(serializeManifest(m, text).ok());
+  Manifest back;
+  ASSERT_TRUE(parseManifest(text, back).ok());
+  ASSERT_EQ(back.entryPoints[0].state.size(), 1u);
+  EXPECT_EQ(back.entryPoints[0].state[0].shape, m.entryPoints[0].state[0].shape);
+
+  std::vector<Lie> lies = {
+      {"state not an array", [](Json &j) { j["entry_points"][0]["state"] = 3; }, "state"},
+      {"negative state dim",
+       [&](Json &j) {
+         Json c = cache;
+         c["shape"][2] = -16;
+         j["entry_points"][0]["state"] = Json::array({c});
+       },
+       "negative dimension -16"},
+      {"state named like an input",
+       [&](Json &j) {
+         Json c = cache;
+         c["name"] = j["entry_points"][0]["inputs"][0]["name"];
+         j["entry_points"][0]["state"] = Json::array({c});
+       },
+       "has an input and a state named"},
+      {"two states of one name",
+       [&](Json &j) { j["entry_points"][0]["state"] = Json::array({cache, cache}); },
+       "two outputs or states named"},
+  };
+  for (const Lie &lie : lies) {
+    Status s = loadEdited(lie.edit);
+    EXPECT_FALSE(s.ok()) << lie.what;
+    EXPECT_NE(s.message().find(lie.expect), std::string::npos) << lie.what << ": " << s.message();
+  }
+}

@@ -139,6 +139,9 @@ struct Graph {
   std::vector<GraphInput> Inputs;
   std::vector<GraphOutput> Outputs;
   Objective Loss;
+  /// Positions a KV cache for generation holds: the smallest of the learned position tables'
+  /// sizes and the `max_positions:` options of rotary embeddings; 0 when the model states none.
+  int64_t MaxPositions = 0;
   std::string WeightsFormat;
   std::vector<std::string> WeightsPrefixes;
   /// Checkpoint tensor patterns that are not parameters (`ignore` in the weights section).

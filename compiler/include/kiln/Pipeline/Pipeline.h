@@ -39,7 +39,7 @@ void registerKilnPipelines();
 
 /// How one buffer binding of an entry-point dispatch is filled by the runtime.
 struct BindingInfo {
-  enum Kind { Input, Parameter, Output } kind = Input;
+  enum Kind { Input, Parameter, Output, State } kind = Input;
   std::string name;
   /// The binding's shape: a size, or -1 for a dynamic size given by scalar `dimScalars[i]`.
   std::vector<int64_t> shape;
@@ -57,9 +57,11 @@ struct EntryPointInfo {
 };
 
 /// Keeps the entry points named in `entries` (all public functions when empty) and turns each
-/// into the in-place ABI: inputs, then the parameters it reads (module order of kiln.param),
-/// then its outputs become memref arguments; outputs are written in place. Run after the
-/// lowering to linalg. The kiln.param declarations are removed.
+/// into the in-place ABI: inputs and state (in argument order), then the parameters it reads
+/// (module order of kiln.param), then its outputs become memref arguments; outputs are written
+/// in place. State arguments (`kiln.state`) are read-write: the result of the same state name
+/// is written back into the argument's buffer. Run after the lowering to linalg. The
+/// kiln.param declarations are removed.
 mlir::LogicalResult bindEntryPoints(mlir::ModuleOp module, llvm::ArrayRef<std::string> entries,
                                     std::vector<EntryPointInfo> &infos);
 
@@ -74,7 +76,8 @@ std::vector<cpu::DispatchInfo> cpuDispatchInfos(llvm::ArrayRef<EntryPointInfo> i
 /// The schedule section of one entry point (JSON, docs/artifact.md).
 std::string scheduleJson(const EntryPointInfo &info);
 
-/// The entry points compiled to native code (the others are in the manifest only).
+/// The entry points compiled to native code when the module has them (the others are in the
+/// manifest only): `forward`, and `prefill` / `decode` for causal decoders.
 llvm::ArrayRef<std::string> compiledEntryPoints();
 
 /// Lowers `module` (kiln dialect) in place to the stage kilnc prints with --emit=linalg

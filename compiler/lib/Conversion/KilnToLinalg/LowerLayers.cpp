@@ -1,6 +1,8 @@
 //===- LowerLayers.cpp - Elementwise, norm, linear and embedding lowerings ===//
 #include "LoweringUtils.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+
 #include <cmath>
 
 using namespace mlir;
@@ -312,17 +314,30 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
   }
 };
 
+/// The first position of a sequence as an index: the static `offset` plus the run-time
+/// `position` operand (tensor<1xi32>) when there is one; null when both are absent / zero.
+Value firstPosition(OpBuilder &b, Location loc, Value position, int64_t offset) {
+  Value first;
+  if (position) {
+    Value p = b.create<tensor::ExtractOp>(loc, position, ValueRange{indexConst(b, loc, 0)});
+    first = b.create<arith::IndexCastOp>(loc, b.getIndexType(), p);
+  }
+  if (offset != 0)
+    first = first ? b.create<arith::AddIOp>(loc, first, indexConst(b, loc, offset)).getResult()
+                  : indexConst(b, loc, offset);
+  return first;
+}
+
 struct LowerPositionEmbedding : OpConversionPattern<PositionEmbeddingOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(PositionEmbeddingOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    int64_t offset = op.getOffset();
+    Value first = firstPosition(rewriter, op.getLoc(), adaptor.getPosition(), op.getOffset());
     rewriter.replaceOp(op, gatherRows(rewriter, op.getLoc(), adaptor.getIds(), adaptor.getTable(),
                                       [&](OpBuilder &b, Location l, Value, Value s) -> Value {
-                                        if (offset == 0)
+                                        if (!first)
                                           return s;
-                                        return b.create<arith::AddIOp>(l, s,
-                                                                       indexConst(b, l, offset));
+                                        return b.create<arith::AddIOp>(l, s, first);
                                       }));
     return success();
   }
@@ -364,7 +379,7 @@ struct LowerSinusoidal : OpConversionPattern<SinusoidalPositionsOp> {
 };
 
 /// Rotate-half RoPE. For channel c of head (c / Dh), i = c % Dh, h = Dh / 2, j = i % h:
-/// a = (offset + s) theta^(-2j/Dh); y = x cos a + sign x[partner] sin a with partner
+/// a = (position + offset + s) theta^(-2j/Dh); y = x cos a + sign x[partner] sin a with partner
 /// c + h, sign -1 for i < h and partner c - h, sign +1 otherwise.
 struct LowerRotary : OpConversionPattern<RotaryOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -375,7 +390,7 @@ struct LowerRotary : OpConversionPattern<RotaryOp> {
     Type element = getElementTypeOrSelf(x.getType());
     int64_t headDim = op.getHeadDim(), half = headDim / 2;
     double logThetaOverDim = std::log(op.getTheta().convertToDouble()) / headDim;
-    int64_t offset = op.getOffset();
+    Value first = firstPosition(rewriter, loc, adaptor.getPosition(), op.getOffset());
     Value result =
         elementwise(rewriter, loc, x, x, element, [&](OpBuilder &b, Location l, ValueRange args) {
           Value bIdx = b.create<linalg::IndexOp>(l, 0);
@@ -388,7 +403,7 @@ struct LowerRotary : OpConversionPattern<RotaryOp> {
           Value partner = b.create<arith::SelectOp>(l, low, b.create<arith::AddIOp>(l, c, halfV),
                                                     b.create<arith::SubIOp>(l, c, halfV));
           Value other = b.create<tensor::ExtractOp>(l, x, ValueRange{bIdx, sIdx, partner});
-          Value pos = b.create<arith::AddIOp>(l, sIdx, indexConst(b, l, offset));
+          Value pos = first ? b.create<arith::AddIOp>(l, sIdx, first).getResult() : sIdx;
           Value twoJ = b.create<arith::MulIOp>(l, j, indexConst(b, l, 2));
           Value invFreq = b.create<math::ExpOp>(
               l, b.create<arith::MulFOp>(l, indexToFloat(b, l, twoJ, element),
@@ -407,11 +422,42 @@ struct LowerRotary : OpConversionPattern<RotaryOp> {
   }
 };
 
+/// updated = insert_slice rows into cache[layer, 0, p, 0]; prefix = extract_slice
+/// updated[layer, 0, 0, 0][1, B, p + S, E], both rank-reducing. One-shot bufferization writes
+/// the rows in place and makes the prefix a view: no copy of the cache.
+struct LowerKVCacheAppend : OpConversionPattern<KVCacheAppendOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(KVCacheAppendOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value cache = adaptor.getCache(), rows = adaptor.getRows();
+    Value p = firstPosition(rewriter, loc, adaptor.getPosition(), 0);
+    OpFoldResult zero = rewriter.getIndexAttr(0), one = rewriter.getIndexAttr(1);
+    OpFoldResult layer = rewriter.getIndexAttr(op.getLayer());
+    SmallVector<OpFoldResult> strides(4, one);
+    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, rows, 0);
+    OpFoldResult seq = tensor::getMixedSize(rewriter, loc, rows, 1);
+    OpFoldResult width = tensor::getMixedSize(rewriter, loc, cache, 3);
+    Value updated = rewriter.create<tensor::InsertSliceOp>(
+        loc, rows, cache, SmallVector<OpFoldResult>{layer, zero, p, zero},
+        SmallVector<OpFoldResult>{one, batch, seq, width}, strides);
+    Value seqV = getValueOrCreateConstantIndexOp(rewriter, loc, seq);
+    Value length = rewriter.create<arith::AddIOp>(loc, p, seqV);
+    auto prefixType = cast<RankedTensorType>(op.getPrefix().getType());
+    Value prefix = rewriter.create<tensor::ExtractSliceOp>(
+        loc, prefixType, updated, SmallVector<OpFoldResult>{layer, zero, zero, zero},
+        SmallVector<OpFoldResult>{one, batch, length, width}, strides);
+    rewriter.replaceOp(op, {updated, prefix});
+    return success();
+  }
+};
+
 } // namespace
 
 void kiln::lowering::populateLayerPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerBinary<AddOp, arith::AddFOp>, LowerBinary<MulOp, arith::MulFOp>, LowerScale,
                LowerDropout, LowerActivation, LowerLayerNorm, LowerRMSNorm, LowerLinear,
-               LowerEmbedding, LowerPositionEmbedding, LowerSinusoidal, LowerRotary>(
+               LowerEmbedding, LowerPositionEmbedding, LowerSinusoidal, LowerRotary,
+               LowerKVCacheAppend>(
       patterns.getContext());
 }

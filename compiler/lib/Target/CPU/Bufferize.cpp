@@ -71,6 +71,33 @@ static FailureOr<Value> allocateBuffer(OpBuilder &b, Location loc, MemRefType ty
   return b.create<memref::ViewOp>(loc, type, raw, zero, dynamicSizes).getResult();
 }
 
+namespace {
+/// Erases `linalg.copy` / `memref.copy` whose source and target are the same buffer.
+struct EraseSelfCopiesPass : PassWrapper<EraseSelfCopiesPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(EraseSelfCopiesPass)
+  StringRef getArgument() const override { return "kiln-erase-self-copies"; }
+  void runOnOperation() override {
+    SmallVector<Operation *> dead;
+    getOperation().walk([&](Operation *op) {
+      if (auto copy = dyn_cast<linalg::CopyOp>(op)) {
+        if (copy.getInputs().size() == 1 && copy.getOutputs().size() == 1 &&
+            copy.getInputs()[0] == copy.getOutputs()[0] && copy->getNumResults() == 0)
+          dead.push_back(op);
+      } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+        if (copy.getSource() == copy.getTarget())
+          dead.push_back(op);
+      }
+    });
+    for (Operation *op : dead)
+      op->erase();
+  }
+};
+} // namespace
+
+static std::unique_ptr<Pass> createEraseSelfCopiesPass() {
+  return std::make_unique<EraseSelfCopiesPass>();
+}
+
 /// Moves static allocas to the top of the function's entry block.
 static void hoistStaticAllocas(func::FuncOp func) {
   Block &entry = func.getBody().front();
@@ -103,6 +130,10 @@ LogicalResult bufferizeDispatches(ModuleOp module) {
     return success();
   };
   pm.addPass(bufferization::createOneShotBufferizePass(options));
+  // A state written back into its own buffer (an entry point's KV cache, updated in place)
+  // bufferizes to a copy of a buffer onto itself: drop it before it becomes a loop over the
+  // whole cache.
+  pm.addPass(createEraseSelfCopiesPass());
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createCanonicalizerPass());

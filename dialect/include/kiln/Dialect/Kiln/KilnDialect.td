@@ -27,6 +27,9 @@ def Kiln_Dialect : Dialect {
       naming the model input or output.
   }];
   let cppNamespace = "::kiln";
+  // Generation entry points (prefill, decode) slice the last position and cast decode's
+  // [batch, 1] ids with tensor / arith ops next to kiln ops: any tool reading kiln IR reads them.
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;
@@ -37,6 +40,9 @@ def Kiln_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kInputAttrName = "kiln.input";
     static constexpr ::llvm::StringLiteral kOutputAttrName = "kiln.output";
     static constexpr ::llvm::StringLiteral kDimsAttrName = "kiln.dims";
+    /// Names a state tensor (a KV cache) of an entry point: on an argument, the state as the
+    /// call finds it; on a result, the same state after the call (written in place).
+    static constexpr ::llvm::StringLiteral kStateAttrName = "kiln.state";
     static constexpr ::llvm::StringLiteral kHfPrefixesAttrName = "kiln.hf_prefixes";
     static constexpr ::llvm::StringLiteral kHfIgnoreAttrName = "kiln.hf_ignore";
   }];

@@ -31,6 +31,10 @@ def Kiln_FloatVector : TensorRankOf<[AnyFloat], [1]>;
 /// A float matrix: embedding tables, weights.
 def Kiln_FloatMatrix : TensorRankOf<[AnyFloat], [2]>;
 /// A tensor whose dims 0 and 1 are [batch, seq].
+/// A run-time position: `tensor<1xi32>` (the number of tokens already in a KV cache).
+def Kiln_PositionTensor : 1DTensorOf<[I32]>;
+/// A KV cache: [layers, batch, positions, kv_heads * head_dim].
+def Kiln_CacheTensor : TensorRankOf<[AnyFloat], [4]>;
 def Kiln_BatchSeqTensor : RankedTensorOf<[AnyType], [HasRankGreaterOrEqualPred<2>],
                                          "ranked tensor with rank >= 2">;
 
@@ -146,18 +150,24 @@ def Kiln_EmbeddingOp : Kiln_Op<"embedding", [Pure, Kiln_InferResultType]> {
 def Kiln_PositionEmbeddingOp : Kiln_Op<"position_embedding", [Pure, Kiln_InferResultType]> {
   let summary = "Learned absolute position embeddings for positions offset..offset+S-1.";
   let description = [{
-    `result[b, s, :] = table[offset + s, :]`. Only the shape of `ids` (`[B, S]`) is used.
-    `table` is `[P, D]`; `offset` (default 0) shifts the positions for decoding with a cache.
+    `result[b, s, :] = table[p + offset + s, :]`. Only the shape of `ids` (`[B, S]`) is used.
+    `table` is `[P, D]`; `offset` (default 0) shifts the positions statically; the optional
+    `position` operand (`tensor<1xi32>`, `p`, 0 when absent) shifts them by a value known only
+    at run time (the number of tokens already in a KV cache). Rows past the table are undefined:
+    whoever supplies `position` bounds it.
 
     ```mlir
     %p = kiln.position_embedding %ids, %wpe : tensor<?x?xi32>, tensor<1024x768xf32> -> tensor<?x?x768xf32>
+    %p = kiln.position_embedding %ids, %wpe position(%pos : tensor<1xi32>) : tensor<?x1xi32>, tensor<1024x768xf32> -> tensor<?x1x768xf32>
     ```
   }];
   let arguments = (ins Kiln_Int2DTensor:$ids, Kiln_FloatMatrix:$table,
+                       Optional<Kiln_PositionTensor>:$position,
                        DefaultValuedAttr<Kiln_NonNegativeI64, "0">:$offset);
   let results = (outs Kiln_SeqTensor:$result);
   let assemblyFormat = [{
-    $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->` type($result)
+    $ids `,` $table (`position` `(` $position^ `:` type($position) `)`)? attr-dict `:` type($ids)
+    `,` type($table) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -341,19 +351,24 @@ def Kiln_RotaryOp : Kiln_Op<"rotary", [Pure, AllTypesMatch<["input", "result"]>,
   let summary = "Rotary position embedding, rotate-half convention (HF LlamaRotaryEmbedding).";
   let description = [{
     `input` is `[B, S, H*Dh]` with `H = num_heads`, `Dh = head_dim` (even). Per head, with
-    `h = Dh/2`, `inv_freq[i] = theta^(-2i/Dh)` and `a = (offset + s) * inv_freq[i]`:
+    `h = Dh/2`, `inv_freq[i] = theta^(-2i/Dh)` and `a = (p + offset + s) * inv_freq[i]`:
     `out[i] = x[i] cos a - x[i+h] sin a`, `out[i+h] = x[i+h] cos a + x[i] sin a`
-    for `i` in `[0, h)`.
+    for `i` in `[0, h)`. `p` is the optional run-time `position` operand (`tensor<1xi32>`,
+    0 when absent): the absolute position of the first token when decoding with a KV cache.
 
     ```mlir
     %q = kiln.rotary %x {head_dim = 128 : i64, num_heads = 32 : i64, theta = 1.000000e+04} : tensor<?x?x4096xf32>
+    %k = kiln.rotary %x position(%pos : tensor<1xi32>) {head_dim = 64 : i64, num_heads = 4 : i64} : tensor<?x1x256xf32>
     ```
   }];
-  let arguments = (ins Kiln_SeqTensor:$input, Kiln_PositiveI64:$num_heads,
+  let arguments = (ins Kiln_SeqTensor:$input, Optional<Kiln_PositionTensor>:$position,
+                       Kiln_PositiveI64:$num_heads,
                        Kiln_PositiveI64:$head_dim, DefaultValuedAttr<F64Attr, "10000.0">:$theta,
                        DefaultValuedAttr<Kiln_NonNegativeI64, "0">:$offset);
   let results = (outs Kiln_SeqTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $input (`position` `(` $position^ `:` type($position) `)`)? attr-dict `:` type($result)
+  }];
   let hasVerifier = 1;
 }
 
@@ -394,6 +409,35 @@ def Kiln_AttentionOp : Kiln_Op<"attention", [Pure, AttrSizedOperandSegments,
     /// Query heads per KV head.
     int64_t getGroupSize() { return getNumHeads() / getNumKvHeads(); }
   }];
+}
+
+def Kiln_KVCacheAppendOp : Kiln_Op<"kv_cache_append", [Pure,
+                                                       AllTypesMatch<["cache", "updated"]>]> {
+  let summary = "Writes one layer's new keys or values into a KV cache and reads its prefix.";
+  let description = [{
+    `cache` is `[L, B, P, E]` (layers, batch, capacity, `kv_heads * head_dim`), `rows` is
+    `[B, S, E]` (the projected keys or values of S new tokens, after rotary), `position` is
+    `tensor<1xi32>` holding `p`, the number of tokens already cached. With `l = layer`:
+    - `updated` is `cache` with `updated[l, b, p + s, :] = rows[b, s, :]` for `s < S`;
+    - `prefix` is `updated[l, :, 0 : p + S, :]`, `[B, p + S, E]`: every cached key/value of
+      layer `l`, the new ones included, ready to be the key or value of `kiln.attention`
+      (causal attention aligns the S queries with the last S keys).
+    `p + S > P` is undefined: the runtime refuses such a call before running it. The lowering
+    writes the rows in place and reads the prefix without copying the cache.
+
+    ```mlir
+    %cache1, %keys = kiln.kv_cache_append %k into %cache[0] at %pos
+        : tensor<?x?x256xf32> into tensor<2x?x2048x256xf32>, tensor<1xi32> -> tensor<?x?x256xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_CacheTensor:$cache, Kiln_SeqTensor:$rows,
+                       Kiln_PositionTensor:$position, Kiln_NonNegativeI64:$layer);
+  let results = (outs Kiln_CacheTensor:$updated, Kiln_SeqTensor:$prefix);
+  let assemblyFormat = [{
+    $rows `into` $cache `[` $layer `]` `at` $position attr-dict `:` type($rows) `into`
+    type($cache) `,` type($position) `->` type($prefix)
+  }];
+  let hasVerifier = 1;
 }
 
 def Kiln_RelativePositionBiasOp : Kiln_Op<"relative_position_bias",

@@ -43,6 +43,9 @@ struct EntryPoint {
   std::string name;
   std::vector<TensorSignature> inputs;
   std::vector<TensorSignature> outputs;
+  /// State the caller owns across calls (`prefill`/`decode`: the KV caches `cache_k`,
+  /// `cache_v`): allocated zeroed once, passed to every call, read and updated in place.
+  std::vector<TensorSignature> state;
   /// (target name, section name) for each target that has a schedule for this entry point.
   std::vector<std::pair<std::string, std::string>> schedules;
 };

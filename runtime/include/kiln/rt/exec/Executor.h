@@ -59,9 +59,12 @@ public:
   Status run(std::string_view entry, const std::vector<NamedTensor> &inputs,
              std::vector<NamedTensor> &outputs);
 
+  struct Impl;
+  /// The loaded state, for the decoder sessions of this executor (DecoderSession.h).
+  Impl &impl() { return *impl_; }
+
 private:
   Executor();
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
