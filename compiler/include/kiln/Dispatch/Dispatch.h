@@ -1,0 +1,96 @@
+//===- Dispatch.h - Cutting static entry points into dispatches --*- C++ -*-===//
+//
+// Dispatch formation, the step between the lowering to linalg and the targets:
+//
+//   specializeShapes   kiln level: symbolic dims (batch, seq) bound to constants
+//   (kiln-lower-to-linalg, then kiln-dispatch-fusion)
+//   formDispatches     linalg on tensors: ops grouped and outlined into
+//                      func.func @<entry>_dispatch_<n>; the entry becomes func.calls
+//   buildSchedule      the ordered dispatches, their buffer bindings (input, parameter,
+//                      output, temporary), temporaries' live ranges and an arena plan
+//
+// docs/dispatch.md describes the rules and the schedule format.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_DISPATCH_DISPATCH_H
+#define KILN_DISPATCH_DISPATCH_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::dispatch {
+
+/// The attribute marking an outlined dispatch function; its value names the entry point. (Not
+/// `kiln.`-prefixed: the kiln dialect verifies every attribute in its namespace.)
+constexpr llvm::StringLiteral kDispatchAttr = "kiln_dispatch";
+/// The attribute recording the sizes an entry point was specialized to.
+constexpr llvm::StringLiteral kStaticDimsAttr = "kiln_static_dims";
+
+/// Binds the symbolic dimensions of entry point `func` (kiln dialect) to `sizes` and
+/// re-infers every result type in its body. Errors (unbound or unknown dimension, ops that
+/// cannot re-infer their types) are emitted on `func`.
+mlir::LogicalResult specializeShapes(mlir::func::FuncOp func,
+                                     const llvm::StringMap<int64_t> &sizes);
+
+/// Cuts `entry` (linalg on tensors, static shapes, one block) into outlined dispatch functions
+/// inserted after it in `module`. Returns the number of dispatches in `numDispatches`.
+mlir::LogicalResult formDispatches(mlir::ModuleOp module, mlir::func::FuncOp entry,
+                                   unsigned *numDispatches = nullptr);
+
+/// One buffer of an outlined entry point.
+struct Buffer {
+  /// State: caller-owned tensors (kiln.state, a KV cache) read and written in place.
+  enum Kind { Input, Parameter, Output, Temporary, State } kind = Input;
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string dtype;
+  int64_t bytes = 0;
+  /// Temporaries: the first and last dispatch (indices into Schedule::dispatches) using it.
+  unsigned first = 0, last = 0;
+  /// Temporaries: the offset in the arena (after planArena).
+  int64_t offset = 0;
+};
+
+/// One call of a dispatch: its operands, then its results, as indices into Schedule::buffers
+/// (the ABI order of the CPU target: inputs, then results written in place).
+struct DispatchStep {
+  std::string dispatch;
+  std::vector<unsigned> operands, results;
+};
+
+struct Schedule {
+  std::string entryPoint;
+  /// The sizes the entry point was specialized to (kiln_static_dims), in attribute order.
+  std::vector<std::pair<std::string, int64_t>> staticDims;
+  std::vector<Buffer> buffers;
+  std::vector<DispatchStep> dispatches;
+  /// Bytes of the arena holding every temporary (after planArena).
+  int64_t arenaBytes = 0;
+};
+
+/// The schedule of an entry point cut by formDispatches. Fails (with an error on `entry`) on
+/// ops other than calls, views, parameter references and constants, or an output that no
+/// dispatch writes.
+mlir::FailureOr<Schedule> buildSchedule(mlir::func::FuncOp entry);
+
+/// Assigns each temporary an offset in one arena so that temporaries whose live ranges
+/// overlap (inclusive: a dispatch never reads and writes the same bytes) do not overlap in
+/// memory: largest first, lowest fitting offset. Sets Schedule::arenaBytes.
+void planArena(Schedule &schedule, int64_t alignment = 64);
+
+/// The sum of the temporaries' sizes (the arena size without reuse).
+int64_t temporaryBytes(const Schedule &schedule);
+
+/// The schedule as JSON (docs/artifact.md "Schedules", with the planned `temporary` kind).
+std::string scheduleToJson(const Schedule &schedule);
+
+} // namespace kiln::dispatch
+
+#endif // KILN_DISPATCH_DISPATCH_H

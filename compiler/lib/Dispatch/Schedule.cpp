@@ -1,0 +1,319 @@
+//===- Schedule.cpp - The schedule of an outlined entry point -------------===//
+//
+// Reads an entry point cut by formDispatches (func.calls between views and parameter
+// references) and describes it for the runtime: the dispatches in order and, for each operand
+// and result, the buffer it binds (an entry input, a parameter, an entry output or a
+// temporary). Views are the same bytes as their source (dense, row-major), so they bind their
+// source's buffer. Temporaries get live ranges and offsets in one arena.
+//
+//===----------------------------------------------------------------------===//
+#include "Utils.h"
+
+#include "kiln/Dispatch/Dispatch.h"
+#include "kiln/Dispatch/Passes.h"
+
+#include "kiln/Dialect/Kiln/KilnDialect.h"
+#include "kiln/Dialect/Kiln/KilnOps.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_KILNPRINTDISPATCHSCHEDULE
+#include "kiln/Dispatch/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+
+namespace kiln::dispatch {
+
+namespace {
+
+const char *kindName(Buffer::Kind kind) {
+  switch (kind) {
+  case Buffer::Input:
+    return "input";
+  case Buffer::Parameter:
+    return "parameter";
+  case Buffer::Output:
+    return "output";
+  case Buffer::Temporary:
+    return "temporary";
+  case Buffer::State:
+    return "state";
+  }
+  return "";
+}
+
+/// The artifact's spelling of an element type (docs/artifact.md).
+std::string dtypeName(Type t) {
+  if (t.isF64())
+    return "f64";
+  if (t.isF32())
+    return "f32";
+  if (t.isF16())
+    return "f16";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isInteger(1))
+    return "bool";
+  if (auto i = dyn_cast<IntegerType>(t))
+    return (i.isUnsigned() ? "u" : "i") + std::to_string(i.getWidth());
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+void describe(Buffer &buffer, Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  buffer.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+  buffer.dtype = dtypeName(tensor.getElementType());
+  int64_t bits = tensor.getElementType().getIntOrFloatBitWidth();
+  buffer.bytes = tensor.getNumElements() * std::max<int64_t>(1, bits / 8);
+}
+
+} // namespace
+
+FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
+  Schedule schedule;
+  schedule.entryPoint = entry.getSymName().str();
+  StringRef name = entry.getSymName();
+  if (entry.isExternal() || !entry.getBody().hasOneBlock())
+    return entry.emitError() << "entry point '" << name << "' must have one block";
+  Block &block = entry.getBody().front();
+  auto ret = cast<func::ReturnOp>(block.getTerminator());
+  if (auto dims = entry->getAttrOfType<DictionaryAttr>(kStaticDimsAttr))
+    for (NamedAttribute d : dims)
+      if (auto size = dyn_cast<IntegerAttr>(d.getValue()))
+        schedule.staticDims.emplace_back(d.getName().str(), size.getInt());
+  DenseMap<Value, unsigned> bufferOf;
+
+  auto add = [&](Buffer::Kind kind, std::string bufferName, Type type) -> FailureOr<unsigned> {
+    if (!isa<RankedTensorType>(type) || !cast<RankedTensorType>(type).hasStaticShape() ||
+        !cast<RankedTensorType>(type).getElementType().isIntOrFloat())
+      return entry.emitError() << "entry point '" << name << "': buffer '" << bufferName
+                               << "' has type " << type
+                               << "; expected a static tensor of numbers";
+    Buffer &buffer = schedule.buffers.emplace_back();
+    buffer.kind = kind;
+    buffer.name = std::move(bufferName);
+    describe(buffer, type);
+    return unsigned(schedule.buffers.size() - 1);
+  };
+
+  // Inputs.
+  for (BlockArgument arg : block.getArguments()) {
+    DictionaryAttr attrs = entry.getArgAttrDict(arg.getArgNumber());
+    // Caller-owned state (a KV cache, kiln.state) is read and written in place.
+    auto inputName = attrs ? attrs.getAs<StringAttr>("kiln.input") : StringAttr();
+    Buffer::Kind kind = Buffer::Input;
+    if (!inputName && attrs && (inputName = attrs.getAs<StringAttr>("kiln.state")))
+      kind = Buffer::State;
+    FailureOr<unsigned> id = add(kind,
+                                 inputName ? inputName.str()
+                                           : ("arg" + Twine(arg.getArgNumber())).str(),
+                                 arg.getType());
+    if (failed(id))
+      return failure();
+    bufferOf[arg] = *id;
+  }
+  // Only calls, views, parameter references and constants may remain.
+  for (Operation &op : block)
+    if (!isa<func::ReturnOp, func::CallOp, ParamRefOp>(&op) && !isView(&op) &&
+        !op.hasTrait<OpTrait::ConstantLike>())
+      return op.emitError() << "entry point '" << name << "' still computes with '"
+                            << op.getName() << "' outside a dispatch";
+  // Outputs: each returned value must be (a view of) a dispatch result of its own.
+  DenseMap<Value, std::string> outputName;
+  llvm::DenseSet<Value> stateResults;
+  DenseMap<Value, Type> outputType;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    DictionaryAttr attrs = entry.getResultAttrDict(i);
+    auto n = attrs ? attrs.getAs<StringAttr>("kiln.output") : StringAttr();
+    if (!n && attrs && (n = attrs.getAs<StringAttr>("kiln.state")))
+      stateResults.insert(v);
+    std::string outName = n ? n.str() : ("result" + Twine(i)).str();
+    Value source = sourceThroughViews(v);
+    if (stateResults.contains(v))
+      stateResults.insert(source);
+    if (!isa_and_nonnull<func::CallOp>(source.getDefiningOp()))
+      return entry.emitError() << "entry point '" << name << "': output '" << outName
+                               << "' is not computed by a dispatch";
+    if (!outputName.try_emplace(source, outName).second)
+      return entry.emitError() << "entry point '" << name << "': outputs '"
+                               << outputName[source] << "' and '" << outName
+                               << "' are the same buffer";
+    outputType[source] = v.getType();
+  }
+  for (Operation &op : block) {
+    if (isa<func::ReturnOp>(&op) || isView(&op) || op.hasTrait<OpTrait::ConstantLike>())
+      continue;
+    if (auto ref = dyn_cast<ParamRefOp>(&op)) {
+      FailureOr<unsigned> id = add(Buffer::Parameter, ref.getName().str(), ref.getType());
+      if (failed(id))
+        return failure();
+      bufferOf[ref.getResult()] = *id;
+      continue;
+    }
+    auto call = cast<func::CallOp>(&op);
+    unsigned step = schedule.dispatches.size();
+    DispatchStep &d = schedule.dispatches.emplace_back();
+    d.dispatch = call.getCallee().str();
+    for (Value v : call.getOperands()) {
+      auto it = bufferOf.find(sourceThroughViews(v));
+      if (it == bufferOf.end())
+        return call.emitError() << "operand of dispatch '" << d.dispatch
+                                << "' is neither an input, a parameter nor a dispatch result";
+      d.operands.push_back(it->second);
+      Buffer &buffer = schedule.buffers[it->second];
+      if (buffer.kind == Buffer::Temporary)
+        buffer.last = std::max(buffer.last, step);
+    }
+    for (Value r : call.getResults()) {
+      auto out = outputName.find(r);
+      FailureOr<unsigned> id =
+          out != outputName.end()
+              ? add(stateResults.contains(r) ? Buffer::State : Buffer::Output, out->second,
+                    outputType[r])
+              : add(Buffer::Temporary, "t" + std::to_string(schedule.buffers.size()), r.getType());
+      if (failed(id))
+        return failure();
+      Buffer &buffer = schedule.buffers[*id];
+      buffer.first = buffer.last = step;
+      bufferOf[r] = *id;
+      d.results.push_back(*id);
+    }
+  }
+  // Temporaries are numbered t0, t1, ... in the order they are produced.
+  unsigned next = 0;
+  for (Buffer &buffer : schedule.buffers)
+    if (buffer.kind == Buffer::Temporary)
+      buffer.name = "t" + std::to_string(next++);
+  return schedule;
+}
+
+int64_t temporaryBytes(const Schedule &schedule) {
+  int64_t sum = 0;
+  for (const Buffer &buffer : schedule.buffers)
+    if (buffer.kind == Buffer::Temporary)
+      sum += buffer.bytes;
+  return sum;
+}
+
+void planArena(Schedule &schedule, int64_t alignment) {
+  SmallVector<Buffer *> temps;
+  for (Buffer &buffer : schedule.buffers)
+    if (buffer.kind == Buffer::Temporary)
+      temps.push_back(&buffer);
+  // Largest first; among equals, the earliest produced.
+  llvm::stable_sort(temps, [](Buffer *a, Buffer *b) {
+    return a->bytes != b->bytes ? a->bytes > b->bytes : a->first < b->first;
+  });
+  SmallVector<Buffer *> placed;
+  int64_t arena = 0;
+  for (Buffer *t : temps) {
+    SmallVector<Buffer *> conflicts;
+    for (Buffer *p : placed)
+      if (p->first <= t->last && t->first <= p->last)
+        conflicts.push_back(p);
+    llvm::sort(conflicts, [](Buffer *a, Buffer *b) { return a->offset < b->offset; });
+    int64_t offset = 0;
+    for (Buffer *p : conflicts) {
+      if (offset + t->bytes <= p->offset)
+        break;
+      offset = std::max(offset, int64_t(llvm::alignTo(p->offset + p->bytes, alignment)));
+    }
+    t->offset = offset;
+    placed.push_back(t);
+    arena = std::max<int64_t>(arena, llvm::alignTo(offset + t->bytes, alignment));
+  }
+  schedule.arenaBytes = arena;
+}
+
+std::string scheduleToJson(const Schedule &schedule) {
+  // One dispatch and one temporary per line: schedules of whole models stay readable.
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  auto compact = [&](llvm::json::Value v) { os << v; };
+  os << "{\"version\": 1, \"entry_point\": ";
+  compact(schedule.entryPoint);
+  if (!schedule.staticDims.empty()) {
+    llvm::json::Object dims;
+    for (const auto &[name, size] : schedule.staticDims)
+      dims[name] = size;
+    os << ", \"static_dims\": ";
+    compact(std::move(dims));
+  }
+  os << ",\n \"dispatches\": [";
+  for (auto [i, d] : llvm::enumerate(schedule.dispatches)) {
+    llvm::json::Array buffers;
+    for (unsigned id : llvm::concat<const unsigned>(d.operands, d.results)) {
+      const Buffer &b = schedule.buffers[id];
+      buffers.push_back(llvm::json::Object{{"kind", kindName(b.kind)}, {"name", b.name}});
+    }
+    os << (i ? ",\n  " : "\n  ");
+    compact(llvm::json::Object{{"dispatch", d.dispatch},
+                               {"buffers", std::move(buffers)},
+                               {"scalars", llvm::json::Array{}}});
+  }
+  os << "],\n \"temporaries\": [";
+  bool first = true;
+  for (const Buffer &b : schedule.buffers) {
+    if (b.kind != Buffer::Temporary)
+      continue;
+    llvm::json::Array shape;
+    for (int64_t s : b.shape)
+      shape.push_back(s);
+    os << (first ? "\n  " : ",\n  ");
+    first = false;
+    compact(llvm::json::Object{{"name", b.name},
+                               {"dtype", b.dtype},
+                               {"shape", std::move(shape)},
+                               {"bytes", b.bytes},
+                               {"first", int64_t(b.first)},
+                               {"last", int64_t(b.last)},
+                               {"offset", b.offset}});
+  }
+  os << "],\n \"temporary_bytes\": " << temporaryBytes(schedule)
+     << ", \"arena_bytes\": " << schedule.arenaBytes << "}";
+  return out;
+}
+
+} // namespace kiln::dispatch
+
+namespace {
+
+struct KilnPrintDispatchSchedulePass
+    : kiln::impl::KilnPrintDispatchScheduleBase<KilnPrintDispatchSchedulePass> {
+  using KilnPrintDispatchScheduleBase::KilnPrintDispatchScheduleBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
+      module.emitError() << "kiln-print-dispatch-schedule: alignment must be a power of two, got "
+                         << alignment;
+      return signalPassFailure();
+    }
+    llvm::StringSet<> withDispatches;
+    for (func::FuncOp f : module.getOps<func::FuncOp>())
+      if (auto of = f->getAttrOfType<StringAttr>(kiln::dispatch::kDispatchAttr))
+        withDispatches.insert(of.getValue());
+    for (func::FuncOp f : module.getOps<func::FuncOp>()) {
+      bool wanted = entries.empty() ? withDispatches.contains(f.getSymName())
+                                    : llvm::is_contained(entries, f.getSymName().str());
+      if (!wanted)
+        continue;
+      FailureOr<kiln::dispatch::Schedule> schedule = kiln::dispatch::buildSchedule(f);
+      if (failed(schedule))
+        return signalPassFailure();
+      kiln::dispatch::planArena(*schedule, alignment);
+      llvm::outs() << kiln::dispatch::scheduleToJson(*schedule) << "\n";
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,38 @@
+//===- Utils.h - Op classification shared by the dispatch passes -*- C++ -*-===//
+#ifndef KILN_DISPATCH_UTILS_H
+#define KILN_DISPATCH_UTILS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace kiln::dispatch {
+
+/// A contraction: named matmuls and linalg.generic contractions (attention's QK^T and PV).
+inline bool isContraction(mlir::Operation *op) {
+  auto linalgOp = llvm::dyn_cast_or_null<mlir::linalg::LinalgOp>(op);
+  return linalgOp && mlir::linalg::isaContractionOpInterface(linalgOp);
+}
+
+/// A structured op with at least one reduction loop.
+inline bool hasReduction(mlir::Operation *op) {
+  auto linalgOp = llvm::dyn_cast_or_null<mlir::linalg::LinalgOp>(op);
+  return linalgOp && linalgOp.getNumReductionLoops() > 0;
+}
+
+/// A shape-only op: on dense row-major buffers, the same bytes as its source.
+inline bool isView(mlir::Operation *op) {
+  return llvm::isa_and_nonnull<mlir::tensor::ExpandShapeOp, mlir::tensor::CollapseShapeOp,
+                               mlir::tensor::ReshapeOp, mlir::tensor::CastOp>(op);
+}
+
+/// `v` followed back through views to the value they alias.
+inline mlir::Value sourceThroughViews(mlir::Value v) {
+  while (isView(v.getDefiningOp()))
+    v = v.getDefiningOp()->getOperand(0);
+  return v;
+}
+
+} // namespace kiln::dispatch
+
+#endif // KILN_DISPATCH_UTILS_H
