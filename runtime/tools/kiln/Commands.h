@@ -20,6 +20,7 @@ int runTokenize(int argc, char **argv);
 int runInfo(int argc, char **argv);
 int runInit(int argc, char **argv);
 int runRun(int argc, char **argv);
+int runGenerate(int argc, char **argv);
 
 } // namespace kiln::cli
 

@@ -22,6 +22,10 @@ const Command kCommands[] = {
 #ifdef KILN_HAVE_RUN
     {"run", "run the forward pass once, outputs as .npy files", kiln::cli::runRun},
 #endif
+#ifdef KILN_HAVE_GENERATE
+    {"generate", "generate tokens with the KV cache, streamed as they come",
+     kiln::cli::runGenerate},
+#endif
 };
 
 void printUsage(FILE *out) {

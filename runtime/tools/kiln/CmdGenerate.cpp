@@ -1,0 +1,382 @@
+//===- CmdGenerate.cpp - `kiln generate`: prefill + decode, streamed ------===//
+//
+// Runs a decoder's `prefill` and `decode` entry points through a DecoderSession (batch 1),
+// chooses each token with kiln_generate's sampler and prints it as soon as it is chosen: ids
+// with --ids, text with --prompt (whole UTF-8 characters only). docs/generation.md.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+
+#include "kiln/rt/exec/DecoderSession.h"
+#include "kiln/rt/exec/Executor.h"
+#include "kiln/rt/generate/Generator.h"
+#include "kiln/rt/generate/TextStreamer.h"
+#include "kiln/rt/tokenizer/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace kiln::rt;
+
+namespace kiln::cli {
+namespace {
+
+const char *kGenerateHelp =
+    "usage: kiln generate MODEL.kc --weights WEIGHTS\n"
+    "                     (--ids IDS | --prompt TEXT --tokenizer TOKENIZER)\n"
+    "                     --max-new-tokens N [--temperature T] [--top-k K] [--top-p P]\n"
+    "                     [--repetition-penalty R] [--seed S] [--eos ID]... [--ignore-eos]\n"
+    "                     [--no-special-tokens] [--threads N]\n"
+    "\n"
+    "Generates a continuation with the model's prefill and decode entry points (the KV cache\n"
+    "is kept by the runtime) and streams it to standard output as it is produced: with --ids\n"
+    "the new ids separated by spaces, with --prompt the new text (never a broken UTF-8\n"
+    "character), each followed by a newline at the end. Statistics go to standard error.\n"
+    "Sampling follows Hugging Face generate(): repetition penalty, then temperature, top-k and\n"
+    "top-p; greedy (argmax) when the temperature is 0, the default (docs/generation.md).\n"
+    "\n"
+    "  --weights WEIGHTS         safetensors file, sharded index or folder (docs/weights.md)\n"
+    "  --ids IDS                 prompt token ids, \"1,2,3\"\n"
+    "  --prompt TEXT             prompt text, encoded with --tokenizer\n"
+    "  --tokenizer FILE          tokenizer.json or SentencePiece .model (decodes the output;\n"
+    "                            with --ids it only supplies the end-of-sequence id)\n"
+    "  --no-special-tokens       encode --prompt without the tokenizer's special tokens\n"
+    "  --max-new-tokens N        the most tokens to generate (>= 1)\n"
+    "  --temperature T           0: greedy (default); > 0: sample from softmax(logits / T)\n"
+    "  --top-k K                 sample among the K most likely tokens (default 0: all)\n"
+    "  --top-p P                 sample from the smallest set of mass >= P (default 1: all)\n"
+    "  --repetition-penalty R    penalize tokens already in the sequence (default 1: none)\n"
+    "  --seed S                  sampling seed, unsigned 64-bit (default 0); the same seed\n"
+    "                            gives the same tokens on any machine\n"
+    "  --eos ID                  stop after ID (repeatable, or \"ID,ID\"); replaces the ids\n"
+    "                            found in the model's config and the tokenizer's config\n"
+    "  --ignore-eos              never stop on a token: generate exactly N (or to capacity)\n"
+    "  --threads N               worker threads (default: all cores)\n"
+    "\n"
+    "Generation stops at an end-of-sequence id (printed with --ids, not as text), after N new\n"
+    "tokens, or when prompt + output fill the model's context; the statistics say which.\n"
+    "\n"
+    "Exit status: 0 success, 1 bad input (files, weights, a model without prefill/decode,\n"
+    "ids outside the vocabulary, a prompt longer than the context, non-finite logits),\n"
+    "2 bad usage.\n";
+
+int usageError(const std::string &message) {
+  std::fprintf(stderr, "kiln generate: %s\n(see `kiln generate --help`)\n", message.c_str());
+  return kExitUsage;
+}
+
+int reportError(const std::string &message) {
+  std::fprintf(stderr, "kiln: error: %s\n", message.c_str());
+  return kExitError;
+}
+
+/// The model seen through its decoder session, as kiln_generate's loop wants it.
+class SessionSource : public gen::LogitsSource {
+public:
+  explicit SessionSource(exec::DecoderSession &session) : session_(session) {}
+  int64_t vocabSize() const override { return session_.vocabSize(); }
+  int64_t capacity() const override { return session_.capacity(); }
+  Status prefill(const int32_t *ids, int64_t count, float *logits) override {
+    return session_.prefill(ids, count, logits);
+  }
+  Status decode(int32_t id, float *logits) override { return session_.decode(&id, logits); }
+
+private:
+  exec::DecoderSession &session_;
+};
+
+bool parseInt(const std::string &text, long long lo, long long hi, long long &out) {
+  if (text.empty())
+    return false;
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end || errno || v < lo || v > hi)
+    return false;
+  out = v;
+  return true;
+}
+
+bool parseFloat(const std::string &text, float &out) {
+  if (text.empty())
+    return false;
+  char *end = nullptr;
+  errno = 0;
+  float v = std::strtof(text.c_str(), &end);
+  if (*end || errno || !std::isfinite(v))
+    return false;
+  out = v;
+  return true;
+}
+
+/// Parses "1,2,3" (spaces around items allowed). Returns an error message or "".
+std::string parseIdList(const char *flag, const std::string &text, std::vector<int32_t> &out) {
+  size_t pos = 0;
+  while (true) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    long long v;
+    if (!parseInt(item, INT32_MIN, INT32_MAX, v))
+      return std::string(flag) + ": '" + item + "' is not a 32-bit integer";
+    out.push_back(int32_t(v));
+    if (comma == std::string::npos)
+      return "";
+    pos = comma + 1;
+  }
+}
+
+/// `eos_token` of the tokenizer_config.json beside `tokenizerPath` (Hugging Face's layout),
+/// as an id of `tok`. Errors in that file are reported, a missing file is not.
+std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Tokenizer &tok,
+                               std::vector<int32_t> &ids) {
+  size_t slash = tokenizerPath.find_last_of('/');
+  std::string path = (slash == std::string::npos ? std::string() : tokenizerPath.substr(0, slash + 1)) +
+                     "tokenizer_config.json";
+  std::ifstream in(path);
+  if (!in)
+    return "";
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return path + ": not a JSON object";
+  auto it = j.find("eos_token");
+  if (it == j.end() || it->is_null())
+    return "";
+  std::string token;
+  if (it->is_string())
+    token = it->get<std::string>();
+  else if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
+    token = (*it)["content"].get<std::string>();
+  else
+    return path + ": eos_token is neither a string nor an object with a \"content\" string";
+  std::optional<uint32_t> id = tok.tokenToId(token);
+  if (!id)
+    return path + ": eos_token '" + token + "' is not a token of " + tokenizerPath;
+  ids.push_back(int32_t(*id));
+  return "";
+}
+
+} // namespace
+
+int runGenerate(int argc, char **argv) {
+  const char *model = nullptr;
+  std::string weights, idsText, prompt, tokenizerPath;
+  bool haveIds = false, havePrompt = false, ignoreEos = false, specialTokens = true;
+  long long maxNewTokens = -1;
+  gen::SamplingOptions sampling;
+  bool samplingFlags = false;
+  std::vector<int32_t> eosFlags;
+  unsigned threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kGenerateHelp, stdout);
+      return kExitOk;
+    }
+    if (a == "--ignore-eos") {
+      ignoreEos = true;
+      continue;
+    }
+    if (a == "--no-special-tokens") {
+      specialTokens = false;
+      continue;
+    }
+    static const char *kValued[] = {"--weights", "--ids", "--prompt", "--tokenizer",
+                                    "--max-new-tokens", "--temperature", "--top-k", "--top-p",
+                                    "--repetition-penalty", "--seed", "--eos", "--threads"};
+    if (std::find_if(std::begin(kValued), std::end(kValued),
+                     [&](const char *f) { return a == f; }) != std::end(kValued)) {
+      if (i + 1 >= argc)
+        return usageError(a + " needs a value");
+      std::string v = argv[++i];
+      long long n;
+      if (a == "--weights") {
+        weights = v;
+      } else if (a == "--ids") {
+        if (haveIds)
+          return usageError("--ids given twice");
+        haveIds = true;
+        idsText = v;
+      } else if (a == "--prompt") {
+        if (havePrompt)
+          return usageError("--prompt given twice");
+        havePrompt = true;
+        prompt = v;
+      } else if (a == "--tokenizer") {
+        tokenizerPath = v;
+      } else if (a == "--max-new-tokens") {
+        if (!parseInt(v, 1, INT32_MAX, n))
+          return usageError("--max-new-tokens expects a number >= 1, got '" + v + "'");
+        maxNewTokens = n;
+      } else if (a == "--temperature") {
+        if (!parseFloat(v, sampling.temperature) || sampling.temperature < 0)
+          return usageError("--temperature expects a number >= 0, got '" + v + "'");
+      } else if (a == "--top-k") {
+        if (!parseInt(v, 0, INT32_MAX, n))
+          return usageError("--top-k expects a number >= 0, got '" + v + "'");
+        sampling.topK = n;
+        samplingFlags = true;
+      } else if (a == "--top-p") {
+        if (!parseFloat(v, sampling.topP) || sampling.topP < 0 || sampling.topP > 1)
+          return usageError("--top-p expects a number in [0, 1], got '" + v + "'");
+        samplingFlags = true;
+      } else if (a == "--repetition-penalty") {
+        if (!parseFloat(v, sampling.repetitionPenalty) || sampling.repetitionPenalty <= 0)
+          return usageError("--repetition-penalty expects a number > 0, got '" + v + "'");
+      } else if (a == "--seed") {
+        char *end = nullptr;
+        errno = 0;
+        unsigned long long s = std::strtoull(v.c_str(), &end, 10);
+        if (v.empty() || *end || errno || v[0] == '-')
+          return usageError("--seed expects an unsigned 64-bit number, got '" + v + "'");
+        sampling.seed = s;
+        samplingFlags = true;
+      } else if (a == "--eos") {
+        if (std::string err = parseIdList("--eos", v, eosFlags); !err.empty())
+          return usageError(err);
+      } else if (a == "--threads") {
+        if (!parseInt(v, 1, 1024, n))
+          return usageError("--threads expects a number from 1 to 1024, got '" + v + "'");
+        threads = unsigned(n);
+      }
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-')
+      return usageError("unknown option '" + a + "'");
+    if (model)
+      return usageError("expected one artifact, got more");
+    model = argv[i];
+  }
+  if (!model)
+    return usageError("missing the artifact (MODEL.kc)");
+  if (weights.empty())
+    return usageError("missing --weights WEIGHTS");
+  if (haveIds == havePrompt)
+    return usageError(haveIds ? "give either --ids or --prompt, not both"
+                              : "missing the prompt: --ids IDS or --prompt TEXT");
+  if (havePrompt && tokenizerPath.empty())
+    return usageError("--prompt needs --tokenizer");
+  if (maxNewTokens < 0)
+    return usageError("missing --max-new-tokens N");
+  if (ignoreEos && !eosFlags.empty())
+    return usageError("--eos and --ignore-eos contradict each other");
+  if (sampling.greedy() && samplingFlags)
+    std::fprintf(stderr, "kiln generate: note: --top-k, --top-p and --seed have no effect with "
+                         "greedy decoding (temperature 0)\n");
+
+  std::vector<int32_t> promptIds;
+  if (haveIds)
+    if (std::string err = parseIdList("--ids", idsText, promptIds); !err.empty())
+      return usageError(err);
+
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  if (!tokenizerPath.empty()) {
+    try {
+      tokenizer = tok::Tokenizer::fromFile(tokenizerPath);
+    } catch (const std::exception &e) {
+      return reportError(e.what());
+    }
+  }
+  if (havePrompt) {
+    for (uint32_t id : tokenizer->encode(prompt, specialTokens).ids)
+      promptIds.push_back(int32_t(id));
+    if (promptIds.empty())
+      return reportError("the prompt encodes to no tokens; generation needs at least one");
+  }
+
+  std::unique_ptr<exec::Executor> ex;
+  exec::ExecutorOptions exOptions;
+  exOptions.threads = threads;
+  if (Status s = exec::Executor::create(model, weights, exOptions, ex); !s.ok())
+    return reportError(s.message());
+  std::unique_ptr<exec::DecoderSession> session;
+  if (Status s = exec::DecoderSession::create(*ex, 1, session); !s.ok())
+    return reportError(s.message());
+  SessionSource source(*session);
+
+  // End-of-sequence ids: --eos alone when given; otherwise the model config's eos_token_id
+  // and the tokenizer config's eos_token, together (docs/generation.md).
+  gen::GenerationOptions options;
+  options.maxNewTokens = maxNewTokens;
+  options.sampling = sampling;
+  if (!ignoreEos) {
+    options.eosIds = eosFlags;
+    if (eosFlags.empty()) {
+      for (const auto &[key, value] : ex->manifest().config)
+        if (key == "eos_token_id" && value.kind == ConfigValue::Kind::Int &&
+            value.i >= 0 && value.i < source.vocabSize())
+          options.eosIds.push_back(int32_t(value.i));
+      if (tokenizer)
+        if (std::string err = tokenizerConfigEos(tokenizerPath, *tokenizer, options.eosIds);
+            !err.empty())
+          return reportError(err);
+      std::sort(options.eosIds.begin(), options.eosIds.end());
+      options.eosIds.erase(std::unique(options.eosIds.begin(), options.eosIds.end()),
+                           options.eosIds.end());
+    }
+  }
+  std::unique_ptr<gen::Generator> generator;
+  if (Status s = gen::Generator::create(source, options, generator); !s.ok())
+    return reportError(std::string(model) + ": " + s.message());
+  if (!ignoreEos && options.eosIds.empty())
+    std::fprintf(stderr, "kiln generate: note: no end-of-sequence id is known (--eos ID); "
+                         "generating until --max-new-tokens or the context is full\n");
+  auto loaded = std::chrono::steady_clock::now();
+
+  // Streaming: ids as they come; text through a TextStreamer with the prompt's tail as
+  // context. EOS ids end the stream without being printed as text.
+  std::unique_ptr<gen::TextStreamer> streamer;
+  if (havePrompt) {
+    std::vector<uint32_t> context;
+    for (size_t i = promptIds.size() > 4 ? promptIds.size() - 4 : 0; i < promptIds.size(); ++i)
+      context.push_back(uint32_t(promptIds[i]));
+    streamer = std::make_unique<gen::TextStreamer>(
+        [&](const std::vector<uint32_t> &ids) { return tokenizer->decode(ids); }, context);
+  }
+  const std::vector<int32_t> &eos = options.eosIds;
+  int64_t printed = 0;
+  auto onToken = [&](int32_t id) {
+    if (!havePrompt) {
+      std::fprintf(stdout, printed++ ? " %d" : "%d", id);
+    } else if (std::find(eos.begin(), eos.end(), id) == eos.end()) {
+      std::string text = streamer->push(uint32_t(id));
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    std::fflush(stdout);
+    return true;
+  };
+  gen::GenerationStats stats;
+  Status s = generator->generate(promptIds.data(), int64_t(promptIds.size()), onToken, stats);
+  if (streamer) {
+    std::string rest = streamer->finish();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+  }
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+  if (!s.ok())
+    return reportError(std::string(model) + ": " + s.message());
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  std::fprintf(stderr,
+               "kiln generate: %lld prompt tokens, %lld new tokens, stopped by %s; load %.1f ms, "
+               "prefill %.1f ms, first token %.1f ms, decode %.1f tokens/s, %u threads\n",
+               (long long)stats.promptTokens, (long long)stats.newTokens,
+               gen::stopReasonName(stats.stopReason), ms(start, loaded), stats.prefillMs,
+               stats.timeToFirstTokenMs, stats.decodeTokensPerSecond(), ex->threads());
+  return kExitOk;
+}
+
+} // namespace kiln::cli
