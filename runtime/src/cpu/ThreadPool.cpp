@@ -4,7 +4,9 @@
 #include <memory>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 #include <utility>
 
 namespace kiln::rt::cpu {
@@ -20,12 +22,24 @@ inline void cpuRelax() {
 #endif
 }
 
-void pinTo(int cpu) {
+cpu_set_t maskOf(const int *cpus, size_t count) {
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  for (size_t i = 0; i < count; ++i)
+    CPU_SET(cpus[i], &set);
+  return set;
 }
+
+int currentThreadId() { return static_cast<int>(syscall(SYS_gettid)); }
+
+/// The affinity a thread had before pools pinned it, kept while any pool it created lives:
+/// a pool that pins its creator must neither narrow the CPUs later pools see (they would put
+/// all their workers on one core) nor leave the thread pinned after it is gone.
+struct CallerPin {
+  unsigned pools = 0;
+  cpu_set_t original;
+};
+thread_local CallerPin callerPin;
 
 } // namespace
 
@@ -33,7 +47,12 @@ std::vector<int> ThreadPool::availableCpus() {
   std::vector<int> cpus;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+  bool known = true;
+  if (callerPin.pools > 0)
+    set = callerPin.original;
+  else
+    known = sched_getaffinity(0, sizeof(set), &set) == 0;
+  if (known) {
     for (int i = 0; i < CPU_SETSIZE; ++i)
       if (CPU_ISSET(i, &set))
         cpus.push_back(i);
@@ -45,16 +64,27 @@ std::vector<int> ThreadPool::availableCpus() {
 }
 
 ThreadPool::ThreadPool(unsigned threads, bool pin) {
-  std::vector<int> cpus = availableCpus();
-  threads_ = threads ? threads : static_cast<unsigned>(cpus.size());
-  if (pin && threads_ <= cpus.size()) {
-    cpus_.assign(cpus.begin(), cpus.begin() + threads_);
-    pinTo(cpus_[0]);
+  allowed_ = availableCpus();
+  threads_ = threads ? threads : static_cast<unsigned>(allowed_.size());
+  if (pin && threads_ <= allowed_.size()) {
+    cpus_.assign(allowed_.begin(), allowed_.begin() + threads_);
+    if (callerPin.pools++ == 0)
+      sched_getaffinity(0, sizeof(callerPin.original), &callerPin.original);
+    pinnedCaller_ = currentThreadId();
+    cpu_set_t set = maskOf(&cpus_[0], 1);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, kWorkerStackBytes);
   for (unsigned i = 1; i < threads_; ++i) {
+    // Each worker is born on its own CPU (pinned) or free to use every CPU the process may
+    // (unpinned). Inheriting the creator's mask instead would start it on the creator's CPU,
+    // where it waits for the creator to be preempted before it can run at all: never, when
+    // the creator spins at a real-time priority.
+    cpu_set_t set = cpus_.empty() ? maskOf(allowed_.data(), allowed_.size())
+                                  : maskOf(&cpus_[i], 1);
+    pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
     auto *start = new std::pair<ThreadPool *, unsigned>(this, i);
     pthread_t thread;
     if (pthread_create(
@@ -85,6 +115,19 @@ ThreadPool::~ThreadPool() {
   wake_.notify_all();
   for (pthread_t t : workers_)
     pthread_join(t, nullptr);
+  if (!pinnedCaller_)
+    return;
+  if (pinnedCaller_ == currentThreadId()) {
+    if (--callerPin.pools == 0)
+      sched_setaffinity(0, sizeof(callerPin.original), &callerPin.original);
+  } else {
+    // Destroyed on another thread: give the creator every CPU the pool could use.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : allowed_)
+      CPU_SET(cpu, &set);
+    sched_setaffinity(pinnedCaller_, sizeof(set), &set);
+  }
 }
 
 void ThreadPool::work(unsigned worker, uint32_t job, Fn fn, void *context, uint32_t count,
@@ -96,7 +139,10 @@ void ThreadPool::work(unsigned worker, uint32_t job, Fn fn, void *context, uint3
     uint32_t begin = uint32_t(v);
     if (begin >= count)
       return;
-    uint32_t end = count - begin < grain ? count : begin + grain;
+    // Guided chunks (grain 0): half of an even share of what is left, so chunks start large
+    // (few claims) and end at one item (no worker finishes long after the others).
+    uint32_t size = grain ? grain : std::max<uint32_t>(1, (count - begin) / (2 * threads_));
+    uint32_t end = count - begin < size ? count : begin + size;
     if (!next_.compare_exchange_weak(v, (uint64_t(job) << 32) | end, std::memory_order_acq_rel))
       continue; // v was reloaded.
     fn(context, begin, end, worker);
@@ -106,8 +152,6 @@ void ThreadPool::work(unsigned worker, uint32_t job, Fn fn, void *context, uint3
 }
 
 void ThreadPool::workerLoop(unsigned index) {
-  if (!cpus_.empty())
-    pinTo(cpus_[index]);
   uint64_t seen = 0;
   for (;;) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
@@ -147,8 +191,6 @@ void ThreadPool::run(uint32_t count, uint32_t grain, Fn fn, void *context) {
     fn(context, 0, count, 0);
     return;
   }
-  // Default grain: about four chunks per thread, for balance without much contention.
-  grain = grain ? grain : std::max<uint32_t>(1, count / (threads_ * 4));
   uint64_t seq = sequence_.load(std::memory_order_relaxed);
   sequence_.store(seq + 1, std::memory_order_relaxed); // odd: publishing
   std::atomic_thread_fence(std::memory_order_release);

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <sched.h>
 #include <set>
 #include <vector>
 
@@ -103,6 +106,111 @@ TEST(ThreadPool, WorkersHaveLargeStacks) {
   std::atomic<int> done{0};
   pool.run(64, 1, useLargeStack, &done);
   EXPECT_EQ(done.load(), 64);
+}
+
+} // namespace
+
+namespace {
+
+std::vector<int> currentAffinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::vector<int> cpus;
+  for (int i = 0; i < CPU_SETSIZE; ++i)
+    if (CPU_ISSET(i, &set))
+      cpus.push_back(i);
+  return cpus;
+}
+
+/// The CPUs the process may use, read before any test (and any pool) runs.
+const std::vector<int> kProcessCpus = currentAffinity();
+
+/// Records the CPUs each worker may run on. Each item waits (up to 10 s) until both workers
+/// have recorded theirs, so the second worker always takes part, however loaded the machine.
+struct Affinities {
+  std::vector<int> byWorker[2];
+  std::atomic<int> seen{0};
+  int timeoutSeconds = 10;
+};
+
+void recordAffinity(void *context, uint32_t, uint32_t, unsigned worker) {
+  auto *a = static_cast<Affinities *>(context);
+  if (worker < 2 && a->byWorker[worker].empty()) {
+    a->byWorker[worker] = currentAffinity();
+    a->seen.fetch_or(1 << worker);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a->timeoutSeconds);
+  // Spin without yielding: a yield would let a worker stuck on this thread's CPU run.
+  while (a->seen.load() != 3 && std::chrono::steady_clock::now() < deadline) {
+  }
+}
+
+TEST(ThreadPool, CreatorGetsItsAffinityBack) {
+  // Earlier tests created pinned pools on this thread too: it must have every CPU back.
+  if (kProcessCpus.size() < 2)
+    GTEST_SKIP() << "needs two CPUs";
+  EXPECT_EQ(currentAffinity(), kProcessCpus);
+  {
+    ThreadPool pool(2, /*pin=*/true);
+    EXPECT_EQ(currentAffinity(), std::vector<int>{pool.cpus()[0]});
+  }
+  EXPECT_EQ(currentAffinity(), kProcessCpus);
+}
+
+TEST(ThreadPool, LaterPoolsStillSeeEveryCpu) {
+  // A pinned pool pins its creator; a pool created after it (or after it is gone) must still
+  // spread its workers over every CPU, not stack them on the creator's one.
+  const std::vector<int> &all = kProcessCpus;
+  if (all.size() < 2)
+    GTEST_SKIP() << "needs two CPUs";
+  ThreadPool first(1, /*pin=*/true);
+  EXPECT_EQ(ThreadPool::availableCpus(), all);
+  ThreadPool second(2, /*pin=*/true);
+  ASSERT_EQ(second.cpus().size(), 2u);
+  EXPECT_NE(second.cpus()[0], second.cpus()[1]);
+
+  Affinities a;
+  second.run(2, 1, recordAffinity, &a);
+  ASSERT_EQ(a.seen.load(), 3) << "both workers should have taken part";
+  for (unsigned w = 0; w < 2; ++w)
+    EXPECT_EQ(a.byWorker[w], std::vector<int>{second.cpus()[w]}) << "worker " << w;
+}
+
+TEST(ThreadPool, UnpinnedWorkersMayUseEveryCpu) {
+  const std::vector<int> &all = kProcessCpus;
+  if (all.size() < 2)
+    GTEST_SKIP() << "needs two CPUs";
+  ThreadPool pinned(1, /*pin=*/true); // pins this thread to one CPU
+  ThreadPool pool(2, /*pin=*/false);
+  Affinities a;
+  pool.run(2, 1, recordAffinity, &a);
+  ASSERT_EQ(a.seen.load(), 3) << "both workers should have taken part";
+  EXPECT_EQ(a.byWorker[1], all);
+}
+
+TEST(ThreadPool, WorkersStartOnTheirOwnCpus) {
+  // A worker inherits nothing from its creator's CPU: were it born there, a creator that never
+  // blocks (here: a real-time thread spinning in the first job) would keep it from ever
+  // running. Needs permission to use SCHED_FIFO; skipped without it.
+  if (kProcessCpus.size() < 2)
+    GTEST_SKIP() << "needs two CPUs";
+  bool realtime = false;
+  Affinities a;
+  a.timeoutSeconds = 2;
+  std::thread creator([&] {
+    sched_param param{};
+    param.sched_priority = 1;
+    realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+    if (!realtime)
+      return;
+    ThreadPool pool(2, /*pin=*/true);
+    pool.run(2, 1, recordAffinity, &a);
+  });
+  creator.join();
+  if (!realtime)
+    GTEST_SKIP() << "no permission for SCHED_FIFO";
+  EXPECT_EQ(a.seen.load(), 3) << "the second worker never ran";
 }
 
 } // namespace

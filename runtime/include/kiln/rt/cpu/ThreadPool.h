@@ -2,9 +2,12 @@
 //
 // The calling thread is worker 0; threads 1..N-1 are created once and, when pinning is on, each
 // is bound to its own CPU from the process's affinity mask (the kernel may otherwise put two
-// workers on one core). run() splits [0, count) into chunks taken from a shared counter, so a
-// slow worker does not hold the others back; it returns when every chunk is done. Workers spin
-// briefly between jobs, then sleep. run() allocates nothing.
+// workers on one core). The thread that creates a pinned pool is pinned to the first of those
+// CPUs while the pool lives; the pool gives it its previous affinity back when it is destroyed,
+// and pools created meanwhile still see every CPU the process may use. run() splits
+// [0, count) into (guided) chunks taken from a shared counter, so a slow worker does not hold the
+// others back; it returns when every chunk is done. Workers spin briefly between jobs, then
+// sleep. run() allocates nothing.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_CPU_THREADPOOL_H
@@ -38,11 +41,13 @@ public:
   /// CPUs the workers are pinned to (empty when unpinned); cpus()[0] is the caller's.
   const std::vector<int> &cpus() const { return cpus_; }
 
-  /// Runs fn over [0, count) in chunks of about `grain` items (0: chosen from count and
-  /// threads); returns when all are done. Not reentrant: one run at a time per pool.
+  /// Runs fn over [0, count) in chunks of `grain` items, or with grain 0 in guided chunks
+  /// (each claim takes half of an even share of the items left: large chunks first, single
+  /// items at the end); returns when all are done. Not reentrant: one run at a time per pool.
   void run(uint32_t count, uint32_t grain, Fn fn, void *context);
 
-  /// CPUs the process may run on.
+  /// CPUs the process may run on: the calling thread's affinity mask, or the mask it had
+  /// before a live pool pinned it.
   static std::vector<int> availableCpus();
 
 private:
@@ -52,14 +57,18 @@ private:
 
   unsigned threads_;
   std::vector<int> cpus_;
+  /// Every CPU the process may use (unpinned workers get all of them).
+  std::vector<int> allowed_;
   std::vector<pthread_t> workers_;
+  /// The creating thread (Linux thread id) when this pool pinned it; 0 otherwise.
+  int pinnedCaller_ = 0;
 
   // The current job, published seqlock-style: `sequence_` is odd while run() rewrites the
   // fields and even once they are valid; a worker takes a consistent snapshot or none.
   std::atomic<Fn> fn_{nullptr};
   std::atomic<void *> context_{nullptr};
   std::atomic<uint32_t> count_{0};
-  std::atomic<uint32_t> grain_{1};
+  std::atomic<uint32_t> grain_{0};
   alignas(64) std::atomic<uint64_t> sequence_{0};
   // (job id << 32) | next unclaimed item: a claim only succeeds for the job it was read for.
   alignas(64) std::atomic<uint64_t> next_{0};
