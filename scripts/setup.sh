@@ -22,6 +22,8 @@ APT_PACKAGES=(
   libopenblas-dev
   # python for reference tests
   python3 python3-venv python3-pip
+  # PyTorch 1.13 (CPU) for the Hugging Face transformers reference (.venv-hf, test/reference/hf)
+  python3-torch
 )
 
 missing=()
@@ -44,5 +46,28 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import numpy, tokenizers, safetensors, google.protobuf, transformers, sentencepiece; assert sentencepiece.__version__ == \"0.1.99\"" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+
+# Hugging Face transformers reference (test/reference/hf): a second environment on Debian's
+# python3-torch 1.13 and numpy 1.24, seen through --system-site-packages. transformers 4.49.0 is
+# the newest release that runs on torch 1.13 (4.50 imports torch.distributed.tensor, new in 2.x);
+# it goes in with --no-deps so that pip never brings a torch wheel or numpy 2 into it.
+HF_PY_DEPS=(huggingface-hub==0.36.2 tokenizers==0.21.4 safetensors==0.8.0 regex tqdm filelock packaging)
+HF_TRANSFORMERS=transformers==4.49.0
+hf_ok() {
+  .venv-hf/bin/python - <<'PY' 2>/dev/null
+import numpy, torch, transformers, safetensors, tokenizers
+assert torch.__version__.startswith("1.13"), torch.__version__
+assert numpy.__version__.startswith("1."), numpy.__version__
+assert transformers.__version__ == "4.49.0", transformers.__version__
+PY
+}
+if [ ! -x .venv-hf/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv-hf
+fi
+if ! hf_ok; then
+  .venv-hf/bin/pip install -q --disable-pip-version-check "${HF_PY_DEPS[@]}"
+  .venv-hf/bin/pip install -q --disable-pip-version-check --no-deps "$HF_TRANSFORMERS"
+  hf_ok || { echo "setup: .venv-hf does not import torch 1.13 + numpy 1.x + transformers 4.49.0" >&2; exit 1; }
 fi
 echo "setup: ok"

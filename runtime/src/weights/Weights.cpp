@@ -325,6 +325,21 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
     auto it = tensors.find(n);
     return it == tensors.end() ? Ref{nullptr, nullptr} : it->second;
   };
+  // A Hugging Face name, also under the legacy names of checkpoints ported from TensorFlow
+  // (BERT's `LayerNorm.gamma` / `LayerNorm.beta`), which transformers renames on load too.
+  auto findHf = [&](const std::string &n) -> Ref {
+    Ref r = find(n);
+    if (r.tensor)
+      return r;
+    auto legacy = [&](std::string_view from, std::string_view to) -> Ref {
+      if (n.size() < from.size() || n.compare(n.size() - from.size(), from.size(), from) != 0)
+        return Ref{nullptr, nullptr};
+      return find(n.substr(0, n.size() - from.size()) + std::string(to));
+    };
+    if ((r = legacy("LayerNorm.weight", "LayerNorm.gamma")).tensor)
+      return r;
+    return legacy("LayerNorm.bias", "LayerNorm.beta");
+  };
   std::vector<std::string> prefixes = manifest.hfPrefixes;
   prefixes.push_back("");
 
@@ -335,7 +350,7 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
       ++kilnHits;
     if (!p.hfName.empty())
       for (const std::string &prefix : prefixes)
-        if (find(prefix + p.hfName).tensor) {
+        if (findHf(prefix + p.hfName).tensor) {
           ++hfHits;
           break;
         }
@@ -362,7 +377,7 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
         continue;
       }
       for (const std::string &prefix : prefixes) {
-        Ref r = find(prefix + p.hfName);
+        Ref r = findHf(prefix + p.hfName);
         src.file = r.file;
         if ((src.tensor = r.tensor)) {
           if (!prefix.empty())

@@ -103,6 +103,46 @@ TEST(Weights, HuggingFaceLayoutWithPrefixTransposeAndSlices) {
   }
 }
 
+TEST(Weights, LegacyLayerNormGammaBetaNamesLoadAsInTransformers) {
+  Manifest m;
+  m.model = "bert";
+  m.hfPrefixes = {"bert."};
+  auto add = [&](const char *name, const char *hf) {
+    Parameter p;
+    p.name = name;
+    p.shape = {4};
+    p.hfName = hf;
+    m.parameters.push_back(p);
+  };
+  add("ln.weight", "embeddings.LayerNorm.weight");
+  add("ln.bias", "embeddings.LayerNorm.bias");
+  add("other.weight", "pooler.weight"); // not a LayerNorm: no legacy spelling
+  std::vector<float> gamma = {1, 2, 3, 4}, beta = {5, 6, 7, 8}, other = {9, 10, 11, 12};
+  std::string path = tempPath("legacy.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, {{"bert.embeddings.LayerNorm.gamma", DType::F32, {4},
+                                       gamma.data(), {}},
+                                      {"bert.embeddings.LayerNorm.beta", DType::F32, {4},
+                                       beta.data(), {}},
+                                      {"bert.pooler.weight", DType::F32, {4}, other.data(), {}}})
+                  .ok());
+  WeightSet w;
+  Status s = WeightSet::load(m, path, w);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(w.find("ln.weight")[3], 4.0f);
+  EXPECT_EQ(w.find("ln.bias")[0], 5.0f);
+
+  // Only LayerNorm names have a legacy spelling.
+  ASSERT_TRUE(writeSafetensors(path, {{"bert.embeddings.LayerNorm.gamma", DType::F32, {4},
+                                       gamma.data(), {}},
+                                      {"bert.embeddings.LayerNorm.beta", DType::F32, {4},
+                                       beta.data(), {}},
+                                      {"bert.pooler.gamma", DType::F32, {4}, other.data(), {}}})
+                  .ok());
+  s = WeightSet::load(m, path, w);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "pooler.weight")) << s.message();
+}
+
 TEST(Weights, HalfPrecisionCheckpointsConvert) {
   // ln_1.weight as f16 and bf16: values chosen to be exact in both.
   for (DType t : {DType::F16, DType::BF16}) {

@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""`kiln run` against Hugging Face transformers (PyTorch, CPU, fp32) on tiny random models.
+
+For each family a tiny model is built by transformers itself with a fixed seed (GPT2LMHeadModel,
+BertModel / BertForPreTraining, LlamaForCausalLM), its weights are redrawn at a scale where every
+term of the forward pass matters (the default init, std 0.02, makes attention nearly uniform and
+GELU nearly linear, and would hide a wrong variant of either), and it is written by
+`save_pretrained` (model.safetensors + config.json). The matching example is compiled with
+`kilnc examples/<family>.kiln --config <dir>/config.json -o model.kc`, `kiln run` loads the
+checkpoint as it is, and every output is compared with the model's own outputs in eval mode:
+
+  gpt2   logits; checkpoints as written by GPT2LMHeadModel.save_pretrained ("transformer."
+         prefix, tied lm_head.weight dropped), also sharded (model.safetensors.index.json), and
+         as published on the hub (GPT2Model names without a prefix, plus the h.*.attn.bias /
+         h.*.attn.masked_bias buffers).
+  bert   a padding mask and token type ids. BertModel.save_pretrained (no prefix; compiled with
+         --set mlm_head=false, the model file's switch for checkpoints without the MLM head):
+         last_hidden_state and pooler_output. BertForPreTraining.save_pretrained ("bert." prefix,
+         cls.predictions head, next-sentence head ignored): last_hidden_state, pooler_output and
+         the MLM logits. BertForMaskedLM.save_pretrained ("bert." prefix, no pooler; compiled
+         with --set add_pooling_layer=false): last_hidden_state and the MLM logits.
+         With --legacy-names, also the same tensors under the LayerNorm
+         gamma/beta names of the original bert-base-uncased files.
+  llama  grouped KV heads, rope_theta and rms_norm_eps away from the defaults: logits of
+         LlamaForCausalLM.save_pretrained ("model." prefix, untied lm_head.weight), the same
+         with the rotary_emb.inv_freq buffers of older checkpoints, and of a
+         tie_word_embeddings=True model, whose checkpoint has no lm_head.weight.
+
+Every comparison prints its max abs error and fails above 1e-4.
+
+    hf_numerics.py --model gpt2|bert|llama --kilnc PATH --kiln PATH --examples DIR --workdir DIR
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import transformers
+from safetensors.torch import load_file, save_file
+
+TOL = 1e-4
+SEED = 1234
+BATCH, SEQ = 2, 7
+
+
+def redraw(model, seed):
+    """Redraws every parameter: matrices N(0, 0.2^2) (embeddings 0.5), norm scales 1 + N(0, 0.1^2),
+    biases N(0, 0.1^2). Tied parameters are one tensor and stay tied."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g, dtype=p.dtype)
+            is_norm = "norm" in name.lower() or "ln_" in name
+            if is_norm and name.endswith("weight"):
+                p.copy_(1 + 0.1 * noise)
+            elif p.dim() == 1:
+                p.copy_(0.1 * noise)
+            elif "embed" in name.lower() or name.endswith(("wte.weight", "wpe.weight")):
+                p.copy_(0.5 * noise)
+            else:
+                p.copy_(0.2 * noise)
+
+
+def run(cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def ids_text(a):
+    return ";".join(",".join(str(int(t)) for t in row) for row in a)
+
+
+class Checker:
+    def __init__(self, args):
+        self.args = args
+        self.passed = 0
+        self.failed = 0
+
+    def compile(self, name, example, ckpt, sets=()):
+        """kilnc <example> --config <ckpt>/config.json [--set ..] -o <workdir>/<name>.kc"""
+        out = os.path.join(self.args.workdir, f"{name}.kc")
+        flags = [a for s in [*sets, *self.args.set] for a in ("--set", s)]
+        run([self.args.kilnc, os.path.join(self.args.examples, f"{example}.kiln"), "--config",
+             os.path.join(ckpt, "config.json"), *flags, "-o", out])
+        return out
+
+    def check(self, case, kc, weights, inputs, refs):
+        """kiln run <kc> --weights <weights> <inputs>; every output in refs compared."""
+        out = os.path.join(self.args.workdir, re.sub(r"[^A-Za-z0-9._-]+", "-", case).strip("-"))
+        shutil.rmtree(out, ignore_errors=True)
+        flags = [a for k, v in inputs.items() for a in (f"--{k}", ids_text(v))]
+        run([self.args.kiln, "run", kc, "--weights", weights, *flags, "--output-dir", out,
+             "--threads", "2"])
+        for output, ref in refs.items():
+            ref = ref.detach().to(torch.float64).numpy()
+            path = os.path.join(out, f"{output}.npy")
+            if not os.path.exists(path):
+                print(f"{case} {output}: kiln run wrote no {output}.npy: FAIL")
+                self.failed += 1
+                continue
+            got = np.load(path)
+            if got.shape != ref.shape or got.dtype != np.float32:
+                print(f"{case} {output}: got {got.dtype} {got.shape}, expected float32 "
+                      f"{ref.shape}: FAIL")
+                self.failed += 1
+                continue
+            err = float(np.abs(got.astype(np.float64) - ref).max())
+            ok = bool(np.isfinite(got).all()) and err <= TOL
+            self.passed += ok
+            self.failed += not ok
+            print(f"{case} {output} {list(ref.shape)}: max abs error {err:.3e} "
+                  f"(|ref| up to {np.abs(ref).max():.2f}) tol {TOL:.0e} {'ok' if ok else 'FAIL'}")
+
+
+def token_ids(gen, vocab):
+    return torch.randint(0, vocab, (BATCH, SEQ), generator=gen)
+
+
+# ---- GPT-2 --------------------------------------------------------------------------------------
+
+def gpt2(c, tmp):
+    cfg = transformers.GPT2Config(vocab_size=331, n_positions=24, n_embd=32, n_layer=2, n_head=4,
+                                  layer_norm_epsilon=1e-5, activation_function="gelu_new")
+    torch.manual_seed(SEED)
+    model = transformers.GPT2LMHeadModel(cfg).eval()
+    redraw(model, SEED)
+    saved = os.path.join(tmp, "gpt2-lmhead")
+    model.save_pretrained(saved, safe_serialization=True)
+    names = load_file(os.path.join(saved, "model.safetensors"))
+    assert all(n.startswith("transformer.") for n in names), sorted(names)[:4]
+
+    # The hub's gpt2/model.safetensors: GPT2Model names (no prefix) with the causal-mask buffers.
+    hub = os.path.join(tmp, "gpt2-hub")
+    os.makedirs(hub)
+    tensors = {n[len("transformer."):]: t for n, t in names.items()}
+    P = cfg.n_positions
+    for i in range(cfg.n_layer):
+        tensors[f"h.{i}.attn.bias"] = torch.tril(torch.ones(P, P)).view(1, 1, P, P)
+        tensors[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    save_file(tensors, os.path.join(hub, "model.safetensors"), metadata={"format": "pt"})
+    shutil.copy(os.path.join(saved, "config.json"), hub)
+
+    # A sharded save_pretrained: model.safetensors.index.json and its shards.
+    sharded = os.path.join(tmp, "gpt2-sharded")
+    model.save_pretrained(sharded, safe_serialization=True, max_shard_size="20KB")
+    assert os.path.exists(os.path.join(sharded, "model.safetensors.index.json"))
+
+    kc = c.compile("gpt2", "gpt2", saved)
+    gen = torch.Generator().manual_seed(SEED + 1)
+    ids = token_ids(gen, cfg.vocab_size)
+    with torch.no_grad():
+        logits = model(ids).logits
+    c.check("gpt2 GPT2LMHeadModel.save_pretrained", kc, saved, {"ids": ids}, {"logits": logits})
+    c.check("gpt2 sharded save_pretrained", kc, sharded, {"ids": ids}, {"logits": logits})
+    c.check("gpt2 hub layout", kc, os.path.join(hub, "model.safetensors"), {"ids": ids},
+            {"logits": logits})
+    # A full-length sequence: every learned position row is used.
+    ids = torch.randint(0, cfg.vocab_size, (1, P), generator=gen)
+    with torch.no_grad():
+        logits = model(ids).logits
+    c.check("gpt2 seq=n_positions", kc, saved, {"ids": ids}, {"logits": logits})
+
+
+# ---- BERT ---------------------------------------------------------------------------------------
+
+def bert_config():
+    return transformers.BertConfig(vocab_size=313, hidden_size=32, num_hidden_layers=2,
+                                   num_attention_heads=4, intermediate_size=64,
+                                   max_position_embeddings=32, type_vocab_size=2,
+                                   layer_norm_eps=1e-12, hidden_act="gelu")
+
+
+def bert_inputs():
+    gen = torch.Generator().manual_seed(SEED + 2)
+    ids = token_ids(gen, 313)
+    type_ids = torch.randint(0, 2, ids.shape, generator=gen)
+    mask = torch.ones(ids.shape, dtype=torch.int64)
+    mask[1, 4:] = 0  # right padding in the second sequence
+    ids[1, 4:] = 0   # [PAD]
+    return {"ids": ids, "type-ids": type_ids, "mask": mask}
+
+
+def bert(c, tmp):
+    cfg = bert_config()
+    inputs = bert_inputs()
+    hf_in = dict(input_ids=inputs["ids"], token_type_ids=inputs["type-ids"],
+                 attention_mask=inputs["mask"])
+
+    # BertModel: no prefix, no MLM head.
+    torch.manual_seed(SEED)
+    model = transformers.BertModel(cfg).eval()
+    redraw(model, SEED)
+    saved = os.path.join(tmp, "bert-model")
+    model.save_pretrained(saved, safe_serialization=True)
+    with torch.no_grad():
+        out = model(**hf_in)
+    # The model file's own switch: BertModel checkpoints carry no cls.predictions head.
+    kc = c.compile("bert-model", "bert", saved, sets=["mlm_head=false"])
+    c.check("bert BertModel.save_pretrained", kc, saved, inputs,
+            {"last_hidden_state": out.last_hidden_state, "pooler_output": out.pooler_output})
+
+    # BertForPreTraining: "bert." prefix, the MLM head under cls.predictions (decoder tied to the
+    # word embeddings, its bias cls.predictions.bias) and the next-sentence head (ignored).
+    torch.manual_seed(SEED)
+    model = transformers.BertForPreTraining(cfg).eval()
+    redraw(model, SEED + 3)
+    saved = os.path.join(tmp, "bert-pretraining")
+    model.save_pretrained(saved, safe_serialization=True)
+    names = load_file(os.path.join(saved, "model.safetensors"))
+    assert any(n.startswith("bert.") for n in names) and "cls.predictions.bias" in names
+    with torch.no_grad():
+        base = model.bert(**hf_in)
+        logits = model(**hf_in).prediction_logits
+    refs = {"last_hidden_state": base.last_hidden_state, "pooler_output": base.pooler_output,
+            "logits": logits}
+    kc = c.compile("bert-mlm", "bert", saved)
+    c.check("bert BertForPreTraining.save_pretrained", kc, saved, inputs, refs)
+
+    # BertForMaskedLM: "bert." prefix and cls.predictions, but no pooler.
+    torch.manual_seed(SEED)
+    model = transformers.BertForMaskedLM(cfg).eval()
+    redraw(model, SEED + 4)
+    mlm = os.path.join(tmp, "bert-maskedlm")
+    model.save_pretrained(mlm, safe_serialization=True)
+    assert not any("pooler" in n for n in load_file(os.path.join(mlm, "model.safetensors")))
+    with torch.no_grad():
+        mlm_refs = {"last_hidden_state": model.bert(**hf_in).last_hidden_state,
+                    "logits": model(**hf_in).logits}
+    # The model file's switch for checkpoints without the pooler.
+    mlm_kc = c.compile("bert-mlm-nopool", "bert", mlm, sets=["add_pooling_layer=false"])
+    c.check("bert BertForMaskedLM.save_pretrained", mlm_kc, mlm, inputs, mlm_refs)
+
+    if c.args.legacy_names:
+        # The original bert-base-uncased naming: LayerNorm.gamma / LayerNorm.beta.
+        legacy = os.path.join(tmp, "bert-legacy")
+        os.makedirs(legacy)
+        renamed = {n.replace("LayerNorm.weight", "LayerNorm.gamma")
+                    .replace("LayerNorm.bias", "LayerNorm.beta"): t for n, t in names.items()}
+        assert renamed != names
+        save_file(renamed, os.path.join(legacy, "model.safetensors"), metadata={"format": "pt"})
+        c.check("bert LayerNorm gamma/beta names", kc, os.path.join(legacy, "model.safetensors"),
+                inputs, refs)
+
+
+# ---- LLaMA --------------------------------------------------------------------------------------
+
+def llama(c, tmp):
+    gen = torch.Generator().manual_seed(SEED + 4)
+    ids = token_ids(gen, 277)
+    for tied in (False, True):
+        cfg = transformers.LlamaConfig(vocab_size=277, hidden_size=32, intermediate_size=64,
+                                       num_hidden_layers=2, num_attention_heads=4,
+                                       num_key_value_heads=2, max_position_embeddings=32,
+                                       rms_norm_eps=1e-6, rope_theta=500.0,
+                                       tie_word_embeddings=tied)
+        torch.manual_seed(SEED)
+        model = transformers.LlamaForCausalLM(cfg).eval()
+        redraw(model, SEED + 5 + tied)
+        kind = "tied" if tied else "untied"
+        saved = os.path.join(tmp, f"llama-{kind}")
+        model.save_pretrained(saved, safe_serialization=True)
+        names = load_file(os.path.join(saved, "model.safetensors"))
+        assert ("lm_head.weight" in names) != tied, sorted(names)
+        with torch.no_grad():
+            logits = model(ids).logits
+        kc = c.compile(f"llama-{kind}", "llama", saved)
+        c.check(f"llama LlamaForCausalLM.save_pretrained ({kind} head)", kc, saved, {"ids": ids},
+                {"logits": logits})
+        if not tied:
+            # Older checkpoints also carry each layer's rotary_emb.inv_freq buffer.
+            older = os.path.join(tmp, "llama-inv-freq")
+            os.makedirs(older)
+            hd = cfg.hidden_size // cfg.num_attention_heads
+            inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, hd, 2).float() / hd)
+            tensors = dict(names)
+            for i in range(cfg.num_hidden_layers):
+                tensors[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = inv_freq.clone()
+            save_file(tensors, os.path.join(older, "model.safetensors"), metadata={"format": "pt"})
+            c.check("llama with rotary_emb.inv_freq buffers", kc,
+                    os.path.join(older, "model.safetensors"), {"ids": ids}, {"logits": logits})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=["gpt2", "bert", "llama"], required=True)
+    ap.add_argument("--kilnc", required=True)
+    ap.add_argument("--kiln", required=True)
+    ap.add_argument("--examples", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra kilnc --set for every compile (to check that a wrong config "
+                         "fails the comparison)")
+    ap.add_argument("--legacy-names", action="store_true",
+                    help="bert: also load the checkpoint under LayerNorm.gamma/.beta names")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    print(f"reference: transformers {transformers.__version__}, torch {torch.__version__} "
+          f"(CPU, fp32, eval, eager attention)")
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    tmp = os.path.join(args.workdir, "checkpoints")
+    os.makedirs(tmp)
+    c = Checker(args)
+    {"gpt2": gpt2, "bert": bert, "llama": llama}[args.model](c, tmp)
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 1 if c.failed or not c.passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
