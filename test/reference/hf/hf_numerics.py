@@ -19,14 +19,16 @@ checkpoint as it is, and every output is compared with the model's own outputs i
          cls.predictions head, next-sentence head ignored): last_hidden_state, pooler_output and
          the MLM logits. BertForMaskedLM.save_pretrained ("bert." prefix, no pooler; compiled
          with --set add_pooling_layer=false): last_hidden_state and the MLM logits.
-         With --legacy-names, also the same tensors under the LayerNorm
-         gamma/beta names of the original bert-base-uncased files.
+         Also the same tensors under the LayerNorm gamma/beta names of the original
+         bert-base-uncased files.
   llama  grouped KV heads, rope_theta and rms_norm_eps away from the defaults: logits of
          LlamaForCausalLM.save_pretrained ("model." prefix, untied lm_head.weight), the same
          with the rotary_emb.inv_freq buffers of older checkpoints, and of a
          tie_word_embeddings=True model, whose checkpoint has no lm_head.weight.
 
-Every comparison prints its max abs error and fails above 1e-4.
+Every comparison prints its max abs error and fails above 1e-4. For gpt2 and llama, `kiln
+generate` (prefill + decode with the KV cache, greedy) must also produce exactly the ids of
+transformers' `model.generate(do_sample=False)` on the saved checkpoint (hf_generate.py).
 
     hf_numerics.py --model gpt2|bert|llama --kilnc PATH --kiln PATH --examples DIR --workdir DIR
 """
@@ -41,6 +43,8 @@ import numpy as np
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
+
+import hf_generate  # beside this file; also makes generate() importable on Debian's torch
 
 TOL = 1e-4
 SEED = 1234
@@ -118,6 +122,21 @@ class Checker:
                   f"(|ref| up to {np.abs(ref).max():.2f}) tol {TOL:.0e} {'ok' if ok else 'FAIL'}")
 
 
+    def check_generate(self, case, kc, saved, prompts, n):
+        """kiln generate --ids <prompt> greedy, ids equal to transformers' generate()."""
+        want = hf_generate.generate(saved, prompts, n)
+        for prompt, ref in zip(prompts, want):
+            proc = run([self.args.kiln, "generate", kc, "--weights", saved, "--ids",
+                        ",".join(map(str, prompt)), "--max-new-tokens", str(n), "--ignore-eos",
+                        "--threads", "2"])
+            got = [int(t) for t in proc.stdout.split()]
+            ok = got == ref
+            self.passed += ok
+            self.failed += not ok
+            print(f"{case} prompt {prompt}: kiln generate {got} vs transformers generate {ref}: "
+                  f"{'ok' if ok else 'FAIL'}")
+
+
 def token_ids(gen, vocab):
     return torch.randint(0, vocab, (BATCH, SEQ), generator=gen)
 
@@ -165,6 +184,8 @@ def gpt2(c, tmp):
     with torch.no_grad():
         logits = model(ids).logits
     c.check("gpt2 seq=n_positions", kc, saved, {"ids": ids}, {"logits": logits})
+    # Greedy generation up to the last position of the cache.
+    c.check_generate("gpt2 greedy", kc, saved, [[5, 17, 3], [9, 200, 41, 7, 7, 300]], P - 6)
 
 
 # ---- BERT ---------------------------------------------------------------------------------------
@@ -236,7 +257,7 @@ def bert(c, tmp):
     mlm_kc = c.compile("bert-mlm-nopool", "bert", mlm, sets=["add_pooling_layer=false"])
     c.check("bert BertForMaskedLM.save_pretrained", mlm_kc, mlm, inputs, mlm_refs)
 
-    if c.args.legacy_names:
+    if True:  # legacy LayerNorm.gamma / LayerNorm.beta names
         # The original bert-base-uncased naming: LayerNorm.gamma / LayerNorm.beta.
         legacy = os.path.join(tmp, "bert-legacy")
         os.makedirs(legacy)
@@ -272,6 +293,7 @@ def llama(c, tmp):
         kc = c.compile(f"llama-{kind}", "llama", saved)
         c.check(f"llama LlamaForCausalLM.save_pretrained ({kind} head)", kc, saved, {"ids": ids},
                 {"logits": logits})
+        c.check_generate(f"llama greedy ({kind} head)", kc, saved, [[5, 17, 3, 250]], 16)
         if not tied:
             # Older checkpoints also carry each layer's rotary_emb.inv_freq buffer.
             older = os.path.join(tmp, "llama-inv-freq")
@@ -296,8 +318,6 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra kilnc --set for every compile (to check that a wrong config "
                          "fails the comparison)")
-    ap.add_argument("--legacy-names", action="store_true",
-                    help="bert: also load the checkpoint under LayerNorm.gamma/.beta names")
     args = ap.parse_args()
     torch.set_num_threads(2)
     print(f"reference: transformers {transformers.__version__}, torch {torch.__version__} "
