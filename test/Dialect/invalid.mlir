@@ -731,3 +731,92 @@ func.func @empty_dim_name(%ids: tensor<?x?xi32> {kiln.dims = ["batch", ""]}) {
 func.func @dims_count(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32> {kiln.dims = ["batch"]}) {
   return %x : tensor<?x?x8xf32>
 }
+
+// -----
+
+// dialect_c13
+// expected-error @+1 {{'kiln.state' on argument 0 must be a non-empty string, got ""}}
+func.func @state_empty(%c: tensor<1x1x4x4xf32> {kiln.state = ""}) {
+  return
+}
+
+// -----
+
+func.func @position_embedding_position_size(%ids: tensor<?x?xi32>, %t: tensor<16x8xf32>, %p: tensor<2xi32>) {
+  // position_embedding_c2
+  // expected-error @+1 {{'kiln.position_embedding' op position must hold one value (tensor<1xi32>), got 'tensor<2xi32>'}}
+  %0 = kiln.position_embedding %ids, %t position(%p : tensor<2xi32>) : tensor<?x?xi32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @rotary_position_size(%x: tensor<?x?x16xf32>, %p: tensor<3xi32>) {
+  // rotary_c4
+  // expected-error @+1 {{'kiln.rotary' op position must hold one value (tensor<1xi32>), got 'tensor<3xi32>'}}
+  %0 = kiln.rotary %x position(%p : tensor<3xi32>) {num_heads = 2, head_dim = 8} : tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_layer(%k: tensor<?x?x16xf32>, %cache: tensor<2x?x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c1
+  // expected-error @+1 {{'kiln.kv_cache_append' op layer 2 is outside the cache's 2 layers}}
+  %c, %r = kiln.kv_cache_append %k into %cache[2] at %p : tensor<?x?x16xf32> into tensor<2x?x32x16xf32>, tensor<1xi32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_width(%k: tensor<?x?x8xf32>, %cache: tensor<2x?x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c2
+  // expected-error @+1 {{'kiln.kv_cache_append' op rows 'tensor<?x?x8xf32>' and prefix 'tensor<?x?x16xf32>' must have the cache's row width 16}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<?x?x8xf32> into tensor<2x?x32x16xf32>, tensor<1xi32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_batch(%k: tensor<3x?x16xf32>, %cache: tensor<2x2x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c3
+  // expected-error @+1 {{'kiln.kv_cache_append' op rows 'tensor<3x?x16xf32>' and prefix 'tensor<3x?x16xf32>' must have the cache's batch 2}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<3x?x16xf32> into tensor<2x2x32x16xf32>, tensor<1xi32> -> tensor<3x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_element_type(%k: tensor<?x?x16xf16>, %cache: tensor<2x?x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c4
+  // expected-error @+1 {{'kiln.kv_cache_append' op rows and prefix must have the cache's element type 'f32'}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<?x?x16xf16> into tensor<2x?x32x16xf32>, tensor<1xi32> -> tensor<?x?x16xf16>
+  return
+}
+
+// -----
+
+func.func @cache_too_many_rows(%k: tensor<?x40x16xf32>, %cache: tensor<2x?x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c5
+  // expected-error @+1 {{'kiln.kv_cache_append' op 40 new rows exceed the cache's 32 positions}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<?x40x16xf32> into tensor<2x?x32x16xf32>, tensor<1xi32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_static_prefix(%k: tensor<?x?x16xf32>, %cache: tensor<2x?x32x16xf32>, %p: tensor<1xi32>) {
+  // kv_cache_append_c6
+  // expected-error @+1 {{'kiln.kv_cache_append' op prefix 'tensor<?x4x16xf32>' must have a dynamic length (position + new rows)}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<?x?x16xf32> into tensor<2x?x32x16xf32>, tensor<1xi32> -> tensor<?x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @cache_position_size(%k: tensor<?x?x16xf32>, %cache: tensor<2x?x32x16xf32>, %p: tensor<2xi32>) {
+  // kv_cache_append_c7
+  // expected-error @+1 {{'kiln.kv_cache_append' op position must hold one value (tensor<1xi32>), got 'tensor<2xi32>'}}
+  %c, %r = kiln.kv_cache_append %k into %cache[0] at %p : tensor<?x?x16xf32> into tensor<2x?x32x16xf32>, tensor<2xi32> -> tensor<?x?x16xf32>
+  return
+}

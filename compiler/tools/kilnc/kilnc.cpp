@@ -2,6 +2,7 @@
 //
 // kilnc MODEL.kiln [--set key=value]... [--config config.json]
 //       [--emit=ast|params|mlir|linalg|llvm|artifact] [--target=cpu|none] [-o FILE]
+//       [--specialize name=size,...]
 //
 // Reads a model file, applies config overrides, runs the front-end and prints the requested
 // stage, or writes the .kc artifact (the default when -o names a .kc file). Diagnostics go to
@@ -61,6 +62,12 @@ cl::opt<Emit> EmitAction(
 cl::opt<std::string> TargetName(
     "target", cl::desc("Code in the artifact: cpu (native code for this machine) or none"),
     cl::init("cpu"), cl::cat(KilncCat));
+cl::opt<std::string> Specialize(
+    "specialize",
+    cl::desc("Compile forward for these sizes only, cut into per-op dispatches with tuned "
+             "schedules: --specialize batch=1,seq=64 (every symbolic dimension of forward's "
+             "inputs; the runtime then refuses other sizes). prefill/decode stay general"),
+    cl::value_desc("name=size,..."), cl::cat(KilncCat));
 cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
 cl::list<std::string> SetValues(
@@ -153,6 +160,25 @@ bool parseSets(std::vector<fe::ConfigOverride> &out) {
   }
   return ok;
 }
+/// Parses --specialize name=size,... into `sizes`.
+bool parseSpecialize(llvm::StringMap<int64_t> &sizes) {
+  llvm::SmallVector<llvm::StringRef> items;
+  llvm::StringRef(Specialize).split(items, ',');
+  for (llvm::StringRef item : items) {
+    auto [name, value] = item.trim().split('=');
+    int64_t size = 0;
+    if (name.trim().empty() || value.trim().getAsInteger(10, size) || size <= 0) {
+      llvm::errs() << "kilnc: error: --specialize: '" << item
+                   << "' is not name=size with a positive size (e.g. batch=1,seq=64)\n";
+      return false;
+    }
+    if (!sizes.try_emplace(name.trim(), size).second) {
+      llvm::errs() << "kilnc: error: --specialize: '" << name.trim() << "' is given twice\n";
+      return false;
+    }
+  }
+  return true;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -207,6 +233,11 @@ int main(int argc, char **argv) {
   Emit emit = EmitAction;
   if (EmitAction.getNumOccurrences() == 0 && llvm::StringRef(OutputFilename).ends_with(".kc"))
     emit = Emit::Artifact;
+  if (!Specialize.empty() && (emit != Emit::Artifact || TargetName != "cpu")) {
+    llvm::errs() << "kilnc: error: --specialize applies to the CPU code of an artifact "
+                    "(-o MODEL.kc --target=cpu)\n";
+    return 1;
+  }
   if (emit == Emit::Artifact) {
     if (OutputFilename == "-") {
       llvm::errs() << "kilnc: error: --emit=artifact writes a file: name it with -o MODEL.kc\n";
@@ -223,11 +254,14 @@ int main(int argc, char **argv) {
       llvm::errs() << "kilnc: error: unknown --target '" << TargetName << "' (cpu or none)\n";
       return 1;
     }
+    llvm::StringMap<int64_t> sizes;
+    if (!Specialize.empty() && !parseSpecialize(sizes))
+      return 1;
     mlir::DialectRegistry registry;
     kiln::cpu::registerCPUTargetDialects(registry);
     ctx.appendDialectRegistry(registry);
     auto addTargets = [&](kiln::rt::Manifest &manifest, kiln::rt::ArtifactWriter &writer) {
-      return kiln::addCPUTarget(*m, manifest, writer);
+      return kiln::addCPUTarget(*m, manifest, writer, {}, Specialize.empty() ? nullptr : &sizes);
     };
     return failed(kiln::writeArtifact(*m, OutputFilename, addTargets)) ? 1 : 0;
   }

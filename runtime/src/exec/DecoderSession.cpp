@@ -150,6 +150,9 @@ Status DecoderSession::Impl::bind(const std::string &entry, BoundCall &call) {
         b.buffer = state[i].get();
         break;
       }
+      case BufferRef::Temporary:
+        return Status::invalid(ex->path + ": entry point '" + entry +
+                               "' binds temporaries, which a decoder session does not run yet");
       }
       bindings.push_back(b);
     }

@@ -1,9 +1,10 @@
 //===- Executor.cpp - Runs an artifact's entry points ---------------------===//
 //
 // An entry point's schedule (docs/artifact.md, "Schedules") lists its dispatches; each names
-// the buffers it binds (an input, a parameter or an output of the entry point) and the
-// symbolic sizes it receives as scalars. The executor binds the symbols from the inputs'
-// shapes, allocates the outputs, and replays the dispatches through the HAL.
+// the buffers it binds (an input, a parameter, an output of the entry point or a temporary in
+// the entry point's arena) and the symbolic sizes it receives as scalars. The executor binds
+// the symbols from the inputs' shapes (refusing sizes other than the schedule's static_dims),
+// allocates the outputs, and replays the dispatches through the HAL, each over its workgroups.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/Executor.h"
@@ -14,8 +15,6 @@
 #include "kiln/rt/cpu/CPUDevice.h"
 #include "kiln/rt/hal/HAL.h"
 #include "kiln/rt/weights/Weights.h"
-
-#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <limits>
@@ -43,80 +42,6 @@ Tensor Tensor::fromI32(std::vector<int64_t> shape, const std::vector<int32_t> &v
 namespace {
 
 constexpr const char *kCPUTarget = "cpu-x86_64";
-
-/// Parses and checks one schedule section against the entry point and the executable.
-Status parseSchedule(std::string_view text, std::string_view what, const EntryPoint &entry,
-                     const Manifest &manifest, const hal::Executable &exe, Schedule &out) {
-  auto bad = [&](const std::string &why) {
-    return Status::invalid(std::string(what) + ": invalid schedule: " + why);
-  };
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return bad("not a JSON object");
-  if (!j.contains("version") || j["version"] != 1)
-    return bad("unsupported version (this kiln reads version 1)");
-  if (!j.contains("dispatches") || !j["dispatches"].is_array() || j["dispatches"].empty())
-    return bad("no dispatches");
-  auto hasName = [](const auto &list, const std::string &name) {
-    for (const auto &x : list)
-      if (x.name == name)
-        return true;
-    return false;
-  };
-  for (const nlohmann::json &d : j["dispatches"]) {
-    Dispatch &dispatch = out.dispatches.emplace_back();
-    if (!d.is_object() || !d.contains("dispatch") || !d["dispatch"].is_string())
-      return bad("a dispatch without a name");
-    dispatch.name = d["dispatch"].get<std::string>();
-    dispatch.index = exe.find(dispatch.name);
-    if (dispatch.index < 0)
-      return bad("dispatch '" + dispatch.name + "' is not in the code section");
-    const hal::DispatchInfo &info = exe.dispatches()[dispatch.index];
-    if (!d.contains("workgroups") || !d["workgroups"].is_array() || d["workgroups"].size() != 3)
-      return bad("dispatch '" + dispatch.name + "': workgroups must be [x, y, z]");
-    for (int i = 0; i < 3; ++i) {
-      const nlohmann::json &w = d["workgroups"][i];
-      if (!w.is_number_unsigned() || w.get<uint64_t>() == 0 || w.get<uint64_t>() > UINT32_MAX)
-        return bad("dispatch '" + dispatch.name + "': bad workgroup count");
-      dispatch.workgroups[i] = w.get<uint32_t>();
-    }
-    if (!d.contains("buffers") || !d["buffers"].is_array())
-      return bad("dispatch '" + dispatch.name + "' has no buffer list");
-    for (const nlohmann::json &b : d["buffers"]) {
-      if (!b.is_object() || !b.contains("kind") || !b["kind"].is_string() || !b.contains("name") ||
-          !b["name"].is_string())
-        return bad("dispatch '" + dispatch.name + "': a buffer needs a kind and a name");
-      std::string kind = b["kind"].get<std::string>(), name = b["name"].get<std::string>();
-      BufferRef ref;
-      ref.name = name;
-      if (kind == "input" && hasName(entry.inputs, name))
-        ref.kind = BufferRef::Input;
-      else if (kind == "output" && hasName(entry.outputs, name))
-        ref.kind = BufferRef::Output;
-      else if (kind == "parameter" && hasName(manifest.parameters, name))
-        ref.kind = BufferRef::Parameter;
-      else if (kind == "state" && hasName(entry.state, name))
-        ref.kind = BufferRef::State;
-      else
-        return bad("dispatch '" + dispatch.name + "' binds unknown " + kind + " '" + name + "'");
-      dispatch.buffers.push_back(std::move(ref));
-    }
-    if (!d.contains("scalars") || !d["scalars"].is_array())
-      return bad("dispatch '" + dispatch.name + "' has no scalar list");
-    for (const nlohmann::json &s : d["scalars"]) {
-      if (!s.is_string())
-        return bad("dispatch '" + dispatch.name + "': scalars are symbol names");
-      dispatch.scalars.push_back(s.get<std::string>());
-    }
-    if (dispatch.buffers.size() != info.numBuffers || dispatch.scalars.size() != info.numScalars)
-      return bad("dispatch '" + dispatch.name + "' binds " +
-                 std::to_string(dispatch.buffers.size()) + " buffers and " +
-                 std::to_string(dispatch.scalars.size()) + " scalars; its code takes " +
-                 std::to_string(info.numBuffers) + " and " + std::to_string(info.numScalars));
-  }
-  return Status::success();
-}
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -185,10 +110,20 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
       const char *bytes = reinterpret_cast<const char *>(m.artifact.sectionData(*info));
       Schedule schedule;
       if (Status s = parseSchedule(std::string_view(bytes, info->size),
-                                   artifactPath + ":" + section, e, manifest, *m.executable,
-                                   schedule);
+                                   artifactPath + ":" + section, e, manifest,
+                                   m.executable->dispatches(), schedule);
           !s.ok())
         return s;
+      if (!schedule.temporaries.empty()) {
+        std::unique_ptr<hal::Buffer> arena;
+        if (hal::Status s = m.device->allocateBuffer(std::max<uint64_t>(schedule.arenaBytes, 1),
+                                                     arena);
+            !s)
+          return Status::invalid(artifactPath + ": entry point '" + e.name + "': cannot allocate " +
+                                 std::to_string(schedule.arenaBytes) + " bytes of temporaries: " +
+                                 s.message());
+        m.arenas.emplace(e.name, std::move(arena));
+      }
       m.schedules.emplace(e.name, std::move(schedule));
     }
   out = std::move(ex);
@@ -262,6 +197,15 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
     }
   }
 
+  // An entry point compiled for static sizes (kilnc --specialize) runs only those.
+  for (const auto &[symbol, size] : sched->second.staticDims) {
+    auto it = symbols.find(symbol);
+    if (it != symbols.end() && it->second != size)
+      return Status::invalid(m.path + ": entry point '" + entry->name + "' was compiled for " +
+                             symbol + " = " + std::to_string(size) + " (kilnc --specialize); " +
+                             "the inputs give " + symbol + " = " + std::to_string(it->second));
+  }
+
   // Outputs: shapes from the symbols.
   std::vector<std::unique_ptr<hal::Buffer>> outBuffers;
   std::map<std::string, size_t, std::less<>> outIndex;
@@ -316,6 +260,13 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
         break;
       case BufferRef::State:
         return Status::invalid("dispatch '" + d.name + "' binds state outside a session");
+      case BufferRef::Temporary: {
+        const Temporary &temp = sched->second.temporaries[ref.temporary];
+        b.buffer = m.arenas.at(entry->name).get();
+        b.offset = size_t(temp.offset);
+        b.length = size_t(temp.bytes);
+        break;
+      }
       }
       bindings.push_back(b);
     }

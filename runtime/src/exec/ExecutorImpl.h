@@ -9,6 +9,7 @@
 
 #include "kiln/rt/artifact/Artifact.h"
 #include "kiln/rt/exec/Executor.h"
+#include "kiln/rt/exec/Schedule.h"
 #include "kiln/rt/hal/HAL.h"
 #include "kiln/rt/weights/Weights.h"
 
@@ -20,24 +21,6 @@
 
 namespace kiln::rt::exec {
 
-/// One buffer binding of a dispatch: an entry point's input, output or state, or a parameter.
-struct BufferRef {
-  enum Kind { Input, Parameter, Output, State } kind;
-  std::string name;
-};
-
-struct Dispatch {
-  std::string name;
-  int index = -1; // in the executable
-  std::array<uint32_t, 3> workgroups = {1, 1, 1};
-  std::vector<BufferRef> buffers;
-  std::vector<std::string> scalars;
-};
-
-struct Schedule {
-  std::vector<Dispatch> dispatches;
-};
-
 struct Executor::Impl {
   std::string path;
   Artifact artifact;
@@ -46,6 +29,8 @@ struct Executor::Impl {
   std::unique_ptr<hal::Executable> executable;
   std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> params;
   std::map<std::string, Schedule, std::less<>> schedules;
+  /// The arena of each entry point whose schedule has temporaries (allocated once, at load).
+  std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> arenas;
 };
 
 } // namespace kiln::rt::exec

@@ -9,6 +9,10 @@
 //                                                                     (--emit=llvm)
 //   CPU code section (shared object) + one schedule per entry point   (-o model.kc)
 //
+// With --specialize, forward instead goes through the Dispatch passes (docs/dispatch.md):
+// specialized to static sizes, cut into per-op dispatches compiled by the CPU target into the
+// same shared object, with a schedule of temporaries in one arena.
+//
 // docs/artifact.md ("Schedules") describes what the runtime receives.
 //
 //===----------------------------------------------------------------------===//
@@ -20,6 +24,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LogicalResult.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <string>
 #include <vector>
@@ -86,10 +91,14 @@ mlir::LogicalResult lowerForEmit(mlir::ModuleOp module, bool toLLVM);
 
 /// Compiles the entry points of `module` (kiln dialect; left unchanged) for the CPU and adds
 /// the code section `code/cpu-x86_64` and one `schedule/cpu-x86_64/<entry>` section per entry
-/// point to an artifact being written (the AddTargetsFn of kiln::writeArtifact).
+/// point to an artifact being written (the AddTargetsFn of kiln::writeArtifact). With
+/// `specialize` (symbolic dimension -> size), `forward` is specialized to those sizes and cut
+/// into per-op dispatches compiled into the same code section; its schedule carries
+/// `static_dims`, `temporaries` and `arena_bytes` (docs/artifact.md).
 mlir::LogicalResult addCPUTarget(mlir::ModuleOp module, kiln::rt::Manifest &manifest,
                                  kiln::rt::ArtifactWriter &writer,
-                                 const cpu::CPUTargetOptions &options = {});
+                                 const cpu::CPUTargetOptions &options = {},
+                                 const llvm::StringMap<int64_t> *specialize = nullptr);
 
 } // namespace kiln
 
