@@ -19,10 +19,7 @@ namespace {
 
 /// One entry point bound to the session's buffers.
 struct BoundCall {
-  const Dispatch *dispatches = nullptr;
-  size_t numDispatches = 0;
-  std::vector<std::vector<hal::BufferBinding>> bindings;
-  std::vector<std::vector<int64_t>> scalars;
+  BoundSchedule schedule;
   /// (dispatch, scalar) slots that receive the sequence length.
   std::vector<std::pair<size_t, size_t>> seqSlots;
 };
@@ -122,54 +119,42 @@ Status DecoderSession::Impl::checkEntry(const EntryPoint &e, bool isDecode) {
 }
 
 Status DecoderSession::Impl::bind(const std::string &entry, BoundCall &call) {
-  const Schedule &schedule = ex->schedules.at(entry);
-  call.dispatches = schedule.dispatches.data();
-  call.numDispatches = schedule.dispatches.size();
-  for (size_t di = 0; di < schedule.dispatches.size(); ++di) {
-    const Dispatch &d = schedule.dispatches[di];
-    std::vector<hal::BufferBinding> &bindings = call.bindings.emplace_back();
-    for (const BufferRef &ref : d.buffers) {
-      hal::BufferBinding b;
-      switch (ref.kind) {
-      case BufferRef::Input:
-        b.buffer = ref.name == "position" ? positionBuffer.get() : ids.get();
-        break;
-      case BufferRef::Output:
-        b.buffer = logits.get();
-        break;
-      case BufferRef::Parameter:
-        b.buffer = ex->params.at(ref.name).get();
-        break;
-      case BufferRef::State: {
-        size_t i = 0;
-        while (i < stateNames.size() && stateNames[i] != ref.name)
-          ++i;
-        if (i == stateNames.size())
-          return Status::invalid(ex->path + ": entry point '" + entry + "' binds unknown state '" +
-                                 ref.name + "'");
-        b.buffer = state[i].get();
-        break;
-      }
-      case BufferRef::Temporary:
-        return Status::invalid(ex->path + ": entry point '" + entry +
-                               "' binds temporaries, which a decoder session does not run yet");
-      }
-      bindings.push_back(b);
+  if (!ex->schedules.at(entry).staticDims.empty())
+    return Status::unsupported(ex->path + ": entry point '" + entry +
+                               "' was compiled for static sizes, which a decoder session does "
+                               "not run yet");
+  auto entryBuffer = [&](const BufferRef &ref, hal::Buffer *&buffer) -> Status {
+    switch (ref.kind) {
+    case BufferRef::Input:
+      buffer = ref.name == "position" ? positionBuffer.get() : ids.get();
+      return Status::success();
+    case BufferRef::Output:
+      buffer = logits.get();
+      return Status::success();
+    default:
+      for (size_t i = 0; i < stateNames.size(); ++i)
+        if (stateNames[i] == ref.name) {
+          buffer = state[i].get();
+          return Status::success();
+        }
+      return Status::invalid(ex->path + ": entry point '" + entry + "' binds unknown state '" +
+                             ref.name + "'");
     }
-    std::vector<int64_t> &scalars = call.scalars.emplace_back();
-    for (size_t si = 0; si < d.scalars.size(); ++si) {
-      if (d.scalars[si] == batchSymbol) {
-        scalars.push_back(batch);
-      } else if (d.scalars[si] == seqSymbol) {
-        scalars.push_back(1);
-        call.seqSlots.emplace_back(di, si);
-      } else {
-        return Status::unsupported(ex->path + ": dispatch '" + d.name + "' needs size '" +
-                                   d.scalars[si] + "', which a decoder session does not bind");
-      }
+  };
+  auto symbol = [&](size_t di, size_t si, const std::string &name, int64_t &value) -> Status {
+    if (name == batchSymbol) {
+      value = batch;
+    } else if (name == seqSymbol) {
+      value = 1; // set by each call
+      call.seqSlots.emplace_back(di, si);
+    } else {
+      return Status::unsupported(ex->path + ": dispatch '" +
+                                 ex->schedules.at(entry).dispatches[di].name + "' needs size '" +
+                                 name + "', which a decoder session does not bind");
     }
-  }
-  return Status::success();
+    return Status::success();
+  };
+  return ex->bindSchedule(entry, entryBuffer, symbol, call.schedule);
 }
 
 Status DecoderSession::Impl::run(BoundCall &call, const int32_t *tokens, int64_t seq, float *out) {
@@ -192,19 +177,9 @@ Status DecoderSession::Impl::run(BoundCall &call, const int32_t *tokens, int64_t
   int32_t p = int32_t(position);
   std::memcpy(positionBuffer->hostPointer(), &p, sizeof(p));
   for (auto [d, s] : call.seqSlots)
-    call.scalars[d][s] = seq;
-  for (size_t i = 0; i < call.numDispatches; ++i) {
-    const Dispatch &d = call.dispatches[i];
-    hal::DispatchParams params;
-    params.buffers = hal::Span<const hal::BufferBinding>(call.bindings[i].data(),
-                                                         call.bindings[i].size());
-    params.scalars = hal::Span<const int64_t>(call.scalars[i].data(), call.scalars[i].size());
-    params.workgroups = d.workgroups;
-    if (hal::Status s = ex->device->dispatch(*ex->executable, uint32_t(d.index), params); !s)
-      return Status::invalid(ex->path + ": dispatch '" + d.name + "': " + s.message());
-  }
-  if (hal::Status s = ex->device->synchronize(); !s)
-    return Status::invalid(ex->path + ": " + s.message());
+    call.schedule.scalars[d][s] = seq;
+  if (Status s = ex->replay(call.schedule); !s.ok())
+    return s;
   std::memcpy(out, logits->hostPointer(), size_t(batch * vocab) * sizeof(float));
   position += seq;
   return Status::success();

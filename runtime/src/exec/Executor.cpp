@@ -244,49 +244,32 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
     inBuffers.emplace(name, std::move(buffer));
   }
 
-  for (const Dispatch &d : sched->second.dispatches) {
-    std::vector<hal::BufferBinding> bindings;
-    for (const BufferRef &ref : d.buffers) {
-      hal::BufferBinding b;
-      switch (ref.kind) {
-      case BufferRef::Input:
-        b.buffer = inBuffers.at(ref.name).get();
-        break;
-      case BufferRef::Output:
-        b.buffer = outBuffers[outIndex.at(ref.name)].get();
-        break;
-      case BufferRef::Parameter:
-        b.buffer = m.params.at(ref.name).get();
-        break;
-      case BufferRef::State:
-        return Status::invalid("dispatch '" + d.name + "' binds state outside a session");
-      case BufferRef::Temporary: {
-        const Temporary &temp = sched->second.temporaries[ref.temporary];
-        b.buffer = m.arenas.at(entry->name).get();
-        b.offset = size_t(temp.offset);
-        b.length = size_t(temp.bytes);
-        break;
-      }
-      }
-      bindings.push_back(b);
+  BoundSchedule bound;
+  auto entryBuffer = [&](const BufferRef &ref, hal::Buffer *&buffer) -> Status {
+    switch (ref.kind) {
+    case BufferRef::Input:
+      buffer = inBuffers.at(ref.name).get();
+      return Status::success();
+    case BufferRef::Output:
+      buffer = outBuffers[outIndex.at(ref.name)].get();
+      return Status::success();
+    default:
+      return Status::invalid(m.path + ": entry point '" + entry->name + "' binds state '" +
+                             ref.name + "' outside a session");
     }
-    std::vector<int64_t> scalars;
-    for (const std::string &symbol : d.scalars) {
-      auto it = symbols.find(symbol);
-      if (it == symbols.end())
-        return Status::unsupported("dispatch '" + d.name + "' needs size '" + symbol +
-                                   "', which no input determines");
-      scalars.push_back(it->second);
-    }
-    hal::DispatchParams params;
-    params.buffers = hal::Span<const hal::BufferBinding>(bindings.data(), bindings.size());
-    params.scalars = hal::Span<const int64_t>(scalars.data(), scalars.size());
-    params.workgroups = d.workgroups;
-    if (hal::Status s = m.device->dispatch(*m.executable, uint32_t(d.index), params); !s)
-      return Status::invalid(m.path + ": dispatch '" + d.name + "': " + s.message());
-  }
-  if (hal::Status s = m.device->synchronize(); !s)
-    return Status::invalid(m.path + ": " + s.message());
+  };
+  auto symbol = [&](size_t di, size_t, const std::string &name, int64_t &value) -> Status {
+    auto it = symbols.find(name);
+    if (it == symbols.end())
+      return Status::unsupported("dispatch '" + sched->second.dispatches[di].name +
+                                 "' needs size '" + name + "', which no input determines");
+    value = it->second;
+    return Status::success();
+  };
+  if (Status s = m.bindSchedule(entry->name, entryBuffer, symbol, bound); !s.ok())
+    return s;
+  if (Status s = m.replay(bound); !s.ok())
+    return s;
 
   for (NamedTensor &o : outputs) {
     hal::Buffer &buffer = *outBuffers[outIndex.at(o.name)];
@@ -295,6 +278,54 @@ Status Executor::run(std::string_view entryName, const std::vector<NamedTensor> 
     if (bytes != 0)
       std::memcpy(o.tensor.bytes.data(), buffer.hostPointer(), bytes);
   }
+  return Status::success();
+}
+
+Status Executor::Impl::bindSchedule(const std::string &entry, const EntryBufferFn &entryBuffer,
+                                    const SymbolFn &symbol, BoundSchedule &out) {
+  const Schedule &schedule = schedules.at(entry);
+  out.schedule = &schedule;
+  out.bindings.clear();
+  out.scalars.clear();
+  for (size_t di = 0; di < schedule.dispatches.size(); ++di) {
+    const Dispatch &d = schedule.dispatches[di];
+    std::vector<hal::BufferBinding> &bindings = out.bindings.emplace_back();
+    for (const BufferRef &ref : d.buffers) {
+      hal::BufferBinding b;
+      if (ref.kind == BufferRef::Parameter) {
+        b.buffer = params.at(ref.name).get();
+      } else if (ref.kind == BufferRef::Temporary) {
+        const Temporary &temp = schedule.temporaries[ref.temporary];
+        b.buffer = arenas.at(entry).get();
+        b.offset = size_t(temp.offset);
+        b.length = size_t(temp.bytes);
+      } else if (Status s = entryBuffer(ref, b.buffer); !s.ok()) {
+        return s;
+      }
+      bindings.push_back(b);
+    }
+    std::vector<int64_t> &scalars = out.scalars.emplace_back(d.scalars.size());
+    for (size_t si = 0; si < d.scalars.size(); ++si)
+      if (Status s = symbol(di, si, d.scalars[si], scalars[si]); !s.ok())
+        return s;
+  }
+  return Status::success();
+}
+
+Status Executor::Impl::replay(const BoundSchedule &bound) {
+  const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
+  for (size_t i = 0; i < dispatches.size(); ++i) {
+    const Dispatch &d = dispatches[i];
+    hal::DispatchParams params;
+    params.buffers =
+        hal::Span<const hal::BufferBinding>(bound.bindings[i].data(), bound.bindings[i].size());
+    params.scalars = hal::Span<const int64_t>(bound.scalars[i].data(), bound.scalars[i].size());
+    params.workgroups = d.workgroups;
+    if (hal::Status s = device->dispatch(*executable, uint32_t(d.index), params); !s)
+      return Status::invalid(path + ": dispatch '" + d.name + "': " + s.message());
+  }
+  if (hal::Status s = device->synchronize(); !s)
+    return Status::invalid(path + ": " + s.message());
   return Status::success();
 }
 

@@ -14,12 +14,28 @@
 #include "kiln/rt/weights/Weights.h"
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace kiln::rt::exec {
+
+/// A schedule's dispatches with every buffer and scalar resolved: bound once, replayed as
+/// often as needed without allocating.
+struct BoundSchedule {
+  const Schedule *schedule = nullptr;
+  std::vector<std::vector<hal::BufferBinding>> bindings;
+  std::vector<std::vector<int64_t>> scalars;
+};
+
+/// Gives the buffer of an entry point's own input, output or state binding.
+using EntryBufferFn = std::function<Status(const BufferRef &, hal::Buffer *&)>;
+/// Gives the value of scalar `scalarIndex` (symbol `symbol`) of dispatch `dispatchIndex`.
+using SymbolFn =
+    std::function<Status(size_t dispatchIndex, size_t scalarIndex, const std::string &symbol,
+                         int64_t &value)>;
 
 struct Executor::Impl {
   std::string path;
@@ -31,6 +47,13 @@ struct Executor::Impl {
   std::map<std::string, Schedule, std::less<>> schedules;
   /// The arena of each entry point whose schedule has temporaries (allocated once, at load).
   std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> arenas;
+
+  /// Binds entry point `entry`'s schedule: parameters and temporaries (at their arena offsets)
+  /// here, inputs, outputs and state through `entryBuffer`, scalars through `symbol`.
+  Status bindSchedule(const std::string &entry, const EntryBufferFn &entryBuffer,
+                      const SymbolFn &symbol, BoundSchedule &out);
+  /// Runs a bound schedule's dispatches in order and waits for them.
+  Status replay(const BoundSchedule &bound);
 };
 
 } // namespace kiln::rt::exec
