@@ -9,9 +9,14 @@
 //   for weights stored [N, K]) are fused into each tile; the tile is cut into register blocks
 //   (8 x 32 with AVX-512, 4 x 16 with AVX2, one long row for decode), K is tiled by one, and
 //   each block is vectorized so the accumulators stay in registers (contractions lower to outer
-//   products = broadcast + FMA). Ragged N peels the block loops.
+//   products = broadcast + FMA). A ragged N (not a multiple of the workgroup tile, GPT-2's lm
+//   head) splits the dispatch into two independent static parts, the divisible columns and the
+//   edge, each tiled this way with its own workgroups; a block that does not divide its tile
+//   peels the block loop.
 // * Decode against weights stored [N, K] (matmul_transpose_b, M <= 4): workgroups of 64 weight
 //   rows, one dot product per output, vectorized along K and reduced.
+// * Batched contractions (attention's QK^T and PV with their epilogues; ScheduleContraction.cpp):
+//   workgroups over batch x heads x row tiles, the same register blocks.
 // * Anything else runs as one workgroup; bufferization and loop lowering handle it.
 //
 // The schedule is generated as transform IR text, parsed and applied to the function; with
@@ -19,12 +24,15 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Target/CPU/CPUTarget.h"
+#include "Schedules.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Dialect/Transform/IR/TransformOps.h"
 #include "mlir/Dialect/Transform/Interfaces/TransformInterfaces.h"
 #include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
@@ -116,8 +124,12 @@ std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
   return d;
 }
 
-/// Picks tile sizes and writes the transform script of a matmul dispatch.
-std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
+/// Tile sizes of a matmul dispatch.
+struct MatmulTiles {
+  int64_t lanes, regM, regN, tileM, tileN;
+};
+
+MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
   // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
   // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 3 registers = 12
   // accumulators + 3 B vectors + 1 broadcast. Decode-sized M gets one long row: the kernel
@@ -137,12 +149,46 @@ std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
     tileN = regN;
   tileN = std::min(tileN, d.n);
   regN = std::min(regN, tileN);
+  return {lanes, regM, regN, tileM, tileN};
+}
 
+/// Appends `sfx` to every SSA name but %f and to every matched attribute of a schedule body, so
+/// that the schedules of several parts of one dispatch can share one script.
+std::string withSuffix(StringRef body, StringRef sfx) {
+  std::string out;
+  for (size_t i = 0; i < body.size(); ++i) {
+    out += body[i];
+    bool ssa = body[i] == '%';
+    bool attr = body.substr(i + 1).starts_with("attributes{");
+    if (attr) {
+      out += body.substr(i + 1, 11).str();
+      i += 11;
+    }
+    if (!ssa && !attr)
+      continue;
+    size_t j = i + 1;
+    while (j < body.size() && (isalnum(body[j]) || body[j] == '_' || body[j] == '.'))
+      ++j;
+    StringRef name = body.slice(i + 1, j);
+    out += name.str();
+    if (!(ssa && name == "f"))
+      out += sfx.str();
+    i = j - 1;
+  }
+  return out;
+}
+
+/// Writes the tiling part of a matmul dispatch's transform script (vectorization follows once
+/// per function).
+std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
+  int64_t lanes = t.lanes, regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
+  // Ragged edges inside a workgroup (dynamic-width tiles, or a static tile that the register
+  // block or the panel block does not divide) peel the block loops.
+  bool raggedBlocks = d.n % tileN != 0 || tileN % regN != 0;
+  bool raggedPanel = d.n % tileN != 0 || tileN % lanes != 0;
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-        "  %root = transform.structured.match attributes{" << kRootAttr
+  os << "  %root = transform.structured.match attributes{" << kRootAttr
      << "} in %f : (!transform.any_op) -> !transform.any_op\n"
         "  %mm = transform.structured.match attributes{" << kMatmulAttr
      << "} in %f : (!transform.any_op) -> !transform.any_op\n";
@@ -175,7 +221,7 @@ std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
        << lanes
        << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
           "!transform.any_op)\n";
-    if (d.n % tileN != 0)
+    if (raggedPanel)
       os << "  %trlf = transform.cast %trl1 : !transform.any_op to !transform.op<\"scf.for\">\n"
             "  %trmain, %trrest = transform.loop.peel %trlf : (!transform.op<\"scf.for\">) -> "
             "(!transform.any_op, !transform.any_op)\n"
@@ -199,9 +245,10 @@ std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
   if (fill && epilogue)
     os << "  %fill1, %ln2 = transform.structured.fuse_into_containing_op %fill0 into " << ln
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-  if (d.n % tileN != 0) {
-    // Ragged N: the workgroup tiles have dynamic widths. Peel the register-block loop so that
-    // all blocks but the last have static shapes (and vectorize); the last runs as loops.
+  if (raggedBlocks) {
+    // Ragged N: the workgroup tiles have dynamic widths (or the block does not divide the
+    // tile). Peel the register-block loop so that all blocks but the last have static shapes
+    // (and vectorize); the last runs as loops.
     os << "  %lnf = transform.cast " << ln
        << " : !transform.any_op to !transform.op<\"scf.for\">\n"
           "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
@@ -212,6 +259,20 @@ std::string matmulSchedule(const MatmulDispatch &d, unsigned vectorBits) {
   }
   os << "  %mm2, %lk = transform.structured.tile_using_for " << mm1
      << " tile_sizes [0, 0, 1] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  return s;
+}
+
+/// The transform script of a matmul dispatch made of `parts.size()` independent parts (one, or
+/// a divisible part and the ragged edge of N), each tiled as above.
+std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
+  for (auto [i, part] : llvm::enumerate(parts)) {
+    std::string body = matmulTiling(part.first, part.second);
+    os << (parts.size() == 1 ? body : withSuffix(body, "_" + std::to_string(i)));
+  }
   os << "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
         " : (!transform.any_op) -> !transform.any_op\n"
         "  transform.apply_patterns to %fv {\n"
@@ -296,6 +357,102 @@ std::string matvecSchedule(const MatmulDispatch &d) {
   return s;
 }
 
+} // namespace
+
+/// Cuts a matmul dispatch along N into two independent parts with static shapes, the columns
+/// [0, n0) and [n0, N): the root (epilogue or matmul) is tiled at each part's columns and its
+/// producers (matmul, accumulator init, weight panel) are tiled with it; the parts are inserted
+/// into the stored result. Distribution gives each part its own workgroups.
+static FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func,
+                                                             MatmulDispatch d, int64_t n0) {
+  SmallVector<bufferization::MaterializeInDestinationOp> stores;
+  func.walk([&](bufferization::MaterializeInDestinationOp op) { stores.push_back(op); });
+  Operation *root = d.epilogue ? d.epilogue.getOperation() : d.matmul.getOperation();
+  if (stores.size() != 1 || stores.front().getSource().getDefiningOp() != root)
+    return failure();
+  bufferization::MaterializeInDestinationOp store = stores.front();
+  SmallVector<Operation *> chain = {d.matmul};
+  if (d.fill)
+    chain.push_back(d.fill);
+  if (d.transpose)
+    chain.push_back(d.transpose);
+  IRRewriter b(func.getContext());
+  b.setInsertionPoint(store);
+  Location loc = root->getLoc();
+  auto resultType = cast<RankedTensorType>(root->getResult(0).getType());
+  Value dest = b.create<tensor::EmptyOp>(loc, resultType.getShape(),
+                                         resultType.getElementType());
+  std::array<MatmulDispatch, 2> parts;
+  for (int p = 0; p < 2; ++p) {
+    int64_t offset = p == 0 ? 0 : n0, size = p == 0 ? n0 : d.n - n0;
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(offset)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(d.m), b.getIndexAttr(size)};
+    SmallVector<OpFoldResult> loopOffsets = offsets, loopSizes = sizes;
+    if (!d.epilogue) {
+      loopOffsets.push_back(b.getIndexAttr(0));
+      loopSizes.push_back(b.getIndexAttr(d.k));
+    }
+    b.setInsertionPoint(store);
+    FailureOr<TilingResult> tiled =
+        cast<TilingInterface>(root).getTiledImplementation(b, loopOffsets, loopSizes);
+    if (failed(tiled) || tiled->tiledOps.size() != 1)
+      return failure();
+    MatmulDispatch &part = parts[p];
+    part.m = d.m;
+    part.n = size;
+    part.k = d.k;
+    Operation *newRoot = tiled->tiledOps.front();
+    if (d.epilogue)
+      part.epilogue = cast<linalg::GenericOp>(newRoot);
+    else
+      part.matmul = cast<linalg::MatmulOp>(newRoot);
+    SmallVector<Operation *> worklist = {newRoot};
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val();
+      for (OpOperand &operand : op->getOpOperands()) {
+        auto slice = operand.get().getDefiningOp<tensor::ExtractSliceOp>();
+        auto producer = slice ? dyn_cast<OpResult>(slice.getSource()) : OpResult();
+        if (!producer || !llvm::is_contained(chain, producer.getOwner()))
+          continue;
+        b.setInsertionPoint(slice);
+        FailureOr<TilingResult> t =
+            tensor::replaceExtractSliceWithTiledProducer(b, slice, producer);
+        if (failed(t) || t->tiledOps.size() != 1)
+          return failure();
+        Operation *tiledProducer = t->tiledOps.front();
+        operand.set(t->tiledValues.front());
+        if (slice->use_empty())
+          slice->erase();
+        if (producer.getOwner() == d.matmul.getOperation())
+          part.matmul = cast<linalg::MatmulOp>(tiledProducer);
+        else if (producer.getOwner() == d.fill.getOperation())
+          part.fill = cast<linalg::LinalgOp>(tiledProducer);
+        else
+          part.transpose = cast<linalg::LinalgOp>(tiledProducer);
+        worklist.push_back(tiledProducer);
+      }
+    }
+    if (!part.matmul)
+      return failure();
+    b.setInsertionPoint(store);
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+    dest = b.create<tensor::InsertSliceOp>(loc, tiled->tiledValues.front(), dest, offsets,
+                                           sizes, strides);
+  }
+  b.modifyOpInPlace(store, [&] { store.getSourceMutable().assign(dest); });
+  SmallVector<Operation *> dead = {root};
+  if (d.epilogue)
+    dead.push_back(d.matmul);
+  if (d.fill)
+    dead.push_back(d.fill);
+  if (d.transpose)
+    dead.push_back(d.transpose);
+  for (Operation *op : dead)
+    if (op->use_empty())
+      b.eraseOp(op);
+  return parts;
+}
+
 LogicalResult applySchedule(func::FuncOp func, StringRef script, bool dump) {
   if (dump)
     llvm::errs() << "// schedule of dispatch '" << func.getSymName() << "'\n" << script;
@@ -310,7 +467,6 @@ LogicalResult applySchedule(func::FuncOp func, StringRef script, bool dump) {
   return success();
 }
 
-} // namespace
 
 /// Width of the target's vector registers in bits.
 static unsigned vectorBits(const CPUTargetOptions &options) {
@@ -416,23 +572,51 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
       continue;
     }
     std::optional<MatmulDispatch> mm = matchMatmul(func);
-    if (!mm)
-      continue; // One workgroup; lowered to loops after bufferization.
+    if (!mm) {
+      bool scheduled = false; // batched contraction or one workgroup
+      if (failed(scheduleBatchedContraction(func, vectorBits(options), options.dumpSchedules,
+                                            scheduled)))
+        return failure();
+      continue; // Otherwise one workgroup; lowered to loops after bufferization.
+    }
     UnitAttr unit = UnitAttr::get(func.getContext());
-    mm->matmul->setAttr(kMatmulAttr, unit);
-    if (mm->fill)
-      mm->fill->setAttr(kFillAttr, unit);
-    if (mm->transpose)
-      mm->transpose->setAttr(kTransposeAttr, unit);
-    (mm->epilogue ? mm->epilogue.getOperation() : mm->matmul.getOperation())
-        ->setAttr(kRootAttr, unit);
-    if (failed(applySchedule(func, matmulSchedule(*mm, vectorBits(options)), options.dumpSchedules)))
+    SmallVector<std::pair<MatmulDispatch, MatmulTiles>> parts;
+    MatmulTiles tiles = pickMatmulTiles(*mm, vectorBits(options));
+    if (mm->n > tiles.tileN && mm->n % tiles.tileN != 0) {
+      // Ragged N (GPT-2's lm head, N = 50257): the divisible part and the edge become two
+      // static parts with their own workgroups.
+      int64_t n0 = mm->n - mm->n % tiles.tileN;
+      FailureOr<std::array<MatmulDispatch, 2>> split = splitAlongN(func, *mm, n0);
+      if (succeeded(split)) {
+        func->setAttr(kIndependentSegmentsAttr, unit);
+        for (MatmulDispatch &part : *split)
+          parts.push_back({part, pickMatmulTiles(part, vectorBits(options))});
+      }
+    }
+    if (parts.empty())
+      parts.push_back({*mm, tiles});
+    for (auto [i, part] : llvm::enumerate(parts)) {
+      std::string sfx = parts.size() == 1 ? "" : "_" + std::to_string(i);
+      MatmulDispatch d = part.first;
+      d.matmul->setAttr((kMatmulAttr + sfx).str(), unit);
+      if (d.fill)
+        d.fill->setAttr((kFillAttr + sfx).str(), unit);
+      if (d.transpose)
+        d.transpose->setAttr((kTransposeAttr + sfx).str(), unit);
+      (d.epilogue ? d.epilogue.getOperation() : d.matmul.getOperation())
+          ->setAttr((kRootAttr + sfx).str(), unit);
+    }
+    if (failed(applySchedule(func, matmulSchedule(parts), options.dumpSchedules)))
       return failure();
     func.walk([&](Operation *op) {
-      op->removeAttr(kRootAttr);
-      op->removeAttr(kMatmulAttr);
-      op->removeAttr(kFillAttr);
-      op->removeAttr(kTransposeAttr);
+      if (op == func.getOperation())
+        return;
+      SmallVector<StringAttr> names;
+      for (NamedAttribute a : op->getDiscardableAttrs())
+        if (a.getName().getValue().starts_with("kiln.cpu."))
+          names.push_back(a.getName());
+      for (StringAttr name : names)
+        op->removeAttr(name);
     });
   }
   return success();

@@ -10,6 +10,9 @@ REF names a reference written here from the definitions (float64 numpy), not fro
   matmul_tb         a @ b.T                      (weight stored [N, K], as nn.Linear)
   add               a + b
   softmax_rows      softmax over the last axis
+  attn_scores       q [B,S,H,D], k [B,T,H,D] -> (q . k) / sqrt(D) as [B,H,S,T], -FLT_MAX where t > s
+  attn_pv           p [B,H,S,T], v [B,T,H,D], l [B,H,S] -> (sum_t p v) / l as [B,S,H,D]
+  bmm               a [B,M,K], b [B,K,N] -> a @ b
 Prints the max abs error and exits 1 when it exceeds the tolerance.
 """
 import argparse
@@ -31,9 +34,19 @@ REFERENCES = {
     "matmul_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b + bias),
     "matmul_tb": lambda a, b: a @ b.T,
     "add": lambda a, b: a + b,
+    "attn_scores": lambda q, k: attn_scores(q, k),
+    "attn_pv": lambda p, v, l: np.einsum("bhst,bthd->bshd", p, v) / l.transpose(0, 2, 1)[..., None],
+    "bmm": lambda a, b: a @ b,
     "softmax_rows": lambda x: np.exp(x - x.max(-1, keepdims=True))
     / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True),
 }
+
+
+def attn_scores(q, k):
+    s = np.einsum("bshd,bthd->bhst", q, k) / np.sqrt(q.shape[-1])
+    seq, ctx = s.shape[-2], s.shape[-1]
+    causal = np.arange(ctx)[None, :] > np.arange(seq)[:, None]
+    return np.where(causal, -3.4028234663852886e38, s)
 
 
 def shape(text):
@@ -51,10 +64,14 @@ def main():
     p.add_argument("--threads", default="2")
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--positive", default="",
+                   help="comma-separated input indices drawn from [0.5, 1.5) (divisors)")
     args = p.parse_args()
 
     rng = np.random.default_rng(args.seed)
     inputs = [rng.standard_normal(shape(s)).astype(np.float32) for s in args.inputs.split(",")]
+    for i in filter(None, args.positive.split(",")):
+        inputs[int(i)] = rng.uniform(0.5, 1.5, inputs[int(i)].shape).astype(np.float32)
     # Scale so that matmul outputs stay O(1) whatever K is.
     if args.ref.startswith("matmul"):
         inputs[1] /= np.sqrt(inputs[0].shape[-1])

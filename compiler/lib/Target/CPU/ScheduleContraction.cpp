@@ -1,0 +1,307 @@
+//===- ScheduleContraction.cpp - Schedule of batched contractions ---------===//
+//
+// Attention's scores (QK^T, [B, S, H, D] x [B, T, H, D] -> [B, H, S, T], then scale and mask)
+// and weighted sum (PV, [B, H, S, T] x [B, T, H, D] -> [B, S, H, D], then division by the row
+// sum) are linalg.generic contractions with batch dimensions. Any such contraction with one M,
+// one N, one K and at most two batch dimensions is scheduled here:
+//
+// 1. Normalization: the loops are interchanged to [batch..., m, n, k]; when the right-hand
+//    operand is not contiguous along N (K of QK^T is [T, D] per head), it is read through a
+//    linalg.transpose into [batch..., K, N], packed per workgroup like the matmul's panel.
+// 2. Workgroups: the root (the epilogue, or the contraction) is tiled with scf.forall into one
+//    workgroup per batch index and row tile; the contraction, its init and the packing are fused
+//    into each workgroup.
+// 3. Registers: the workgroup tile is cut into regM x regN blocks (8 x 32 with AVX-512, 4 x 16
+//    with AVX2), the contraction and its init fused into each (with an epilogue), K tiled by one,
+//    and every block vectorized: outer products (broadcast + FMA) into accumulators that stay in
+//    registers, the epilogue applied to them before the one store. A ragged N peels the block
+//    loop.
+//
+//===----------------------------------------------------------------------===//
+#include "Schedules.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace kiln::cpu {
+namespace {
+
+constexpr StringLiteral kRootAttr = "kiln.cpu.root";
+constexpr StringLiteral kContractAttr = "kiln.cpu.contraction";
+constexpr StringLiteral kFillAttr = "kiln.cpu.fill";
+constexpr StringLiteral kPackAttr = "kiln.cpu.pack";
+
+bool hasStaticF32Operands(linalg::LinalgOp op) {
+  for (Value v : op->getOperands()) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t || !t.hasStaticShape() || !t.getElementType().isF32())
+      return false;
+  }
+  return true;
+}
+
+/// A contraction with batch dimensions, single M, N and K dimensions.
+bool isBatchedContraction(linalg::LinalgOp op) {
+  if (!isa<linalg::GenericOp, linalg::BatchMatmulOp>(op) || !op.hasPureTensorSemantics() ||
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || !hasStaticF32Operands(op) ||
+      !linalg::isaContractionOpInterface(op))
+    return false;
+  FailureOr<linalg::ContractionDimensions> dims = linalg::inferContractionDims(op);
+  return succeeded(dims) && !dims->batch.empty() && dims->batch.size() <= 2 &&
+         dims->m.size() == 1 && dims->n.size() == 1 && dims->k.size() == 1;
+}
+
+/// The elementwise op applied to the contraction's result, read through an identity map.
+bool isEpilogueOf(linalg::GenericOp op, Operation *contraction) {
+  if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getIndexingMapsArray().back().isIdentity() || !op.hasPureTensorSemantics() ||
+      op.getNumLoops() != cast<RankedTensorType>(contraction->getResult(0).getType()).getRank())
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return false;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (in->get() == contraction->getResult(0) && op.getMatchingIndexingMap(in).isIdentity())
+      return true;
+  return false;
+}
+
+/// Interchanges the loops to [batch..., m, n, k] and packs a right-hand side that is not
+/// contiguous along N. Returns the normalized op and its transpose (null when not packed).
+FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp op,
+                                       linalg::TransposeOp &pack) {
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::GenericOp> generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!*generic)
+    generic = linalg::generalizeNamedOp(rewriter, op);
+  if (failed(generic))
+    return failure();
+  linalg::ContractionDimensions dims = *linalg::inferContractionDims(*generic);
+  SmallVector<unsigned> order(dims.batch.begin(), dims.batch.end());
+  order.append({dims.m[0], dims.n[0], dims.k[0]});
+  generic = linalg::interchangeGenericOp(rewriter, *generic, order);
+  if (failed(generic))
+    return failure();
+  unsigned nb = dims.batch.size();
+  unsigned nLoop = nb + 1, kLoop = nb + 2;
+  AffineMap rhsMap = generic->getIndexingMapsArray()[1];
+  if (rhsMap.getNumResults() == 0 ||
+      rhsMap.getDimPosition(rhsMap.getNumResults() - 1) == nLoop)
+    return generic;
+  // Pack B as [batch..., K, N]: result dim i = source dim perm[i].
+  SmallVector<unsigned> want;
+  for (unsigned l = 0; l < nb; ++l)
+    want.push_back(l);
+  want.append({kLoop, nLoop});
+  if (rhsMap.getNumResults() != want.size())
+    return generic;
+  SmallVector<int64_t> perm;
+  for (unsigned l : want) {
+    std::optional<unsigned> pos = rhsMap.getResultPosition(rewriter.getAffineDimExpr(l));
+    if (!pos)
+      return generic;
+    perm.push_back(*pos);
+  }
+  Value rhs = generic->getDpsInputs()[1];
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(rhsType.getDimSize(p));
+  rewriter.setInsertionPoint(*generic);
+  Value empty = rewriter.create<tensor::EmptyOp>(generic->getLoc(), shape,
+                                                 rhsType.getElementType());
+  pack = rewriter.create<linalg::TransposeOp>(generic->getLoc(), rhs, empty, perm);
+  SmallVector<AffineExpr> exprs;
+  for (unsigned l : want)
+    exprs.push_back(rewriter.getAffineDimExpr(l));
+  SmallVector<AffineMap> maps = generic->getIndexingMapsArray();
+  maps[1] = AffineMap::get(generic->getNumLoops(), 0, exprs, rewriter.getContext());
+  rewriter.modifyOpInPlace(*generic, [&] {
+    generic->setOperand(1, pack->getResult(0));
+    generic->setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
+  });
+  return generic;
+}
+
+std::string list(ArrayRef<int64_t> v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::interleaveComma(v, os);
+  return s;
+}
+
+} // namespace
+
+LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits, bool dump,
+                                         bool &scheduled) {
+  scheduled = false;
+  SmallVector<bufferization::MaterializeInDestinationOp> stores;
+  func.walk([&](bufferization::MaterializeInDestinationOp op) { stores.push_back(op); });
+  SmallVector<linalg::LinalgOp> contractions;
+  func.walk([&](linalg::LinalgOp op) {
+    if (isBatchedContraction(op))
+      contractions.push_back(op);
+  });
+  if (stores.size() != 1 || contractions.size() != 1 ||
+      !contractions.front()->getResult(0).hasOneUse())
+    return success();
+  linalg::LinalgOp found = contractions.front();
+  Operation *stored = stores.front().getSource().getDefiningOp();
+  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(stored);
+  if (stored != found.getOperation() && (!epilogue || !isEpilogueOf(epilogue, found)))
+    return success();
+  if (stored == found.getOperation())
+    epilogue = nullptr;
+
+  IRRewriter rewriter(func.getContext());
+  linalg::TransposeOp pack;
+  FailureOr<linalg::GenericOp> normalized = normalize(rewriter, found, pack);
+  if (failed(normalized))
+    return success();
+  linalg::GenericOp op = *normalized;
+  linalg::ContractionDimensions dims = *linalg::inferContractionDims(op);
+  unsigned nb = dims.batch.size();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t m = ranges[nb], n = ranges[nb + 1];
+  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::LinalgOp>();
+  if (fill && (!fill->getResult(0).hasOneUse() || !fill.hasPureTensorSemantics()))
+    fill = nullptr;
+
+  // Register block: as the matmul's (16 accumulators with AVX-512, 8 with AVX2).
+  int64_t lanes = vectorBits / 32;
+  int64_t rows = vectorBits >= 512 ? 8 : 4;
+  int64_t tileM = m;
+  for (int64_t t : {32, 16, 8})
+    if (m > t && m % t == 0) {
+      tileM = t;
+      break;
+    }
+  int64_t regM = 1;
+  for (int64_t r : {rows, int64_t(4), int64_t(2)})
+    if (tileM % r == 0) {
+      regM = r;
+      break;
+    }
+  int64_t regN = n % (2 * lanes) == 0 ? 2 * lanes : n % lanes == 0 ? lanes
+                 : n <= 2 * lanes   ? n
+                                    : lanes;
+  bool peel = n % regN != 0;
+
+  // Tile sizes along the root's dimensions (the epilogue's = the contraction's result dims).
+  unsigned rootRank = epilogue ? epilogue.getNumLoops() : op.getNumLoops();
+  AffineMap outMap = op.getIndexingMapsArray().back();
+  SmallVector<int64_t> wgTiles(rootRank, 0), regTiles(rootRank, 0);
+  for (unsigned i = 0; i < outMap.getNumResults(); ++i) {
+    unsigned loop = epilogue ? outMap.getDimPosition(i) : i;
+    if (loop < nb) {
+      wgTiles[i] = 1;
+    } else if (loop == nb) {
+      wgTiles[i] = tileM;
+      regTiles[i] = regM;
+    } else if (loop == nb + 1) {
+      regTiles[i] = regN;
+    }
+  }
+  SmallVector<int64_t> kTiles(op.getNumLoops(), 0);
+  kTiles[nb + 2] = 1;
+
+  UnitAttr unit = rewriter.getUnitAttr();
+  (epilogue ? epilogue.getOperation() : op.getOperation())->setAttr(kRootAttr, unit);
+  op->setAttr(kContractAttr, unit);
+  if (fill)
+    fill->setAttr(kFillAttr, unit);
+  if (pack)
+    pack->setAttr(kPackAttr, unit);
+
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  auto match = [&](StringRef name, StringRef attr) {
+    os << "  " << name << " = transform.structured.match attributes{" << attr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+  };
+  auto fuse = [&](StringRef result, StringRef loop, StringRef what, StringRef into) {
+    os << "  " << result << ", " << loop << " = transform.structured.fuse_into_containing_op "
+       << what << " into " << into
+       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  };
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
+  match("%root", kRootAttr);
+  match("%c", kContractAttr);
+  os << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes ["
+     << list(wgTiles) << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  std::string c0 = "%t0", wg = "%wg";
+  if (epilogue) {
+    fuse("%c0", "%wg1", "%c", "%wg");
+    c0 = "%c0";
+    wg = "%wg1";
+  }
+  if (fill) {
+    match("%fill", kFillAttr);
+    fuse("%fill0", "%wg2", "%fill", wg);
+  }
+  if (pack) {
+    // Each workgroup packs its [K, N] panel of B once, in small blocks.
+    match("%pk", kPackAttr);
+    fuse("%pk0", "%wg3", "%pk", wg);
+    int64_t kSize = ranges[nb + 2];
+    SmallVector<int64_t> packTiles(nb, 0);
+    packTiles.push_back(kSize % 8 == 0 ? 8 : 1);
+    packTiles.push_back(n % lanes == 0 ? lanes : 1);
+    os << "  %pk1, %pl0, %pl1 = transform.structured.tile_using_for %pk0 tile_sizes ["
+       << list(packTiles)
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+          "!transform.any_op)\n";
+  }
+  os << "  %t1, %lm, %ln = transform.structured.tile_using_for %t0 tile_sizes ["
+     << list(regTiles)
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
+  std::string ln = "%ln";
+  if (epilogue) {
+    fuse("%c1", "%ln1", c0, "%ln");
+    ln = "%ln1";
+    if (fill)
+      fuse("%fill1", "%ln2", "%fill0", ln);
+  }
+  if (peel)
+    os << "  %lnf = transform.cast " << ln
+       << " : !transform.any_op to !transform.op<\"scf.for\">\n"
+          "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
+          "(!transform.any_op, !transform.any_op)\n";
+  match("%cs", kContractAttr);
+  os << "  %c2, %lk = transform.structured.tile_using_for %cs tile_sizes [" << list(kTiles)
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n"
+        "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+        " : (!transform.any_op) -> !transform.any_op\n"
+        "  transform.apply_patterns to %fv {\n"
+        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+        "    transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
+        "  } : !transform.any_op\n"
+        "  transform.apply_patterns to %fv {\n"
+        "    transform.apply_patterns.vector.lower_contraction lowering_strategy = "
+        "\"outerproduct\"\n"
+        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+        "    transform.apply_patterns.vector.lower_masked_transfers\n"
+        "    transform.apply_patterns.canonicalization\n"
+        "  } : !transform.any_op\n"
+        "  transform.yield\n"
+        "}\n"
+        "}\n";
+  LogicalResult result = applySchedule(func, s, dump);
+  func.walk([&](Operation *o) {
+    o->removeAttr(kRootAttr);
+    o->removeAttr(kContractAttr);
+    o->removeAttr(kFillAttr);
+    o->removeAttr(kPackAttr);
+  });
+  scheduled = true;
+  return result;
+}
+
+} // namespace kiln::cpu
