@@ -4,8 +4,8 @@
 #
 #   bench/run.sh matmul  [--threads 1,2] [--min-time S] [--filter TEXT] [--tokens 1,64,128]
 #                        [--no-lm-head] [--no-pin] [--realtime]
-#   bench/run.sh compile [--examples gpt2,bert,t5,llama] [--targets cpu,none] [--set K=V]...
-#                        [--timeout S]
+#   bench/run.sh compile [--examples gpt2,bert,t5,llama] [--targets cpu,spec,none] [--set K=V]...
+#                        [--timeout S] [--jobs N]
 #   bench/run.sh gpt2    [--threads 1,2] [--tokens 1,64,128] [--min-time S] [--min-runs N]
 #                        [--prefill N] [--decode N] [--set K=V]...
 #
@@ -56,13 +56,14 @@ matmul)
   ;;
 
 compile)
-  examples="gpt2,bert,t5,llama"; targets="cpu,none"; sets=(); limit=0
+  examples="gpt2,bert,t5,llama"; targets="cpu,spec,none"; sets=(); limit=0; jobs=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --examples) examples="$2"; shift ;;
       --targets) targets="$2"; shift ;;
       --set) sets+=(--set "$2"); shift ;;
       --timeout) limit="$2"; shift ;;
+      --jobs) jobs=(--jobs "$2"); shift ;;
       *) echo "bench/run.sh compile: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -70,7 +71,7 @@ compile)
   build kilnc
   out="$BUILD/bench/compile"; mkdir -p "$out"
   machine
-  echo "kilnc ${sets[*]:-(full size)}"
+  echo "kilnc ${sets[*]:-(full size)} ${jobs[*]:-(one thread per CPU)}; spec = cpu with --specialize batch=1,seq=64 (t5: target=16)"
   printf "%-8s %-6s %9s %9s %9s %10s %12s  %s\n" example target "wall s" "user s" "sys s" \
     "peak MiB" "artifact" status
   for ex in ${examples//,/ }; do
@@ -78,7 +79,12 @@ compile)
     [ -f "$src" ] || { echo "bench/run.sh compile: no example $src" >&2; exit 2; }
     for target in ${targets//,/ }; do
       kc="$out/$ex-$target.kc"; rm -f "$kc"
-      cmd=("$BUILD/bin/kilnc" "$src" -o "$kc" "--target=$target" "${sets[@]}")
+      case "$target" in
+        spec) spec="batch=1,seq=64"; [ "$ex" = t5 ] && spec="$spec,target=16"
+              cmd=("$BUILD/bin/kilnc" "$src" -o "$kc" --target=cpu --specialize "$spec") ;;
+        *) cmd=("$BUILD/bin/kilnc" "$src" -o "$kc" "--target=$target") ;;
+      esac
+      cmd+=("${sets[@]}" "${jobs[@]}" --quiet)
       [ "$limit" != 0 ] && cmd=(timeout "$limit" "${cmd[@]}")
       set +e
       /usr/bin/time -f "%e %U %S %M" -o "$out/time.txt" "${cmd[@]}" > "$out/log.txt" 2>&1

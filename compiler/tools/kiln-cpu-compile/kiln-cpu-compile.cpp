@@ -3,7 +3,7 @@
 // Compiles a module of dispatch functions in linalg / tensor / arith / math on tensors (or
 // memrefs written in place) into the native shared object the runtime's CPU driver loads:
 //
-//   kiln-cpu-compile dispatches.mlir -o dispatches.so
+//   kiln-cpu-compile dispatches.mlir -o dispatches.so [--jobs N]
 //   kiln-cpu-compile dispatches.mlir --emit=scheduled|bufferized|llvm|llvm-ir
 //
 // Used by the lit tests and the matmul benchmark; kilnc runs the same stages.
@@ -45,11 +45,20 @@ static cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx5
                                   cl::init(""));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3),
                                   cl::Prefix);
+static cl::opt<unsigned> singleWorkgroupOptLevel(
+    "single-workgroup-opt-level",
+    cl::desc("At most this LLVM optimization level for dispatches with one workgroup"),
+    cl::init(kiln::cpu::CPUTargetOptions().singleWorkgroupOptLevel));
 static cl::opt<bool> dumpSchedules("dump-schedules",
                                    cl::desc("Print each dispatch's transform schedule"));
 static cl::opt<bool> printInfo("print-dispatches",
                                cl::desc("Print each dispatch's ABI summary to stderr"));
 static cl::opt<bool> timing("time", cl::desc("Print compile time to stderr"));
+static cl::opt<unsigned> jobs("jobs",
+                              cl::desc("Threads optimizing and generating code, one dispatch "
+                                       "each at a time (default 0: one per hardware thread); "
+                                       "the output is the same for any N"),
+                              cl::init(0));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -79,7 +88,9 @@ int main(int argc, char **argv) {
   options.cpu = cpu;
   options.features = mattr;
   options.optLevel = optLevel;
+  options.singleWorkgroupOptLevel = singleWorkgroupOptLevel;
   options.dumpSchedules = dumpSchedules;
+  options.jobs = jobs;
   std::vector<kiln::cpu::DispatchInfo> infos;
 
   auto output = openOutputFile(outputFilename, &error);

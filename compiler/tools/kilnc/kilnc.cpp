@@ -2,7 +2,7 @@
 //
 // kilnc MODEL.kiln [--set key=value]... [--config config.json]
 //       [--emit=ast|params|mlir|linalg|llvm|artifact] [--target=cpu|none] [-o FILE]
-//       [--specialize name=size,...]
+//       [--specialize name=size,...] [--jobs N] [-O0..3] [--progress | --quiet]
 //
 // Reads a model file, applies config overrides, runs the front-end and prints the requested
 // stage, or writes the .kc artifact (the default when -o names a .kc file). Diagnostics go to
@@ -24,12 +24,15 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cmath>
 
 namespace cl = llvm::cl;
@@ -81,6 +84,75 @@ cl::opt<std::string> ConfigFile(
              "unknown keys, nulls and nested objects of undeclared keys are ignored; a key of "
              "the wrong type is an error. --set wins over --config"),
     cl::value_desc("config.json"), cl::cat(KilncCat));
+
+cl::opt<unsigned> Jobs(
+    "jobs",
+    cl::desc("Threads that optimize and generate the CPU code, one dispatch each at a time "
+             "(default 0: one per hardware thread). The artifact is the same for any N"),
+    cl::value_desc("N"), cl::init(0), cl::cat(KilncCat));
+cl::opt<unsigned> OptLevel(
+    "O",
+    cl::desc("LLVM optimization level of the CPU code, 0-3 (default 3). Dispatches with one "
+             "workgroup (untiled loops, whole entry points) use at most 2 (docs/cpu-backend.md "
+             "\"Compile time\")"),
+    cl::value_desc("level"), cl::Prefix, cl::init(kiln::cpu::CPUTargetOptions().optLevel),
+    cl::cat(KilncCat));
+cl::opt<bool> Progress(
+    "progress",
+    cl::desc("Print the compile's stages (parse, lower, each dispatch compiled k/n, link, "
+             "write) with the elapsed time to stderr. On by default when writing an artifact "
+             "with stderr on a terminal"),
+    cl::cat(KilncCat));
+cl::opt<bool> Quiet("quiet", cl::desc("Print no progress lines, only diagnostics"),
+                    cl::cat(KilncCat));
+cl::alias JobsShort("j", cl::desc("Alias for --jobs"), cl::aliasopt(Jobs), cl::cat(KilncCat));
+
+/// Stage lines on stderr: `kilnc: [  12.3 s] <what>`. On a terminal the per-dispatch lines
+/// overwrite each other; otherwise each is printed on its own line.
+class ProgressPrinter {
+public:
+  explicit ProgressPrinter(bool enabled)
+      : enabled(enabled), terminal(llvm::sys::Process::StandardErrIsDisplayed()),
+        start(std::chrono::steady_clock::now()) {}
+
+  bool isEnabled() const { return enabled; }
+
+  void stage(const llvm::Twine &what) {
+    if (!enabled)
+      return;
+    endTransient();
+    prefix() << what << "\n";
+  }
+
+  void dispatchCompiled(unsigned done, unsigned total, llvm::StringRef name) {
+    if (!enabled)
+      return;
+    if (terminal) {
+      llvm::errs() << "\r\x1b[K";
+      prefix() << "compiled " << done << "/" << total << " dispatches (" << name << ")";
+      transient = true;
+      if (done == total)
+        endTransient();
+    } else {
+      prefix() << "compiled " << done << "/" << total << " dispatches (" << name << ")\n";
+    }
+  }
+
+private:
+  llvm::raw_ostream &prefix() {
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return llvm::errs() << llvm::format("kilnc: [%7.1f s] ", s);
+  }
+  void endTransient() {
+    if (transient)
+      llvm::errs() << "\n";
+    transient = false;
+  }
+
+  bool enabled, terminal;
+  bool transient = false;
+  std::chrono::steady_clock::time_point start;
+};
 
 /// Reads config.json into overrides. Returns false (after printing) on an unreadable file.
 bool readConfigJson(const std::string &path, std::vector<fe::ConfigOverride> &out) {
@@ -197,6 +269,18 @@ int main(int argc, char **argv) {
       "file:line:col: error: message, with the source line and a caret; the exit code is 1\n"
       "when any error was reported (warnings do not fail).\n");
 
+  if (Progress && Quiet) {
+    llvm::errs() << "kilnc: error: --progress and --quiet contradict each other\n";
+    return 1;
+  }
+  Emit emit = EmitAction;
+  if (EmitAction.getNumOccurrences() == 0 && llvm::StringRef(OutputFilename).ends_with(".kc"))
+    emit = Emit::Artifact;
+  // Progress is about writing an artifact; the other stages take well under a second.
+  ProgressPrinter progress(Progress || (!Quiet && emit == Emit::Artifact &&
+                                        llvm::sys::Process::StandardErrIsDisplayed()));
+  progress.stage("parse " + InputFilename.getValue());
+
   auto buf = llvm::MemoryBuffer::getFileOrSTDIN(InputFilename, /*IsText=*/true);
   if (!buf) {
     llvm::errs() << InputFilename << ": error: cannot read file: " << buf.getError().message()
@@ -230,9 +314,6 @@ int main(int argc, char **argv) {
   if (!r.Ok)
     return 1;
 
-  Emit emit = EmitAction;
-  if (EmitAction.getNumOccurrences() == 0 && llvm::StringRef(OutputFilename).ends_with(".kc"))
-    emit = Emit::Artifact;
   if (!Specialize.empty() && (emit != Emit::Artifact || TargetName != "cpu")) {
     llvm::errs() << "kilnc: error: --specialize applies to the CPU code of an artifact "
                     "(-o MODEL.kc --target=cpu)\n";
@@ -248,8 +329,14 @@ int main(int argc, char **argv) {
     mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
     if (!m)
       return 1;
-    if (TargetName == "none")
-      return failed(kiln::writeArtifact(*m, OutputFilename)) ? 1 : 0;
+    auto finished = [&](bool ok) {
+      progress.stage(ok ? "wrote " + OutputFilename.getValue() : std::string("failed"));
+      return ok ? 0 : 1;
+    };
+    if (TargetName == "none") {
+      progress.stage("write " + OutputFilename.getValue());
+      return finished(succeeded(kiln::writeArtifact(*m, OutputFilename)));
+    }
     if (TargetName != "cpu") {
       llvm::errs() << "kilnc: error: unknown --target '" << TargetName << "' (cpu or none)\n";
       return 1;
@@ -260,10 +347,30 @@ int main(int argc, char **argv) {
     mlir::DialectRegistry registry;
     kiln::cpu::registerCPUTargetDialects(registry);
     ctx.appendDialectRegistry(registry);
-    auto addTargets = [&](kiln::rt::Manifest &manifest, kiln::rt::ArtifactWriter &writer) {
-      return kiln::addCPUTarget(*m, manifest, writer, {}, Specialize.empty() ? nullptr : &sizes);
+    kiln::cpu::CPUTargetOptions options;
+    options.jobs = Jobs;
+    options.optLevel = OptLevel;
+    if (OptLevel > 3) {
+      llvm::errs() << "kilnc: error: -O" << OptLevel << ": the level is 0, 1, 2 or 3\n";
+      return 1;
+    }
+    options.onDispatchCompiled = [&](unsigned done, unsigned total, llvm::StringRef name) {
+      if (done == 0)
+        progress.stage(llvm::Twine("optimize and generate code: ") + llvm::Twine(total) +
+                       " dispatches on " + llvm::Twine(kiln::cpu::resolveJobs(Jobs)) +
+                       " thread(s)");
+      else
+        progress.dispatchCompiled(done, total, name);
+      if (done == total)
+        progress.stage("link the CPU code and write " + OutputFilename.getValue());
     };
-    return failed(kiln::writeArtifact(*m, OutputFilename, addTargets)) ? 1 : 0;
+    progress.stage("lower: kiln -> linalg -> dispatches -> LLVM dialect" +
+                   llvm::Twine(Specialize.empty() ? "" : " (forward specialized)"));
+    auto addTargets = [&](kiln::rt::Manifest &manifest, kiln::rt::ArtifactWriter &writer) {
+      return kiln::addCPUTarget(*m, manifest, writer, options,
+                                Specialize.empty() ? nullptr : &sizes);
+    };
+    return finished(succeeded(kiln::writeArtifact(*m, OutputFilename, addTargets)));
   }
 
   std::string err;

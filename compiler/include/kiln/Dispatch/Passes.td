@@ -89,6 +89,41 @@ def KilnFormDispatches : Pass<"kiln-form-dispatches", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def KilnDedupeDispatches : Pass<"kiln-dedupe-dispatches", "::mlir::ModuleOp"> {
+  let summary = "Merges identical dispatch functions and redirects their calls.";
+  let description = [{
+    After `kiln-form-dispatches`, a dispatch function (`kiln_dispatch`) whose function type,
+    argument / result attributes and body equal those of an earlier dispatch function in the
+    module (same ops, attributes, types, operands and block arguments in the same positions;
+    symbol names, SSA names, locations and the `kiln_dispatch` entry name are ignored) is
+    erased and every call to it is redirected to the earlier one, so that each target
+    compiles it once. This holds across entry points (`@prefill_dispatch_3` merges into
+    `@forward_dispatch_3` when their shapes agree). The repeated layers of a model differ
+    only in the parameters their calls bind, so they share their dispatches.
+
+    Before:
+    ```mlir
+    func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      %0 = call @forward_dispatch_0(%x, %w0) : (...) -> tensor<4x8xf32>
+      %1 = call @forward_dispatch_1(%0, %w1) : (...) -> tensor<4x8xf32>
+      return %1 : tensor<4x8xf32>
+    }
+    func.func private @forward_dispatch_0(...) attributes {kiln_dispatch = "forward"} { BODY }
+    func.func private @forward_dispatch_1(...) attributes {kiln_dispatch = "forward"} { BODY }
+    ```
+    After:
+    ```mlir
+    func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      %0 = call @forward_dispatch_0(%x, %w0) : (...) -> tensor<4x8xf32>
+      %1 = call @forward_dispatch_0(%0, %w1) : (...) -> tensor<4x8xf32>
+      return %1 : tensor<4x8xf32>
+    }
+    func.func private @forward_dispatch_0(...) attributes {kiln_dispatch = "forward"} { BODY }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def KilnPrintDispatchSchedule : Pass<"kiln-print-dispatch-schedule", "::mlir::ModuleOp"> {
   let summary = "Prints the dispatch schedule of outlined entry points as JSON.";
   let description = [{

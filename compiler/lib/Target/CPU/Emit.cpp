@@ -1,25 +1,37 @@
 //===- Emit.cpp - LLVM dialect -> native shared object (the CPU code blob) -===//
 //
-// The LLVM-dialect module is translated to LLVM IR. Each dispatch function
-// `@d(ptr %buf0, ..., ptr %bufN, [i64 %scalar0, ...,] i64 %wg_begin, i64 %wg_end)` gets an ABI entry
-// `kiln_cpu_dispatch_<d>(void *const *buffers, const int64_t *scalars, u32 begin, u32 end)` and
-// the module gets the descriptor table returned by `kiln_cpu_executable_v1` (the layout of
-// runtime/include/kiln/rt/cpu/ExecutableABI.h). Only that symbol is exported; everything else is
-// internal, so -O3 inlines each dispatch into its entry. Object code is emitted in memory for
-// the host CPU and linked into a shared object by ld.lld (a compile-time dependency only).
+// Each dispatch function `@d(ptr %buf0, ..., ptr %bufN, [i64 %scalar0, ...,] i64 %wg_begin,
+// i64 %wg_end)` is compiled on its own: the functions and globals it reaches are copied into a
+// module of their own, translated to LLVM IR in an LLVMContext of its own, given the ABI entry
+// `kiln_cpu_dispatch_<d>(void *const *buffers, const int64_t *scalars, u32 begin, u32 end)`
+// (hidden: only the descriptor table refers to it; everything else is internal, so -O3 inlines
+// the dispatch into its entry), optimized and turned into object code. Dispatches are
+// independent, so this runs on `CPUTargetOptions::jobs` threads. A last module holds the
+// descriptor table returned by `kiln_cpu_executable_v1` (the layout of
+// runtime/include/kiln/rt/cpu/ExecutableABI.h), the only exported symbol. ld.lld (a
+// compile-time dependency only) links the objects, always in dispatch order, into a shared
+// object: its bytes do not depend on the number of threads.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Target/CPU/CPUTarget.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/PassTimingInfo.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/StandardInstrumentations.h"
+#include "llvm/Support/Threading.h"
+#include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -30,6 +42,8 @@
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <mutex>
+
 using namespace mlir;
 
 namespace kiln::cpu {
@@ -39,44 +53,74 @@ constexpr uint32_t kMagic = 0x5550434Bu; // "KCPU", ExecutableABI.h
 constexpr uint32_t kVersion = 1;
 constexpr const char *kQuerySymbol = "kiln_cpu_executable_v1";
 
-std::unique_ptr<llvm::TargetMachine> createTargetMachine(const CPUTargetOptions &options,
-                                                         std::string &error) {
+/// The target the dispatches are compiled for, resolved once ("host" -> the host's name and
+/// features) so that every thread builds the same TargetMachine.
+struct TargetSpec {
+  const llvm::Target *target = nullptr;
+  std::string triple, cpu, features;
+};
+
+llvm::CodeGenOptLevel codeGenLevel(unsigned optLevel) {
+  return optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+         : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+         : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                         : llvm::CodeGenOptLevel::None;
+}
+
+/// One TargetMachine per thread: code generation mutates it.
+std::unique_ptr<llvm::TargetMachine> createTargetMachine(const TargetSpec &spec,
+                                                         unsigned optLevel) {
+  return std::unique_ptr<llvm::TargetMachine>(spec.target->createTargetMachine(
+      spec.triple, spec.cpu, spec.features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, codeGenLevel(optLevel)));
+}
+
+LogicalResult resolveTarget(const CPUTargetOptions &options, TargetSpec &spec,
+                            std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  std::string triple = llvm::sys::getProcessTriple();
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
-    return nullptr;
-  std::string cpu = options.cpu;
-  std::string features = options.features;
-  if (cpu == "host") {
-    cpu = llvm::sys::getHostCPUName().str();
-    std::string host;
+  spec.triple = llvm::sys::getProcessTriple();
+  spec.target = llvm::TargetRegistry::lookupTarget(spec.triple, error);
+  if (!spec.target)
+    return failure();
+  spec.cpu = options.cpu;
+  spec.features = options.features;
+  if (spec.cpu == "host") {
+    spec.cpu = llvm::sys::getHostCPUName().str();
+    // StringMap order is unspecified: sort so that every run builds the same feature string.
+    std::vector<std::string> host;
     for (const auto &f : llvm::sys::getHostCPUFeatures())
-      host += (host.empty() ? "" : ",") + std::string(f.second ? "+" : "-") + f.first().str();
-    features = features.empty() ? host : host + "," + features;
+      host.push_back(std::string(f.second ? "+" : "-") + f.first().str());
+    llvm::sort(host);
+    std::string joined = llvm::join(host, ",");
+    spec.features = spec.features.empty() ? joined : joined + "," + spec.features;
   }
-  llvm::TargetOptions targetOptions;
-  llvm::CodeGenOptLevel level = options.optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
-                                : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
-                                : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
-                                                        : llvm::CodeGenOptLevel::None;
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      triple, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt, level));
-  if (!tm)
-    error = "cannot create a target machine for " + triple + " / " + cpu;
-  return tm;
+  if (!createTargetMachine(spec, options.optLevel)) {
+    error = "cannot create a target machine for " + spec.triple + " / " + spec.cpu;
+    return failure();
+  }
+  return success();
 }
+
+/// The ABI entry's type: (void *const *buffers, const int64_t *scalars, u32 begin, u32 end).
+llvm::FunctionType *entryType(llvm::LLVMContext &ctx) {
+  llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  return llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, i32, i32}, false);
+}
+
+std::string entrySymbol(const DispatchInfo &info) { return "kiln_cpu_dispatch_" + info.name; }
 
 /// Adds the ABI entry of one dispatch and returns it.
 llvm::Function *addEntry(llvm::Module &m, llvm::Function *inner, const DispatchInfo &info) {
   llvm::LLVMContext &ctx = m.getContext();
   llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
-  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
   llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
-  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, i32, i32}, false);
-  auto *entry = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                       "kiln_cpu_dispatch_" + info.name, m);
+  llvm::FunctionType *type = entryType(ctx);
+  // Hidden, not internal: the descriptor table in another object refers to it.
+  auto *entry = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                                       entrySymbol(info), m);
+  entry->setVisibility(llvm::GlobalValue::HiddenVisibility);
   entry->addParamAttr(0, llvm::Attribute::NoAlias);
   entry->addParamAttr(0, llvm::Attribute::ReadOnly);
   entry->addParamAttr(1, llvm::Attribute::NoAlias);
@@ -105,10 +149,17 @@ llvm::Function *addEntry(llvm::Module &m, llvm::Function *inner, const DispatchI
   return entry;
 }
 
-/// Adds the descriptor table and the exported query function.
-void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos,
-                        llvm::ArrayRef<llvm::Function *> entries) {
+/// Adds the descriptor table and the exported query function, referring to the entries
+/// (defined in the dispatches' objects).
+void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos) {
   llvm::LLVMContext &ctx = m.getContext();
+  llvm::SmallVector<llvm::Function *> entries;
+  for (const DispatchInfo &info : infos) {
+    auto *decl = llvm::Function::Create(entryType(ctx), llvm::GlobalValue::ExternalLinkage,
+                                        entrySymbol(info), m);
+    decl->setVisibility(llvm::GlobalValue::HiddenVisibility);
+    entries.push_back(decl);
+  }
   llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
   auto *wgType = llvm::ArrayType::get(i32, 3);
@@ -158,23 +209,28 @@ void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos,
   b.CreateRet(exe);
 }
 
-/// Links `object` into a shared object with ld.lld; returns the shared object's bytes.
-LogicalResult linkSharedObject(StringRef object, const CPUTargetOptions &options,
-                               std::string &blob, std::string &error) {
+/// Links `objects` (in this order) into a shared object with ld.lld; returns its bytes.
+LogicalResult linkSharedObject(llvm::ArrayRef<llvm::SmallString<0>> objects,
+                               const CPUTargetOptions &options, std::string &blob,
+                               std::string &error) {
   llvm::SmallString<128> dir;
   if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("kiln-cpu", dir)) {
     error = "cannot create a temporary directory: " + ec.message();
     return failure();
   }
-  llvm::SmallString<128> objPath(dir), soPath(dir);
-  llvm::sys::path::append(objPath, "dispatches.o");
+  llvm::SmallString<128> soPath(dir);
   llvm::sys::path::append(soPath, "dispatches.so");
+  std::vector<std::string> objPaths;
   auto cleanup = [&] {
-    llvm::sys::fs::remove(objPath);
+    for (const std::string &p : objPaths)
+      llvm::sys::fs::remove(p);
     llvm::sys::fs::remove(soPath);
     llvm::sys::fs::remove(dir);
   };
-  {
+  for (auto [i, object] : llvm::enumerate(objects)) {
+    llvm::SmallString<128> objPath(dir);
+    llvm::sys::path::append(objPath, "d" + std::to_string(i) + ".o");
+    objPaths.push_back(objPath.str().str());
     std::error_code ec;
     llvm::raw_fd_ostream os(objPath, ec);
     if (ec) {
@@ -187,8 +243,9 @@ LogicalResult linkSharedObject(StringRef object, const CPUTargetOptions &options
   std::vector<std::string> libraries;
   llvm::SmallVector<llvm::StringRef> argv = {options.linker, "-shared",     "--no-undefined",
                                              "-O2",          "--gc-sections", "-z",
-                                             "now",          "-o",          soPath,
-                                             objPath};
+                                             "now",          "-o",          soPath};
+  for (const std::string &p : objPaths)
+    argv.push_back(p);
   // Transcendental functions without a polynomial approximation call libm; heap temporaries
   // of dynamically sized tiles call malloc / free, and LLVM emits memset / memcpy.
   for (const char *lib : {"libm.so.6", "libc.so.6"})
@@ -218,85 +275,228 @@ LogicalResult linkSharedObject(StringRef object, const CPUTargetOptions &options
   return success();
 }
 
+/// The module compiled for one dispatch: `name` and every function and global it reaches
+/// (through calls and addresses, transitively), cloned in `module`'s order. Reached
+/// definitions other than the dispatch become internal: each dispatch's object has its own
+/// copy. Runs on one thread at a time (it creates ops in the shared MLIRContext).
+FailureOr<OwningOpRef<ModuleOp>> extractDispatch(ModuleOp module, SymbolTable &symbols,
+                                                 StringRef name) {
+  Operation *root = symbols.lookup(name);
+  llvm::SetVector<Operation *> reached;
+  reached.insert(root);
+  for (size_t i = 0; i < reached.size(); ++i) {
+    std::optional<SymbolTable::UseRange> uses = SymbolTable::getSymbolUses(reached[i]);
+    if (!uses)
+      return module.emitError() << "CPU target: unknown symbol uses in '" << name << "'";
+    for (const SymbolTable::SymbolUse &use : *uses) {
+      Operation *def = symbols.lookup(use.getSymbolRef().getRootReference());
+      if (!def)
+        return module.emitError() << "CPU target: '" << name << "' refers to the undefined '"
+                                  << use.getSymbolRef() << "'";
+      reached.insert(def);
+    }
+  }
+  OpBuilder b(module.getContext());
+  OwningOpRef<ModuleOp> part = b.create<ModuleOp>(module.getLoc());
+  (*part)->setAttrs(module->getAttrDictionary());
+  b.setInsertionPointToEnd(part->getBody());
+  for (Operation &op : *module.getBody()) {
+    if (!reached.contains(&op))
+      continue;
+    Operation *copy = b.clone(op);
+    if (&op == root)
+      continue;
+    if (auto f = dyn_cast<LLVM::LLVMFuncOp>(copy)) {
+      if (!f.isExternal())
+        f.setLinkage(LLVM::Linkage::Internal);
+    } else if (auto g = dyn_cast<LLVM::GlobalOp>(copy)) {
+      if (!g.getConstant())
+        return module.emitError() << "CPU target: dispatch '" << name
+                                  << "' uses the mutable global '" << g.getSymName() << "'";
+      if (g.getInitializerRegion().empty() && !g.getValueAttr())
+        continue; // a declaration
+      g.setLinkage(LLVM::Linkage::Private);
+    }
+  }
+  return part;
+}
+
+/// Sets the attributes every function of a module compiled for `spec` carries.
+void setTargetAttributes(llvm::Module &m, const TargetSpec &spec) {
+  bool avx512 = llvm::StringRef(spec.features).contains("+avx512f");
+  for (llvm::Function &f : m) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", spec.cpu);
+    f.addFnAttr("target-features", spec.features);
+    // The schedules pick vector shapes for the widest registers; without these LLVM splits
+    // 512-bit vectors in two on CPUs whose tuning prefers 256-bit code.
+    if (avx512) {
+      f.addFnAttr("prefer-vector-width", "512");
+      f.addFnAttr("min-legal-vector-width", "512");
+    }
+  }
+}
+
+/// Runs the optimization pipeline of `optLevel` on `m` (llc alone would skip the IR
+/// optimizer). With LLVM's -time-passes, the time of each pass is reported.
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned optLevel) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassInstrumentationCallbacks pic;
+  std::optional<llvm::StandardInstrumentations> instrumentations;
+  if (llvm::TimePassesIsEnabled) {
+    instrumentations.emplace(m.getContext(), /*DebugLogging=*/false);
+    instrumentations->registerCallbacks(pic, &mam);
+  }
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = true;
+  tuning.LoopVectorization = true;
+  tuning.SLPVectorization = true;
+  llvm::PassBuilder pb(&tm, tuning, std::nullopt, &pic);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = optLevel >= 3   ? llvm::OptimizationLevel::O3
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                  : optLevel == 1 ? llvm::OptimizationLevel::O1
+                                                  : llvm::OptimizationLevel::O0;
+  llvm::ModulePassManager mpm = level == llvm::OptimizationLevel::O0
+                                    ? pb.buildO0DefaultPipeline(level)
+                                    : pb.buildPerModuleDefaultPipeline(level);
+  mpm.run(m, mam);
+}
+
+/// Verifies, optimizes and emits `m` as object code into `object`.
+LogicalResult compileModule(llvm::Module &m, const TargetSpec &spec, unsigned optLevel,
+                            llvm::SmallString<0> &object, std::string *llvmIR,
+                            std::string &error) {
+  std::unique_ptr<llvm::TargetMachine> tm = createTargetMachine(spec, optLevel);
+  if (!tm) {
+    error = "cannot create a target machine for " + spec.triple + " / " + spec.cpu;
+    return failure();
+  }
+  m.setTargetTriple(tm->getTargetTriple().str());
+  m.setDataLayout(tm->createDataLayout());
+  setTargetAttributes(m, spec);
+  {
+    llvm::raw_string_ostream os(error);
+    if (llvm::verifyModule(m, &os)) {
+      error = "generated LLVM IR does not verify: " + error;
+      return failure();
+    }
+  }
+  optimize(m, *tm, optLevel);
+  if (llvmIR) {
+    llvm::raw_string_ostream os(*llvmIR);
+    m.print(os, nullptr);
+  }
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager codegen;
+  if (tm->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit object files";
+    return failure();
+  }
+  codegen.run(m);
+  return success();
+}
+
 } // namespace
+
+unsigned resolveJobs(unsigned jobs) {
+  return jobs ? jobs : llvm::hardware_concurrency().compute_thread_count();
+}
 
 LogicalResult emitSharedObject(ModuleOp module, llvm::ArrayRef<DispatchInfo> infos,
                                const CPUTargetOptions &options, std::string &blob,
                                std::string *llvmIR) {
   std::string error;
-  std::unique_ptr<llvm::TargetMachine> tm = createTargetMachine(options, error);
-  if (!tm)
+  TargetSpec spec;
+  if (failed(resolveTarget(options, spec, error)))
     return emitError(module.getLoc()) << "CPU target: " << error;
 
-  llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = translateModuleToLLVMIR(module, ctx, "kiln_cpu");
-  if (!m)
-    return emitError(module.getLoc(), "CPU target: translation to LLVM IR failed");
-  m->setTargetTriple(tm->getTargetTriple().str());
-  m->setDataLayout(tm->createDataLayout());
-
-  llvm::SmallVector<llvm::Function *> entries;
-  for (const DispatchInfo &info : infos) {
-    llvm::Function *inner = m->getFunction(info.name);
-    if (!inner)
+  SymbolTable symbols(module);
+  for (const DispatchInfo &info : infos)
+    if (!isa_and_nonnull<LLVM::LLVMFuncOp>(symbols.lookup(info.name)))
       return emitError(module.getLoc()) << "CPU target: dispatch '" << info.name << "' was lost";
-    entries.push_back(addEntry(*m, inner, info));
-  }
-  addDescriptorTable(*m, infos, entries);
-  for (llvm::Function &f : *m) {
-    if (f.isDeclaration())
-      continue;
-    f.addFnAttr("target-cpu", tm->getTargetCPU());
-    f.addFnAttr("target-features", tm->getTargetFeatureString());
-    // The schedules pick vector shapes for the widest registers; without these LLVM splits
-    // 512-bit vectors in two on CPUs whose tuning prefers 256-bit code.
-    if (tm->getTargetFeatureString().contains("+avx512f")) {
-      f.addFnAttr("prefer-vector-width", "512");
-      f.addFnAttr("min-legal-vector-width", "512");
+
+  // One task per dispatch; the descriptor table is object `infos.size()`. Extraction and
+  // translation touch the MLIRContext, so they take turns; optimization and code generation,
+  // where the time goes, run in parallel, each in its own LLVMContext.
+  size_t n = infos.size();
+  std::vector<llvm::SmallString<0>> objects(n + 1);
+  std::vector<std::string> errors(n + 1), irs(llvmIR ? n + 1 : 0);
+  std::mutex mlirMutex, progressMutex;
+  unsigned done = 0;
+  auto compileDispatch = [&](size_t i) {
+    llvm::LLVMContext ctx;
+    std::unique_ptr<llvm::Module> m;
+    {
+      std::lock_guard<std::mutex> lock(mlirMutex);
+      FailureOr<OwningOpRef<ModuleOp>> part = extractDispatch(module, symbols, infos[i].name);
+      if (failed(part)) {
+        errors[i] = "extraction failed";
+        return;
+      }
+      m = translateModuleToLLVMIR(**part, ctx, "kiln_cpu_" + infos[i].name);
     }
+    if (!m) {
+      errors[i] = "translation of '" + infos[i].name + "' to LLVM IR failed";
+      return;
+    }
+    addEntry(*m, m->getFunction(infos[i].name), infos[i]);
+    const std::array<uint32_t, 3> &wg = infos[i].workgroupCount;
+    unsigned level = uint64_t(wg[0]) * wg[1] * wg[2] == 1
+                         ? std::min(options.optLevel, options.singleWorkgroupOptLevel)
+                         : options.optLevel;
+    if (failed(compileModule(*m, spec, level, objects[i],
+                             llvmIR ? &irs[i] : nullptr, errors[i])))
+      return;
+    if (options.onDispatchCompiled) {
+      std::lock_guard<std::mutex> lock(progressMutex);
+      options.onDispatchCompiled(++done, n, infos[i].name);
+    }
+  };
+  // Largest dispatches first, so that one big dispatch does not finish alone at the end.
+  std::vector<size_t> order(n);
+  std::vector<size_t> sizes(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    order[i] = i;
+    symbols.lookup(infos[i].name)->walk([&](Operation *) { ++sizes[i]; });
   }
-  if (llvm::verifyModule(*m, &llvm::errs()))
-    return emitError(module.getLoc(), "CPU target: generated LLVM IR does not verify");
+  llvm::stable_sort(order, [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
+  unsigned jobs = std::min<size_t>(resolveJobs(options.jobs), std::max<size_t>(n, 1));
+  if (options.onDispatchCompiled)
+    options.onDispatchCompiled(0, n, "");
+  if (jobs <= 1) {
+    for (size_t i : order)
+      compileDispatch(i);
+  } else {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(jobs));
+    for (size_t i : order)
+      pool.async(compileDispatch, i);
+    pool.wait();
+  }
+  for (auto [info, err] : llvm::zip(infos, errors))
+    if (!err.empty())
+      return emitError(module.getLoc()) << "CPU target: dispatch '" << info.name << "': " << err;
 
-  // The -O3 pipeline (llc alone would skip the IR optimizer).
   {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PipelineTuningOptions tuning;
-    tuning.LoopUnrolling = true;
-    tuning.LoopVectorization = true;
-    tuning.SLPVectorization = true;
-    llvm::PassBuilder pb(tm.get(), tuning);
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::OptimizationLevel level = options.optLevel >= 3   ? llvm::OptimizationLevel::O3
-                                    : options.optLevel == 2 ? llvm::OptimizationLevel::O2
-                                    : options.optLevel == 1 ? llvm::OptimizationLevel::O1
-                                                            : llvm::OptimizationLevel::O0;
-    llvm::ModulePassManager mpm = level == llvm::OptimizationLevel::O0
-                                      ? pb.buildO0DefaultPipeline(level)
-                                      : pb.buildPerModuleDefaultPipeline(level);
-    mpm.run(*m, mam);
+    llvm::LLVMContext ctx;
+    llvm::Module table("kiln_cpu_table", ctx);
+    addDescriptorTable(table, infos);
+    if (failed(compileModule(table, spec, options.optLevel, objects[n],
+                             llvmIR ? &irs[n] : nullptr, error)))
+      return emitError(module.getLoc()) << "CPU target: " << error;
   }
-  if (llvmIR) {
-    llvm::raw_string_ostream os(*llvmIR);
-    m->print(os, nullptr);
-  }
-
-  llvm::SmallString<0> object;
-  {
-    llvm::raw_svector_ostream os(object);
-    llvm::legacy::PassManager codegen;
-    if (tm->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-      return emitError(module.getLoc(), "CPU target: the target cannot emit object files");
-    codegen.run(*m);
-  }
-  if (failed(linkSharedObject(object, options, blob, error)))
+  if (llvmIR)
+    for (const std::string &ir : irs)
+      *llvmIR += ir;
+  if (failed(linkSharedObject(objects, options, blob, error)))
     return emitError(module.getLoc()) << "CPU target: " << error;
   return success();
 }

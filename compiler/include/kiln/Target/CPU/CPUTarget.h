@@ -8,8 +8,9 @@
 //   bufferizeDispatches  one-shot bufferization with identity layouts at function boundaries
 //   distributeWorkgroups the outermost scf.forall becomes a loop over [wg_begin, wg_end)
 //   lowerToLLVMDialect   vector / math / memref / scf -> LLVM dialect
-//   emitSharedObject     LLVM IR + ABI entry points + descriptor table, -O3 for the host CPU,
-//                        object code in memory, linked into a shared object by ld.lld
+//   emitSharedObject     per dispatch, on parallel threads: LLVM IR + ABI entry point, -O3
+//                        for the host CPU, object code; plus the descriptor table; linked into
+//                        one shared object by ld.lld
 //
 // docs/cpu-backend.md describes the stages; docs/hal.md the ABI of the result.
 //
@@ -23,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,10 +42,22 @@ struct CPUTargetOptions {
   std::string features;
   /// LLVM optimization level, 0..3.
   unsigned optLevel = 3;
+  /// At most this level for dispatches with one workgroup (loops no schedule tiled: norms,
+  /// softmax, gathers, whole entry points). -O3's aggressive unrolling made
+  /// them many times slower to compile and no faster to run (docs/cpu-backend.md "Compile
+  /// time"); the tiled matmul dispatches keep `optLevel`.
+  unsigned singleWorkgroupOptLevel = 2;
   /// Linker that turns the object into a shared object (only the compiler needs it).
   std::string linker = "/usr/lib/llvm-19/bin/ld.lld";
   /// Dump the schedule (transform script) of each dispatch to stderr.
   bool dumpSchedules = false;
+  /// Threads that optimize and generate code for the dispatches (each dispatch is its own LLVM
+  /// module); 0 means one per hardware thread. The shared object is the same for any value.
+  unsigned jobs = 0;
+  /// Called once with done = 0 before the dispatches are compiled, then (from the compiling
+  /// threads, one call at a time) after each dispatch's object code is done: the number done
+  /// so far, the total and the dispatch's name.
+  std::function<void(unsigned done, unsigned total, llvm::StringRef name)> onDispatchCompiled;
 };
 
 /// What the runtime needs to know about one compiled dispatch (mirrors kiln_cpu_dispatch_desc).
@@ -98,6 +112,9 @@ mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, bool barePtrCallCo
 /// All of the above up to the LLVM dialect.
 mlir::LogicalResult compileToLLVMDialect(mlir::ModuleOp module, const CPUTargetOptions &options,
                                          std::vector<DispatchInfo> &infos);
+
+/// The number of threads `CPUTargetOptions::jobs` stands for (0: one per hardware thread).
+unsigned resolveJobs(unsigned jobs);
 
 /// Translates an LLVM-dialect module to LLVM IR, adds the ABI entry points and the descriptor
 /// table, optimizes, emits object code in memory and links a shared object. On success `blob`
