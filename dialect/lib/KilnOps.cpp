@@ -15,6 +15,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include "llvm/Support/MathExtras.h"
 
@@ -473,6 +474,14 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "bias element type " << b.getElementType()
                            << " differs from the query element type " << q.getElementType();
   }
+  if (Value position = getPosition()) {
+    // attention_c10
+    if (!getCausal())
+      return emitOpError() << "'position' places causal queries; it needs 'causal'";
+    // attention_c11
+    if (failed(verifyPosition(*this, position)))
+      return failure();
+  }
   // attention_c9
   return checkPositiveFinite(*this, "scale", getScale().convertToDouble());
 }
@@ -480,6 +489,22 @@ LogicalResult AttentionOp::verify() {
 //===----------------------------------------------------------------------===//
 // KVCacheAppendOp
 //===----------------------------------------------------------------------===//
+
+LogicalResult KVCacheAppendOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                Adaptor adaptor,
+                                                SmallVectorImpl<Type> &inferred) {
+  RankedTensorType cache = rankedType(adaptor.getCache()), rows = rankedType(adaptor.getRows());
+  if (!cache || !rows || cache.getRank() != 4 || rows.getRank() < 3)
+    return inferError(loc, "kv_cache_append", "a [L, B, P, E] cache and [B, S, E] rows");
+  int64_t batch = cache.getDimSize(1);
+  if (ShapedType::isDynamic(batch))
+    batch = rows.getDimSize(0);
+  int64_t length = adaptor.getCapacity() ? cache.getDimSize(2) : ShapedType::kDynamic;
+  inferred.push_back(cache);
+  inferred.push_back(
+      RankedTensorType::get({batch, length, cache.getDimSize(3)}, cache.getElementType()));
+  return success();
+}
 
 LogicalResult KVCacheAppendOp::verify() {
   RankedTensorType cache = getCache().getType(), rows = getRows().getType(),
@@ -510,11 +535,27 @@ LogicalResult KVCacheAppendOp::verify() {
     return emitOpError() << rows.getDimSize(1) << " new rows exceed the cache's " << positions
                          << " positions";
   // kv_cache_append_c6
-  if (!ShapedType::isDynamic(prefix.getDimSize(1)))
+  if (!getCapacity() && !ShapedType::isDynamic(prefix.getDimSize(1)))
     return emitOpError() << "prefix " << prefix
                          << " must have a dynamic length (position + new rows)";
+  // kv_cache_append_c8
+  if (getCapacity() && ShapedType::isDynamic(positions))
+    return emitOpError() << "'capacity' needs a cache of static capacity, got " << cache;
   // kv_cache_append_c7
-  return verifyPosition(*this, getPosition());
+  if (failed(verifyPosition(*this, getPosition())))
+    return failure();
+  SmallVector<Type, 2> inferred;
+  Operation *op = getOperation();
+  if (failed(inferReturnTypes(getContext(), getLoc(), op->getOperands(), op->getAttrDictionary(),
+                              op->getPropertiesStorage(), op->getRegions(), inferred)))
+    return failure();
+  // kv_cache_append_infer: a dynamic size in the IR may stand for a static inferred one (a
+  // dynamic-batch cache appended with static rows), never the other way round.
+  if (failed(mlir::verifyCompatibleShape(inferred[1], prefix)) ||
+      (getCapacity() && ShapedType::isDynamic(prefix.getDimSize(1))))
+    return emitOpError() << "prefix type " << prefix << " differs from the inferred "
+                         << inferred[1];
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

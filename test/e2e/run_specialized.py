@@ -10,9 +10,10 @@ config and numpy LLaMA of test/Conversion/model_numerics.py (RMSNorm, rotary, gr
 SwiGLU). Each checks that the artifact's forward schedule really is cut (dispatch count,
 temporaries in an arena, multi-workgroup matmuls), that the logits match the reference with 1
 and 2 threads, and that inputs of other sizes are refused with an error naming the entry
-point, the size, the compiled and the given value. GPT-2 also generates greedily through
-prefill / decode (still whole-entry-point dispatches, in the same shared object) and compares
-the tokens with the numpy model's.
+point, the size, the compiled and the given value. GPT-2's prefill / decode are specialized
+too: `kiln generate` (batch 1) refuses the batch-2 artifact by name, and a batch-1 artifact
+(prefill chunk 4, so a 5-token prompt takes a chunk at 0 and an overlapping one at 1) generates
+the numpy model's greedy tokens.
 
     run_specialized.py [--model gpt2|llama] --kilnc PATH --kiln PATH --examples DIR --workdir DIR
 """
@@ -133,18 +134,27 @@ def main():
               f"(|logits| up to {np.abs(ref).max():.2f}) tol {rn.TOL:.0e}")
 
     if args.model == "gpt2":
-        # prefill / decode stay whole-entry-point dispatches, linked into the same shared object
-        # as the per-op dispatches: greedy generation equals the numpy GPT-2's.
         w64 = {k: v.astype(np.float64) for k, v in weights.items()}
         seq = [int(t) for t in ids[0, :5]]
         prompt = list(seq)
         for _ in range(6):
             logits = rn.gpt2(w64, np.array([seq]), rn.CONFIG["n_layer"], rn.CONFIG["n_head"])
             seq.append(int(logits[0, -1].argmax()))
-        proc = rn.run([args.kiln, "generate", model, "--weights", wpath, "--ids",
-                       ",".join(map(str, prompt)), "--max-new-tokens", "6", "--ignore-eos"])
+        generate = ["generate", "--weights", wpath, "--ids", ",".join(map(str, prompt)),
+                    "--max-new-tokens", "6", "--ignore-eos"]
+        # prefill / decode are specialized to batch 2 as well: a batch-1 session is refused.
+        proc = subprocess.run([args.kiln, generate[0], model, *generate[1:]],
+                              capture_output=True, text=True, timeout=120)
+        want = (f"{model}: entry point 'prefill' was compiled for batch = {BATCH} "
+                f"(kilnc --specialize); the session has a batch of 1")
+        check(proc.returncode == 1 and want in proc.stderr,
+              f"generate with the batch-{BATCH} artifact refused: {proc.stderr.strip()!r}")
+        single = os.path.join(args.workdir, f"{args.model}-b1.kc")
+        rn.run([args.kilnc, src, *sets, "--specialize", "batch=1,seq=4", "-o", single])
+        proc = rn.run([args.kiln, generate[0], single, *generate[1:]])
         got = [int(t) for t in proc.stdout.split()]
-        check(got == seq[5:], f"greedy generation {got}, numpy {seq[5:]}")
+        check(got == seq[5:], f"greedy generation (batch 1, prefill chunk 4) {got}, "
+                              f"numpy {seq[5:]}")
 
     # Other sizes are refused before anything runs.
     for shape, symbol, given, compiled in (((BATCH, SEQ - 1), "seq", SEQ - 1, SEQ),

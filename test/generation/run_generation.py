@@ -13,7 +13,14 @@ end-to-end tests use (test/e2e/run_numerics.py, test/Conversion/model_numerics.p
       clear error, exit 1;
   and decode calls after the first make no heap allocation on the runtime's side.
 
+With --specialize SPEC (`batch=2,seq=4`) the model is compiled with `kilnc --specialize SPEC`:
+prefill and decode are per-op dispatches at a static batch, prefill runs chunks of `seq` tokens
+(docs/generation.md). Then (a) and (b) run prompts shorter than, equal to and longer than
+(not a multiple of, and a multiple of) the chunk, (c) compares with `forward` of a separately
+compiled unspecialized artifact, and (d) also checks that another batch is refused.
+
     run_generation.py --model gpt2|llama --kilnc PATH --tool PATH --examples DIR --workdir DIR
+        [--specialize SPEC]
 """
 import argparse
 import os
@@ -47,22 +54,34 @@ def ids_text(a):
     return ";".join(",".join(str(int(t)) for t in row) for row in np.atleast_2d(a))
 
 
+def compile_model(args, src, sets, model):
+    """kilnc -o model (with --specialize when asked); returns the unspecialized artifact too."""
+    if not args.specialize:
+        run([args.kilnc, src, *sets, "-o", model])
+        return model
+    run([args.kilnc, src, *sets, "--specialize", args.specialize, "-o", model])
+    plain = model[:-3] + "-plain.kc"
+    run([args.kilnc, src, *sets, "-o", plain])
+    return plain
+
+
 def setup(args):
-    """Compiles the model, writes random weights; returns (model, weights, reference, vocab)."""
+    """Compiles the model, writes random weights; returns (model, unspecialized model, weights,
+    reference, vocab)."""
     model = os.path.join(args.workdir, f"{args.model}.kc")
     wpath = os.path.join(args.workdir, f"{args.model}.safetensors")
     if args.model == "gpt2":
         config = dict(rn.CONFIG, n_positions=CAPACITY)
         sets = [a for k, v in config.items() for a in ("--set", f"{k}={v}")]
-        run([args.kilnc, os.path.join(args.examples, "gpt2.kiln"), *sets, "-o", model])
+        plain = compile_model(args, os.path.join(args.examples, "gpt2.kiln"), sets, model)
         weights = rn.hf_weights(np.random.default_rng(3), config)
         save_file(weights, wpath)
         w64 = {k: v.astype(np.float64) for k, v in weights.items()}
-        return model, wpath, lambda ids: rn.gpt2(w64, ids, config["n_layer"], config["n_head"]), \
-            config["vocab_size"]
+        return model, plain, wpath, \
+            lambda ids: rn.gpt2(w64, ids, config["n_layer"], config["n_head"]), config["vocab_size"]
     sets = [a for o in LLAMA for a in ("--set", o)]
     src = os.path.join(args.examples, "llama.kiln")
-    run([args.kilnc, src, *sets, "-o", model])
+    plain = compile_model(args, src, sets, model)
     mlir = run([args.kilnc, src, *sets, "--emit=mlir"]).stdout
     shapes = {n: tuple(int(d) for d in dims.split("x"))
               for n, dims in re.findall(r"kiln\.param @(\S+) : tensor<([\dx]+)xf32>", mlir)}
@@ -75,7 +94,7 @@ def setup(args):
         params[n] = value.astype(np.float32)
     save_file(params, wpath)
     p64 = {n: v.astype(np.float64) for n, v in params.items()}
-    return model, wpath, lambda ids: mn.llama_reference(p64, ids, 2, 4, 2, 500.0), 23
+    return model, plain, wpath, lambda ids: mn.llama_reference(p64, ids, 2, 4, 2, 500.0), 23
 
 
 def main():
@@ -85,9 +104,12 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--specialize", default="",
+                    help="kilnc --specialize spec, e.g. batch=2,seq=4 (seq: the prefill chunk)")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
-    model, wpath, reference, vocab = setup(args)
+    model, plain, wpath, reference, vocab = setup(args)
+    spec = dict(kv.split("=") for kv in args.specialize.split(",")) if args.specialize else {}
     threads = "2" if args.model == "gpt2" else "1"
     tool = [args.tool, model, wpath, "--threads", threads]
     failed = 0
@@ -98,29 +120,36 @@ def main():
         print(f"{args.model} {what}: {'ok' if ok else 'FAIL'}")
 
     # (a), (b): a prompt of 5 tokens per row, then 6 decode steps fed with given tokens.
+    # Specialized: prompts shorter than, equal to and longer than the chunk.
     rng = np.random.default_rng(11)
-    batch, prompt_len, steps = 2, 5, 6
-    tokens = rng.integers(0, vocab, size=(batch, prompt_len + steps)).astype(np.int32)
+    batch, prompt_len, steps = int(spec.get("batch", 2)), 5, 6
+    tokens = rng.integers(0, vocab, size=(batch, CAPACITY)).astype(np.int32)
     out = os.path.join(args.workdir, "steps")
     os.makedirs(out, exist_ok=True)
-    cmd = tool + ["--batch", str(batch), "--out", out, "--prompt", ids_text(tokens[:, :prompt_len])]
-    for s in range(steps):
-        cmd += ["--decode", ";".join(str(int(t)) for t in tokens[:, prompt_len + s])]
-    proc = run(cmd)
-    got = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
-    check(got.shape == (steps + 1, batch, vocab), f"logits shape {got.shape}")
-    for call in range(min(got.shape[0], steps + 1)):
-        length = prompt_len + call
-        ref = reference(tokens[:, :length])[:, -1, :]
-        err = float(np.abs(got[call] - ref).max())
-        what = "prefill (a)" if call == 0 else f"decode step {call} (b)"
-        check(np.isfinite(got[call]).all() and err <= TOL,
-              f"{what}, {length} tokens, batch {batch}: max abs error {err:.3e} "
-              f"(|logits| up to {np.abs(ref).max():.2f}) tol {TOL:.0e}")
-    allocs = re.search(r"decode-calls: (\d+) decode-heap-allocations: (\d+)", proc.stdout)
-    check(allocs is not None and allocs.group(2) == "0",
-          f"heap allocations in decode calls 2..{steps}: "
-          f"{allocs.group(2) if allocs else 'not reported'}")
+    chunk = int(spec.get("seq", 0))
+    lengths = [prompt_len] if not chunk else [chunk - 1, chunk, chunk + 3, 2 * chunk]
+    for prompt_len in lengths:
+        steps = min(6, CAPACITY - prompt_len)
+        cmd = tool + ["--batch", str(batch), "--out", out,
+                      "--prompt", ids_text(tokens[:, :prompt_len])]
+        for s in range(steps):
+            cmd += ["--decode", ";".join(str(int(t)) for t in tokens[:, prompt_len + s])]
+        proc = run(cmd)
+        got = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
+        check(got.shape == (steps + 1, batch, vocab), f"logits shape {got.shape}")
+        for call in range(min(got.shape[0], steps + 1)):
+            length = prompt_len + call
+            ref = reference(tokens[:, :length])[:, -1, :]
+            err = float(np.abs(got[call] - ref).max())
+            what = f"prefill of {prompt_len} (a)" if call == 0 else f"decode step {call} (b)"
+            check(np.isfinite(got[call]).all() and err <= TOL,
+                  f"{what}, {length} tokens, batch {batch}: max abs error {err:.3e} "
+                  f"(|logits| up to {np.abs(ref).max():.2f}) tol {TOL:.0e}")
+        allocs = re.search(r"decode-calls: (\d+) decode-heap-allocations: (\d+)", proc.stdout)
+        check(allocs is not None and allocs.group(2) == "0",
+              f"heap allocations in decode calls 2..{steps}: "
+              f"{allocs.group(2) if allocs else 'not reported'}")
+    prompt_len = 5
 
     # reset(): the same prompt after a reset gives the first prefill's logits again.
     other = rng.integers(0, vocab, size=(batch, 3)).astype(np.int32)
@@ -135,8 +164,11 @@ def main():
     new = 8
     prompt = tokens[:, :prompt_len]
     proc = run(tool + ["--batch", str(batch), "--out", out, "--prompt", ids_text(prompt),
-                       "--greedy-forward", str(new), "--greedy", str(new)])
+                       "--greedy", str(new)])
     session = re.search(r"greedy-session: (.*)", proc.stdout).group(1)
+    # forward recomputes every length: the unspecialized artifact when this one is static.
+    proc = run([args.tool, plain, wpath, "--threads", threads, "--batch", str(batch), "--out",
+                out, "--prompt", ids_text(prompt), "--greedy-forward", str(new)])
     forward = re.search(r"greedy-forward: (.*)", proc.stdout).group(1)
     seq = prompt.copy()
     for _ in range(new):
@@ -152,16 +184,22 @@ def main():
         check(proc.returncode == 1 and message in proc.stderr,
               f"refused (d): {what}: exit {proc.returncode}: {proc.stderr.strip()[:160]}")
 
-    long_prompt = rng.integers(0, vocab, size=(1, CAPACITY + 1))
+    long_prompt = rng.integers(0, vocab, size=(batch, CAPACITY + 1))
+    tool = tool + ["--batch", str(batch)]
     refused(tool + ["--out", out, "--prompt", ids_text(long_prompt)],
             f"the KV cache holds {CAPACITY} positions", f"prefill of {CAPACITY + 1} tokens")
-    refused(tool + ["--out", out, "--prompt", ids_text(long_prompt[:, :CAPACITY]), "--decode", "1"],
+    refused(tool + ["--out", out, "--prompt", ids_text(long_prompt[:, :CAPACITY]),
+                    "--decode", ";".join(["1"] * batch)],
             f"cannot append 1 tokens at position {CAPACITY}", "decode on a full cache")
     refused(tool + ["--out", out, "--prompt", ids_text(long_prompt[:, :10]),
                     "--prompt", ids_text(long_prompt[:, :7])],
             "cannot append 7 tokens at position 10", "second prefill past the capacity")
-    refused(tool + ["--out", out, "--prompt", f"1,{vocab}"], "outside the vocabulary",
-            f"token id {vocab}")
+    refused(tool + ["--out", out, "--prompt", ";".join([f"1,{vocab}"] * batch)],
+            "outside the vocabulary", f"token id {vocab}")
+    if spec:
+        other = batch + 1
+        refused(tool + ["--batch", str(other), "--out", out, "--prompt", ids_text(prompt)],
+                f"was compiled for batch = {batch}", f"a session of batch {other}")
     print(f"{args.model}: {'FAIL' if failed else 'all passed'} ({failed} failed)")
     return 1 if failed else 0
 

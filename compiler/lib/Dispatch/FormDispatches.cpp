@@ -14,7 +14,10 @@
 //      tensors out) and replaced by a func.call. Constants, tensor.empty and fills of them are
 //      cloned into every dispatch that uses them; shape-only views (expand / collapse_shape,
 //      reshape, cast) stay in the entry between calls when they cross dispatches (the buffer
-//      is the same bytes) and are cloned into a dispatch when both ends are inside it.
+//      is the same bytes) and are cloned into a dispatch when both ends are inside it. Static
+//      slices (a KV cache's layer) and the views of them are cloned into every dispatch that
+//      reads them, whose operand is then the sliced tensor: a view inside the dispatch, never a
+//      copy. Pure scalar ops (a position read from an input) are cloned likewise.
 //
 //===----------------------------------------------------------------------===//
 #include "Utils.h"
@@ -68,7 +71,8 @@ SmallVector<Value> readValues(Operation *op) {
 class Classifier {
 public:
   /// Rematerialized in each dispatch that uses it: constants, tensor.empty, fills and views of
-  /// them and pure scalar computations on them.
+  /// them, and pure scalar computations (whose tensor operands, such as a position input,
+  /// become dispatch operands).
   bool isCloneable(Operation *op) {
     if (!op)
       return false;
@@ -78,9 +82,9 @@ public:
     bool result = false;
     if (op->hasTrait<OpTrait::ConstantLike>() || isa<tensor::EmptyOp>(op))
       result = true;
-    else if (isa<linalg::FillOp>(op) || isView(op) ||
-             (op->getNumRegions() == 0 && isPure(op) &&
-              llvm::none_of(op->getResultTypes(), [](Type t) { return isa<ShapedType>(t); })))
+    else if (isScalar(op))
+      result = true;
+    else if (isa<linalg::FillOp>(op) || isView(op))
       result = llvm::all_of(op->getOperands(),
                             [&](Value v) { return isCloneable(v.getDefiningOp()); });
     cloneable[op] = result;
@@ -89,11 +93,19 @@ public:
 
   /// Computation that belongs to a dispatch.
   bool isCompute(Operation *op) {
-    if (isView(op) || isCloneable(op) || isa<ParamRefOp, func::CallOp>(op) ||
+    if (isView(op) || isStaticSlice(op) || isCloneable(op) || isa<ParamRefOp, func::CallOp>(op) ||
         op->hasTrait<OpTrait::IsTerminator>())
       return false;
     return true;
   }
+
+private:
+  static bool isScalar(Operation *op) {
+    return op->getNumRegions() == 0 && isPure(op) && op->getNumResults() > 0 &&
+           llvm::none_of(op->getResultTypes(), [](Type t) { return isa<ShapedType>(t); });
+  }
+
+public:
 
 private:
   DenseMap<Operation *, bool> cloneable;
@@ -101,6 +113,9 @@ private:
 
 /// The op producing `v`, looking through views.
 Operation *producerThroughViews(Value v) { return sourceThroughViews(v).getDefiningOp(); }
+
+/// Whether `v` is a static slice, or a view of one: cloned into the dispatches reading it.
+bool isSliceView(Value v) { return isStaticSlice(producerThroughViews(v)); }
 
 struct Grouping {
   std::vector<SmallVector<Operation *>> groups;
@@ -115,6 +130,17 @@ struct Grouping {
     groupOf[op] = g;
   }
 };
+
+/// A transposed-weight matmul with at most 4 rows (decode's projections). The CPU target runs
+/// it as dot products over the weight rows only without an epilogue, so its epilogue (bias,
+/// residual, GELU: a few thousand elements) is left to a dispatch of its own.
+bool isMatvec(Operation *op) {
+  auto matmul = dyn_cast<linalg::MatmulTransposeBOp>(op);
+  if (!matmul)
+    return false;
+  auto a = dyn_cast<RankedTensorType>(matmul.getDpsInputs()[0].getType());
+  return a && a.hasStaticShape() && a.getDimSize(0) <= 4;
+}
 
 Grouping groupOps(Block &block, Classifier &classes) {
   Grouping g;
@@ -131,7 +157,7 @@ Grouping groupOps(Block &block, Classifier &classes) {
         g.add(id, def);
     }
     g.add(id, &op);
-    if (op.getNumResults() != 1 || !op.getResult(0).hasOneUse())
+    if (op.getNumResults() != 1 || !op.getResult(0).hasOneUse() || isMatvec(&op))
       continue;
     OpOperand &use = *op.getResult(0).getUses().begin();
     Operation *user = use.getOwner();
@@ -237,7 +263,7 @@ LogicalResult outline(ArrayRef<Operation *> members, StringRef name, StringRef e
       return mapped;
     Operation *def = v.getDefiningOp();
     bool internalView = isView(def) && memberSet.contains(producerThroughViews(v));
-    if (def && (classes.isCloneable(def) || internalView)) {
+    if (def && (classes.isCloneable(def) || internalView || isSliceView(v))) {
       for (Value operand : def->getOperands())
         resolve(operand);
       Operation *clone = b.clone(*def, map);

@@ -78,6 +78,21 @@ void describe(Buffer &buffer, Type type) {
 
 } // namespace
 
+std::optional<unsigned> tiedOperand(func::FuncOp dispatch, unsigned result) {
+  if (dispatch.isExternal() || !dispatch.getBody().hasOneBlock())
+    return std::nullopt;
+  auto ret = dyn_cast<func::ReturnOp>(dispatch.getBody().front().getTerminator());
+  if (!ret || result >= ret.getNumOperands())
+    return std::nullopt;
+  Value v = ret.getOperand(result);
+  while (auto insert = v.getDefiningOp<tensor::InsertSliceOp>())
+    v = insert.getDest();
+  auto arg = dyn_cast<BlockArgument>(v);
+  if (!arg || v == ret.getOperand(result) || arg.getOwner() != &dispatch.getBody().front())
+    return std::nullopt;
+  return arg.getArgNumber();
+}
+
 FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
   Schedule schedule;
   schedule.entryPoint = entry.getSymName().str();
@@ -91,6 +106,8 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
       if (auto size = dyn_cast<IntegerAttr>(d.getValue()))
         schedule.staticDims.emplace_back(d.getName().str(), size.getInt());
   DenseMap<Value, unsigned> bufferOf;
+  // State buffer -> (its latest value, the dispatch that wrote it in place).
+  DenseMap<unsigned, std::pair<Value, std::string>> stateVersion;
 
   auto add = [&](Buffer::Kind kind, std::string bufferName, Type type) -> FailureOr<unsigned> {
     if (!isa<RankedTensorType>(type) || !cast<RankedTensorType>(type).hasStaticShape() ||
@@ -164,7 +181,8 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
     DispatchStep &d = schedule.dispatches.emplace_back();
     d.dispatch = call.getCallee().str();
     for (Value v : call.getOperands()) {
-      auto it = bufferOf.find(sourceThroughViews(v));
+      Value source = sourceThroughViews(v);
+      auto it = bufferOf.find(source);
       if (it == bufferOf.end())
         return call.emitError() << "operand of dispatch '" << d.dispatch
                                 << "' is neither an input, a parameter nor a dispatch result";
@@ -172,8 +190,31 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
       Buffer &buffer = schedule.buffers[it->second];
       if (buffer.kind == Buffer::Temporary)
         buffer.last = std::max(buffer.last, step);
+      // In-place state: every read must see the state's latest value.
+      auto current = stateVersion.find(it->second);
+      if (current != stateVersion.end() && current->second.first != source)
+        return call.emitError() << "entry point '" << name << "': dispatch '" << d.dispatch
+                                << "' reads state '" << buffer.name << "' after dispatch '"
+                                << current->second.second
+                                << "' wrote it in place; it would see the new value";
     }
+    auto callee = entry->getParentOfType<ModuleOp>()
+                      ? entry->getParentOfType<ModuleOp>().lookupSymbol<func::FuncOp>(
+                            call.getCallee())
+                      : func::FuncOp();
     for (Value r : call.getResults()) {
+      // A result updating a state operand in place is that state's buffer, at a new version.
+      std::optional<unsigned> tied =
+          callee ? tiedOperand(callee, cast<OpResult>(r).getResultNumber()) : std::nullopt;
+      if (tied) {
+        unsigned id = d.operands[*tied];
+        if (schedule.buffers[id].kind == Buffer::State) {
+          stateVersion[id] = {r, d.dispatch};
+          bufferOf[r] = id;
+          d.results.push_back(id);
+          continue;
+        }
+      }
       auto out = outputName.find(r);
       FailureOr<unsigned> id =
           out != outputName.end()

@@ -15,7 +15,9 @@
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 #include "kiln/Dialect/Kiln/KilnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
@@ -64,14 +66,97 @@ bool isStatic(Type t) {
   return !shaped || shaped.hasStaticShape();
 }
 
+/// A KV-cache append's prefix has the data-dependent length `position + seq`; it takes the
+/// static-capacity form (the layer's whole cache, unwritten slots hidden by attention's
+/// position-aware causal mask) when every reader is such an attention with the same position.
+LogicalResult makeCapacityForm(KVCacheAppendOp op) {
+  if (op.getCapacity())
+    return success();
+  if (op.getCache().getType().isDynamicDim(2))
+    return op.emitError() << "the KV cache " << op.getCache().getType()
+                          << " has a dynamic capacity; its prefix cannot be made static";
+  for (OpOperand &use : op.getPrefix().getUses()) {
+    auto attention = dyn_cast<AttentionOp>(use.getOwner());
+    bool keyOrValue = attention && (use.get() == attention.getKey() ||
+                                    use.get() == attention.getValue()) &&
+                      use.get() != attention.getMask() && use.get() != attention.getBias();
+    if (!keyOrValue || !attention.getCausal() || attention.getBias() ||
+        attention.getPosition() != op.getPosition())
+      return op.emitError()
+             << "the prefix of a KV cache can be made static only when it is the key or value "
+                "of a causal attention without bias that is given the same position (its "
+                "mask then hides the unwritten cache slots); '"
+             << use.getOwner()->getName() << "' reads it";
+  }
+  op.setCapacity(true);
+  return success();
+}
+
+/// Shape arithmetic around tensor.extract_slice (a decoder's last position, `x[:, S - 1, :]`)
+/// becomes static: tensor.dim of a static size and scalar ops on constants fold to constants,
+/// and a slice whose sizes are then constant gets its static type. `op` may be erased.
+LogicalResult foldShapeArithmetic(Operation *op) {
+  OpBuilder b(op);
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    std::optional<int64_t> index = dim.getConstantIndex();
+    auto type = dyn_cast<ShapedType>(dim.getSource().getType());
+    if (index && type && type.hasRank() && *index < type.getRank() &&
+        !type.isDynamicDim(*index)) {
+      dim.replaceAllUsesWith(
+          b.create<arith::ConstantIndexOp>(op->getLoc(), type.getDimSize(*index)).getResult());
+      dim.erase();
+    }
+    return success();
+  }
+  if (isa<arith::ArithDialect>(op->getDialect()) && op->getNumResults() == 1 &&
+      !op->hasTrait<OpTrait::ConstantLike>() &&
+      llvm::all_of(op->getOperands(), [](Value v) { return matchPattern(v, m_Constant()); })) {
+    SmallVector<OpFoldResult> folded;
+    if (succeeded(op->fold(folded)) && folded.size() == 1)
+      if (auto attr = dyn_cast<Attribute>(folded.front()))
+        if (Operation *c = op->getDialect()->materializeConstant(
+                b, attr, op->getResult(0).getType(), op->getLoc())) {
+          op->getResult(0).replaceAllUsesWith(c->getResult(0));
+          op->erase();
+        }
+    return success();
+  }
+  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    if (slice.getType().hasStaticShape() && slice.getOffsets().empty())
+      return success();
+    auto fold = [](SmallVector<OpFoldResult> values) {
+      for (OpFoldResult &v : values)
+        if (auto value = dyn_cast<Value>(v))
+          v = getAsOpFoldResult(value);
+      return values;
+    };
+    SmallVector<OpFoldResult> offsets = fold(slice.getMixedOffsets()),
+                              sizes = fold(slice.getMixedSizes()),
+                              strides = fold(slice.getMixedStrides());
+    RankedTensorType type = tensor::ExtractSliceOp::inferCanonicalRankReducedResultType(
+        slice.getType().getRank(), slice.getSourceType(), offsets, sizes, strides);
+    auto replacement =
+        b.create<tensor::ExtractSliceOp>(op->getLoc(), type, slice.getSource(), offsets, sizes,
+                                         strides);
+    slice.replaceAllUsesWith(replacement.getResult());
+    slice.erase();
+  }
+  return success();
+}
+
 /// Re-infers the result types of `op` from its (already specialized) operands.
 LogicalResult reinfer(Operation *op) {
   if (isa<func::ReturnOp>(op))
     return success();
   if (isa<func::CallOp>(op))
     return op->emitError("cannot specialize through a call; inline the callee first");
+  if (isa<tensor::DimOp, tensor::ExtractSliceOp>(op) || isa<arith::ArithDialect>(op->getDialect()))
+    return foldShapeArithmetic(op);
   if (llvm::all_of(op->getResultTypes(), isStatic))
     return success();
+  if (auto append = dyn_cast<KVCacheAppendOp>(op))
+    if (failed(makeCapacityForm(append)))
+      return failure();
   // A cast to a less static type becomes the identity on the specialized operand.
   if (auto cast = dyn_cast<tensor::CastOp>(op)) {
     if (!tensor::CastOp::areCastCompatible(cast.getSource().getType(), cast.getType()))
@@ -134,6 +219,23 @@ void updateCallers(func::FuncOp func, ModuleOp module) {
 
 } // namespace
 
+std::vector<std::string> dynamicDimNames(func::FuncOp func) {
+  std::vector<std::string> names;
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor)
+      continue;
+    unsigned dyn = 0;
+    for (auto [axis, size] : llvm::enumerate(tensor.getShape()))
+      if (ShapedType::isDynamic(size)) {
+        std::string sym = dimSymbol(func.getArgAttrDict(i), "kiln.input", i, dyn++, axis);
+        if (!llvm::is_contained(names, sym))
+          names.push_back(sym);
+      }
+  }
+  return names;
+}
+
 LogicalResult specializeShapes(func::FuncOp func, const llvm::StringMap<int64_t> &sizes) {
   if (func.isExternal())
     return func.emitError() << "entry point '" << func.getSymName() << "' has no body";
@@ -183,12 +285,12 @@ LogicalResult specializeShapes(func::FuncOp func, const llvm::StringMap<int64_t>
                                                 : " (its dimensions: " + known + ")");
     }
 
-  // Re-infer the body, op by op, in order.
-  WalkResult walk = func.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
-    return failed(reinfer(op)) ? WalkResult::interrupt() : WalkResult::advance();
-  });
-  if (walk.wasInterrupted())
-    return failure();
+  // Re-infer the body, op by op, in order (ops folded away on the way are erased).
+  SmallVector<Operation *> ops;
+  func.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
+  for (Operation *op : ops)
+    if (failed(reinfer(op)))
+      return failure();
 
   auto ret = cast<func::ReturnOp>(entry.getTerminator());
   func.setFunctionType(FunctionType::get(ctx, inputs, ret.getOperandTypes()));

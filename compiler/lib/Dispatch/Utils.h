@@ -26,6 +26,16 @@ inline bool isView(mlir::Operation *op) {
                                mlir::tensor::ReshapeOp, mlir::tensor::CastOp>(op);
 }
 
+/// A `tensor.extract_slice` with static offsets, sizes and unit strides (a KV cache's layer, the
+/// last position of a sequence): read inside the dispatches that use it, as a view of its
+/// source's buffer, never copied between dispatches.
+inline bool isStaticSlice(mlir::Operation *op) {
+  auto slice = llvm::dyn_cast_or_null<mlir::tensor::ExtractSliceOp>(op);
+  return slice && slice.getOffsets().empty() && slice.getSizes().empty() &&
+         slice.getStrides().empty() && slice.hasUnitStride() &&
+         slice.getSourceType().hasStaticShape();
+}
+
 /// `v` followed back through views to the value they alias.
 inline mlir::Value sourceThroughViews(mlir::Value v) {
   while (isView(v.getDefiningOp()))

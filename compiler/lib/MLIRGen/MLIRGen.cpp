@@ -20,10 +20,16 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <set>
+
 using namespace mlir;
 
 namespace kiln {
 namespace {
+
+/// The encoder output of an encoder-decoder model: `encode`'s result, an input of the decoder's
+/// `prefill` and `decode`.
+constexpr const char *kEncoderStates = "encoder_states";
 
 class Generator {
 public:
@@ -88,6 +94,21 @@ private:
     Value cacheK, cacheV;
     int64_t layer = 0;
     int logitsTensor = -1;
+    /// Encoder-decoder models: the decoder's token ids (for the sequence length) and, per
+    /// tensor, whether it depends on them (self-attention) or not (cross-attention).
+    Value decoderIds;
+    const std::vector<bool> *onDecoder = nullptr;
+  };
+
+  /// How an encoder-decoder model splits into `encode` (source ids -> encoder states) and the
+  /// decoder's `prefill` / `decode` (which take the encoder states as an input).
+  struct Seq2SeqPlan {
+    unsigned decoderIds = 0; // index into G.Inputs
+    int states = -1;         // the encoder tensor the decoder reads
+    SmallVector<unsigned> encodeInputs, decoderInputs; // G.Inputs indices, graph order
+    std::vector<bool> encodeNodes, decoderNodes;        // by node index
+    std::vector<bool> onDecoder;                        // by tensor
+    int64_t kvWidth = -1, layers = 0;
   };
 
   void emitParams(ModuleOp m);
@@ -97,9 +118,15 @@ private:
                          Generation *gen = nullptr);
   /// Why the model gets no prefill/decode entry points; empty when it gets them.
   std::string generationBlocker(int64_t &kvWidth, int64_t &layers) const;
-  /// `prefill` (dynamic seq) or `decode` (seq 1).
+  /// Why an encoder-decoder model gets no encode/prefill/decode entry points; empty when it
+  /// gets them (and `plan` is filled).
+  std::string seq2seqBlocker(Seq2SeqPlan &plan) const;
+  /// `encode`: the encoder alone, returning the states the decoder reads.
+  LogicalResult emitEncode(ModuleOp m, const Seq2SeqPlan &plan);
+  /// `prefill` (dynamic seq) or `decode` (seq 1); with `plan`, the decoder of an
+  /// encoder-decoder model, which also takes the encoder states and the decoder's other inputs.
   LogicalResult emitGeneration(ModuleOp m, StringRef name, bool decode, int64_t kvWidth,
-                               int64_t layers);
+                               int64_t layers, const Seq2SeqPlan *plan = nullptr);
 
   MLIRContext &Ctx;
   const fe::Graph &G;
@@ -145,10 +172,37 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
     operands.push_back(it->second);
   }
   Type resultType = tensorType(G.Tensors[n.Result]);
+  Value biasStart; // relative_position_bias in generation: the first query row kept
   if (gen) {
     if (n.Op == "position_embedding" || n.Op == "rotary") {
       // Positions start at the number of tokens already cached.
       operands.push_back(gen->position);
+    } else if (n.Op == "attention" && gen->onDecoder && !(*gen->onDecoder)[n.Operands[1]]) {
+      // Cross-attention: keys and values come from the encoder states, recomputed each call.
+    } else if (n.Op == "relative_position_bias") {
+      // Queries are at positions p .. p+S-1 and keys at 0 .. p+S-1: the bias of a square
+      // sequence of p+S positions, of which the last S query rows are kept below. Only the
+      // dimensions of the query and key operands are read.
+      Value ids = gen->decoderIds;
+      Value p = B.create<arith::IndexCastOp>(
+          l, B.getIndexType(),
+          B.create<tensor::ExtractOp>(l, gen->position,
+                                      ValueRange{B.create<arith::ConstantIndexOp>(l, 0)}));
+      Value total = B.create<arith::AddIOp>(l, p, B.create<tensor::DimOp>(l, ids, 1));
+      biasStart = p;
+      auto xType = cast<RankedTensorType>(operands[0].getType());
+      SmallVector<int64_t> shape = {xType.getDimSize(0), ShapedType::kDynamic, 1};
+      SmallVector<Value> dyn;
+      if (xType.isDynamicDim(0))
+        dyn.push_back(B.create<tensor::DimOp>(l, operands[0], 0));
+      dyn.push_back(total);
+      Value shapeOnly = B.create<tensor::EmptyOp>(
+          l, RankedTensorType::get(shape, xType.getElementType()), dyn);
+      operands[0] = operands[1] = shapeOnly;
+      auto full = cast<RankedTensorType>(resultType);
+      resultType = RankedTensorType::get({full.getDimSize(0), ShapedType::kDynamic,
+                                          ShapedType::kDynamic},
+                                         full.getElementType());
     } else if (n.Op == "attention") {
       // Keys and values go into the layer's cache rows; attention reads every cached row.
       auto append = [&](Value &cache, Value rows) {
@@ -158,12 +212,16 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
                                    rowsType.getDimSize(2)},
                                   rowsType.getElementType());
         auto op = B.create<KVCacheAppendOp>(l, cache.getType(), prefixType, cache, rows,
-                                            gen->position, B.getI64IntegerAttr(gen->layer));
+                                            gen->position, B.getI64IntegerAttr(gen->layer),
+                                            /*capacity=*/UnitAttr());
         cache = op.getUpdated();
         return op.getPrefix();
       };
       operands[1] = append(gen->cacheK, operands[1]);
       operands[2] = append(gen->cacheV, operands[2]);
+      // The queries are the tokens at position .. position + S - 1 (the causal mask this
+      // gives is the end-aligned one here; the static-capacity form of the cache needs it).
+      operands.push_back(gen->position);
       ++gen->layer;
     } else if (n.Result == gen->logitsTensor) {
       // Only the last position's logits: the head runs on x[:, S-1, :].
@@ -213,10 +271,26 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
   }
   if (n.Op == "attention") {
     int32_t mask = n.operand("mask") >= 0, bias = n.operand("bias") >= 0;
-    st.addAttribute("operandSegmentSizes", B.getDenseI32ArrayAttr({1, 1, 1, mask, bias}));
+    // Generation entry points pass the position to self-attention over the cache (above).
+    int32_t position = operands.size() > size_t(3 + mask + bias);
+    st.addAttribute("operandSegmentSizes",
+                    B.getDenseI32ArrayAttr({1, 1, 1, mask, bias, position}));
   }
   Operation *op = B.create(st);
   values[n.Result] = op->getResult(0);
+  if (biasStart) {
+    // Keep query rows p .. p+S-1: [H, S, p+S].
+    Value bias = op->getResult(0);
+    Value p = biasStart;
+    Value total = B.create<tensor::DimOp>(l, bias, 2);
+    Value seq = B.create<arith::SubIOp>(l, total, p);
+    auto biasType = cast<RankedTensorType>(bias.getType());
+    OpFoldResult zero = B.getIndexAttr(0), one = B.getIndexAttr(1);
+    values[n.Result] = B.create<tensor::ExtractSliceOp>(
+        l, biasType, bias, SmallVector<OpFoldResult>{zero, p, zero},
+        SmallVector<OpFoldResult>{B.getIndexAttr(biasType.getDimSize(0)), seq, total},
+        SmallVector<OpFoldResult>{one, one, one});
+  }
   return success();
 }
 
@@ -351,12 +425,206 @@ std::string Generator::generationBlocker(int64_t &kvWidth, int64_t &layers) cons
   return "";
 }
 
+std::string Generator::seq2seqBlocker(Seq2SeqPlan &plan) const {
+  if (G.Loss.Kind != "seq2seq_lm")
+    return "its objective is not seq2seq_lm";
+  if (G.MaxPositions <= 0)
+    return "it states no maximum number of decoder positions (max_positions: on "
+           "relative_position_bias, learned_positions, or rotary)";
+  const fe::TensorType &logitsT = G.Tensors[G.Outputs[G.Loss.Output].Tensor];
+  if (logitsT.Shape.size() != 3)
+    return "its logits are not [batch, target, vocab]";
+  // The decoder's ids share the logits' sequence dimension; the other token input is the
+  // encoder's.
+  int decoder = -1, encoder = -1;
+  for (unsigned i = 0; i < G.Inputs.size(); ++i) {
+    const fe::GraphInput &in = G.Inputs[i];
+    if (in.Kind == "labels" || in.Kind == "mask")
+      continue;
+    if (in.Kind != "tokens")
+      return "it has a '" + in.Kind + "' input";
+    const fe::Dim &seq = G.Tensors[in.Tensor].Shape[1];
+    const fe::Dim &target = logitsT.Shape[1];
+    bool same = seq.isDynamic() ? seq.Sym == target.Sym : seq.Size == target.Size;
+    int &slot = same ? decoder : encoder;
+    if (slot >= 0)
+      return "it does not have one encoder and one decoder token input";
+    slot = int(i);
+  }
+  if (decoder < 0 || encoder < 0)
+    return "it does not have one encoder and one decoder token input";
+  plan.decoderIds = unsigned(decoder);
+
+  // Which inputs each tensor depends on.
+  std::vector<uint64_t> deps(G.Tensors.size(), 0);
+  std::vector<int> producer(G.Tensors.size(), -1);
+  if (G.Inputs.size() > 64)
+    return "it has more than 64 inputs";
+  for (unsigned i = 0; i < G.Inputs.size(); ++i)
+    deps[G.Inputs[i].Tensor] |= uint64_t(1) << i;
+  for (unsigned i = 0; i < G.Nodes.size(); ++i) {
+    const fe::Node &n = G.Nodes[i];
+    for (int t : n.Operands)
+      deps[n.Result] |= deps[t];
+    producer[n.Result] = int(i);
+  }
+  const uint64_t decBit = uint64_t(1) << decoder, encBit = uint64_t(1) << encoder;
+  plan.onDecoder.assign(G.Tensors.size(), false);
+  for (size_t t = 0; t < G.Tensors.size(); ++t)
+    plan.onDecoder[t] = deps[t] & decBit;
+  auto encoderOnly = [&](int t) { return (deps[t] & encBit) && !(deps[t] & decBit); };
+
+  // The encoder states: the encoder tensors decoder nodes read (T5: each cross-attention's key
+  // and value projections), followed back to the one tensor they all come from through ops
+  // whose other operands are parameters (T5: the encoder's output, projected by each layer).
+  std::set<std::pair<int, int>> read; // (producing node, tensor)
+  for (const fe::Node &n : G.Nodes) {
+    if (!plan.onDecoder[n.Result])
+      continue;
+    for (int t : n.Operands)
+      if (encoderOnly(t))
+        read.insert({producer[t], t});
+  }
+  while (read.size() > 1) {
+    auto [node, t] = *read.rbegin();
+    int from = -1;
+    for (int o : G.Nodes[node].Operands)
+      if (deps[o] && o != from) {
+        if (from >= 0)
+          return "its decoder reads more than one tensor of the encoder";
+        from = o;
+      }
+    if (from < 0 || !encoderOnly(from))
+      return "its decoder reads more than one tensor of the encoder";
+    read.erase(std::prev(read.end()));
+    read.insert({producer[from], from});
+  }
+  if (!read.empty())
+    plan.states = read.begin()->second;
+  if (plan.states < 0)
+    return "its decoder does not read the encoder";
+  const fe::TensorType &statesT = G.Tensors[plan.states];
+  if (statesT.Type != fe::DType::F32 || statesT.Shape.size() != 3 ||
+      !(statesT.Shape[0].Sym == logitsT.Shape[0].Sym &&
+        statesT.Shape[0].Size == logitsT.Shape[0].Size))
+    return "the encoder output its decoder reads is not [batch, seq, features]";
+  const int logits = G.Outputs[G.Loss.Output].Tensor;
+  if (!plan.onDecoder[logits])
+    return "its logits do not depend on the decoder's ids";
+
+  // Nodes of each entry point: what its result needs, stopping at inputs (and, for the
+  // decoder, at the encoder states).
+  auto reach = [&](int root, int stop, std::vector<bool> &nodes) {
+    nodes.assign(G.Nodes.size(), false);
+    SmallVector<int> work = {root};
+    while (!work.empty()) {
+      int t = work.pop_back_val();
+      if (t == stop || producer[t] < 0 || nodes[producer[t]])
+        continue;
+      nodes[producer[t]] = true;
+      for (int o : G.Nodes[producer[t]].Operands)
+        work.push_back(o);
+    }
+  };
+  reach(plan.states, -1, plan.encodeNodes);
+  reach(logits, plan.states, plan.decoderNodes);
+  std::vector<bool> decoderReads(G.Tensors.size(), false);
+  for (unsigned i = 0; i < G.Nodes.size(); ++i)
+    if (plan.decoderNodes[i])
+      for (int t : G.Nodes[i].Operands)
+        decoderReads[t] = true;
+  for (unsigned i = 0; i < G.Inputs.size(); ++i) {
+    if (G.Inputs[i].Kind == "labels")
+      continue;
+    if (deps[plan.states] & (uint64_t(1) << i))
+      plan.encodeInputs.push_back(i);
+    if (int(i) != decoder && decoderReads[G.Inputs[i].Tensor])
+      plan.decoderInputs.push_back(i);
+  }
+
+  bool head = false;
+  for (unsigned i = 0; i < G.Nodes.size(); ++i) {
+    const fe::Node &n = G.Nodes[i];
+    if (!plan.decoderNodes[i])
+      continue;
+    if (n.Op == "sinusoidal_positions" || n.Op == "pool")
+      return "its decoder uses '" + n.Op + "'";
+    if (n.Op == "position_embedding" || n.Op == "rotary") {
+      const fe::Scalar *offset = n.attr("offset");
+      if (offset && offset->I != 0)
+        return "it uses a static position offset";
+    }
+    if (n.Op == "relative_position_bias" &&
+        !(plan.onDecoder[n.Operands[0]] && plan.onDecoder[n.Operands[1]]))
+      return "its decoder has a relative position bias that is not over decoder positions";
+    if (n.Result == logits) {
+      head = n.Op == "linear" && G.Tensors[n.Operands[0]].Shape.size() == 3;
+      if (!head)
+        return "its logits are not a linear head over [batch, seq, features]";
+    }
+    if (n.Op != "attention")
+      continue;
+    const fe::Scalar *causal = n.attr("causal");
+    bool isCausal = causal && causal->B;
+    if (!plan.onDecoder[n.Operands[0]])
+      return "its decoder has an attention whose queries are not the decoder's";
+    if (!plan.onDecoder[n.Operands[1]]) {
+      if (isCausal)
+        return "its decoder has a causal cross-attention";
+      continue; // cross-attention
+    }
+    if (!isCausal || n.operand("mask") >= 0)
+      return "its decoder has a self-attention that is not causal or has a mask";
+    const fe::TensorType &k = G.Tensors[n.Operands[1]];
+    if (k.Shape.size() != 3 || k.Shape[2].isDynamic() ||
+        (plan.kvWidth >= 0 && k.Shape[2].Size != plan.kvWidth))
+      return "its decoder's attention layers have different key/value widths";
+    plan.kvWidth = k.Shape[2].Size;
+    ++plan.layers;
+  }
+  if (!plan.layers)
+    return "its decoder has no self-attention";
+  if (!head)
+    return "its logits are not a linear head";
+  return "";
+}
+
+LogicalResult Generator::emitEncode(ModuleOp m, const Seq2SeqPlan &plan) {
+  SmallVector<Type> argTypes;
+  for (unsigned i : plan.encodeInputs)
+    argTypes.push_back(tensorType(G.Tensors[G.Inputs[i].Tensor]));
+  const fe::TensorType &statesT = G.Tensors[plan.states];
+  Location l = loc(G.ModelWhere);
+  B.setInsertionPointToEnd(m.getBody());
+  auto fn = B.create<func::FuncOp>(l, "encode",
+                                   B.getFunctionType(argTypes, {tensorType(statesT)}));
+  for (unsigned a = 0; a < plan.encodeInputs.size(); ++a) {
+    const fe::GraphInput &in = G.Inputs[plan.encodeInputs[a]];
+    fn.setArgAttr(a, KilnDialect::kInputAttrName, B.getStringAttr(in.Name));
+    setArgDims(fn, a, G.Tensors[in.Tensor]);
+  }
+  fn.setResultAttr(0, KilnDialect::kOutputAttrName, B.getStringAttr(kEncoderStates));
+  setResultDims(fn, 0, statesT);
+  Block *body = fn.addEntryBlock();
+  B.setInsertionPointToStart(body);
+  llvm::DenseMap<int, Value> values;
+  for (unsigned a = 0; a < plan.encodeInputs.size(); ++a)
+    values[G.Inputs[plan.encodeInputs[a]].Tensor] = body->getArgument(a);
+  for (unsigned i = 0; i < G.Nodes.size(); ++i)
+    if (plan.encodeNodes[i] && failed(emitNode(G.Nodes[i], values)))
+      return failure();
+  B.create<func::ReturnOp>(l, values.lookup(plan.states));
+  return success();
+}
+
 LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode, int64_t kvWidth,
-                                        int64_t layers) {
+                                        int64_t layers, const Seq2SeqPlan *plan) {
   const fe::GraphInput *idsIn = nullptr;
   for (const fe::GraphInput &in : G.Inputs)
     if (in.Kind == "tokens")
       idsIn = &in;
+  if (plan)
+    idsIn = &G.Inputs[plan->decoderIds];
   const fe::GraphOutput &out = G.Outputs[G.Loss.Output];
   const fe::TensorType &idsT = G.Tensors[idsIn->Tensor];
   const fe::TensorType &logitsT = G.Tensors[out.Tensor];
@@ -371,19 +639,35 @@ LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode,
   fe::TensorType logits;
   logits.Shape = {logitsT.Shape[0], logitsT.Shape[2]};
   Type positionType = RankedTensorType::get({1}, B.getI32Type());
-  SmallVector<Type> args = {tensorType(genIds), positionType, tensorType(cache), tensorType(cache)};
+  // Encoder-decoder: the encoder states, then the decoder's other inputs (the source mask),
+  // between the position and the caches.
+  SmallVector<std::pair<std::string, int>> extra; // (input name, tensor)
+  if (plan) {
+    extra.emplace_back(kEncoderStates, plan->states);
+    for (unsigned i : plan->decoderInputs)
+      extra.emplace_back(G.Inputs[i].Name, G.Inputs[i].Tensor);
+  }
+  const unsigned firstState = 2 + extra.size();
+  SmallVector<Type> args = {tensorType(genIds), positionType};
+  for (auto &[inName, tensor] : extra)
+    args.push_back(tensorType(G.Tensors[tensor]));
+  args.append({tensorType(cache), tensorType(cache)});
   SmallVector<Type> results = {tensorType(logits), tensorType(cache), tensorType(cache)};
   B.setInsertionPointToEnd(m.getBody());
   auto fn = B.create<func::FuncOp>(l, name, B.getFunctionType(args, results));
   fn.setArgAttr(0, KilnDialect::kInputAttrName, B.getStringAttr(idsIn->Name));
   setArgDims(fn, 0, genIds);
   fn.setArgAttr(1, KilnDialect::kInputAttrName, B.getStringAttr("position"));
+  for (unsigned i = 0; i < extra.size(); ++i) {
+    fn.setArgAttr(2 + i, KilnDialect::kInputAttrName, B.getStringAttr(extra[i].first));
+    setArgDims(fn, 2 + i, G.Tensors[extra[i].second]);
+  }
   fn.setResultAttr(0, KilnDialect::kOutputAttrName, B.getStringAttr(out.Name));
   setResultDims(fn, 0, logits);
   const char *states[] = {"cache_k", "cache_v"};
   for (unsigned i = 0; i < 2; ++i) {
-    fn.setArgAttr(2 + i, KilnDialect::kStateAttrName, B.getStringAttr(states[i]));
-    setArgDims(fn, 2 + i, cache);
+    fn.setArgAttr(firstState + i, KilnDialect::kStateAttrName, B.getStringAttr(states[i]));
+    setArgDims(fn, firstState + i, cache);
     fn.setResultAttr(1 + i, KilnDialect::kStateAttrName, B.getStringAttr(states[i]));
     setResultDims(fn, 1 + i, cache);
   }
@@ -396,13 +680,19 @@ LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode,
     ids = B.create<tensor::CastOp>(l, tensorType(idsT), ids);
   llvm::DenseMap<int, Value> values;
   values[idsIn->Tensor] = ids;
+  for (unsigned i = 0; i < extra.size(); ++i)
+    values[extra[i].second] = body->getArgument(2 + i);
   Generation gen;
   gen.position = body->getArgument(1);
-  gen.cacheK = body->getArgument(2);
-  gen.cacheV = body->getArgument(3);
+  gen.cacheK = body->getArgument(firstState);
+  gen.cacheV = body->getArgument(firstState + 1);
   gen.logitsTensor = out.Tensor;
-  for (const fe::Node &n : G.Nodes)
-    if (failed(emitNode(n, values, &gen)))
+  if (plan) {
+    gen.decoderIds = ids;
+    gen.onDecoder = &plan->onDecoder;
+  }
+  for (unsigned i = 0; i < G.Nodes.size(); ++i)
+    if ((!plan || plan->decoderNodes[i]) && failed(emitNode(G.Nodes[i], values, &gen)))
       return failure();
   B.create<func::ReturnOp>(l, ValueRange{values.lookup(out.Tensor), gen.cacheK, gen.cacheV});
   return success();
@@ -435,6 +725,14 @@ OwningOpRef<ModuleOp> Generator::run() {
   if (generationBlocker(kvWidth, layers).empty())
     if (failed(emitGeneration(*m, "prefill", /*decode=*/false, kvWidth, layers)) ||
         failed(emitGeneration(*m, "decode", /*decode=*/true, kvWidth, layers)))
+      return nullptr;
+  // Encoder-decoder models: the encoder once per source, the decoder with its own KV cache.
+  Seq2SeqPlan plan;
+  if (seq2seqBlocker(plan).empty())
+    if (failed(emitEncode(*m, plan)) ||
+        failed(emitGeneration(*m, "prefill", /*decode=*/false, plan.kvWidth, plan.layers,
+                              &plan)) ||
+        failed(emitGeneration(*m, "decode", /*decode=*/true, plan.kvWidth, plan.layers, &plan)))
       return nullptr;
   if (failed(verify(*m)))
     return nullptr;

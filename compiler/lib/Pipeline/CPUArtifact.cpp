@@ -2,9 +2,9 @@
 //
 // kiln dialect -> linalg -> one dispatch per entry point -> shared object, added to the
 // artifact being written with one schedule section per entry point (docs/artifact.md).
-// With --specialize, `forward` is instead specialized to static sizes and cut into per-op
-// dispatches (docs/dispatch.md), compiled by the CPU target into the same shared object, and
-// its schedule carries the temporaries and the arena plan.
+// With --specialize, `forward`, `prefill` and `decode` are instead specialized to static sizes
+// and cut into per-op dispatches (docs/dispatch.md), compiled by the CPU target into the same
+// shared object, and their schedules carry the temporaries and the arena plan.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Pipeline/Pipeline.h"
@@ -14,6 +14,7 @@
 #include "kiln/Dispatch/Passes.h"
 #include "kiln/rt/artifact/Artifact.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/SymbolTable.h"
@@ -28,7 +29,7 @@ namespace kiln {
 static constexpr const char *kCPUTarget = "cpu-x86_64";
 
 ArrayRef<std::string> compiledEntryPoints() {
-  static const std::string entries[] = {"forward", "prefill", "decode"};
+  static const std::string entries[] = {"forward", "encode", "prefill", "decode"};
   return entries;
 }
 
@@ -81,80 +82,178 @@ LogicalResult mergeLLVMModules(ModuleOp into, ModuleOp from) {
   return success();
 }
 
-/// `forward` specialized to `sizes` and cut into per-op dispatches, compiled by the CPU target
-/// to the LLVM dialect (`llvmModule`, dispatch table entries `infos`), and its schedule JSON
-/// with each dispatch's workgroup count.
-LogicalResult compileSpecializedForward(ModuleOp module, const llvm::StringMap<int64_t> &sizes,
-                                        const cpu::CPUTargetOptions &options,
-                                        OwningOpRef<ModuleOp> &llvmModule,
-                                        std::vector<cpu::DispatchInfo> &infos,
-                                        std::string &scheduleText) {
+/// The sizes entry point `name` is specialized to: forward at the spec's sizes; prefill at the
+/// spec's sizes too (its `seq` is the prefill chunk); decode at the spec's batch (its sequence
+/// is 1 already). Only the entry point's own dimensions are bound.
+FailureOr<llvm::StringMap<int64_t>> entrySizes(func::FuncOp f,
+                                               const llvm::StringMap<int64_t> &sizes) {
+  if (f.getSymName() == "forward")
+    return sizes;
+  llvm::StringMap<int64_t> bound;
+  for (const std::string &dim : dispatch::dynamicDimNames(f)) {
+    auto it = sizes.find(dim);
+    if (it == sizes.end())
+      return f.emitError() << "--specialize: entry point '" << f.getSymName()
+                           << "' has the dimension '" << dim << "', which the spec does not size";
+    bound[dim] = it->second;
+  }
+  return bound;
+}
+
+/// A dispatch whose results update operands in place (a KV-cache append,
+/// dispatch::tiedOperand) in the CPU target's memref ABI: every operand and result is a buffer
+/// as usual, but the tied operand is read through its result's buffer (the schedule binds both
+/// to the same state buffer), so that bufferization writes only the new rows into it instead
+/// of copying the whole cache.
+void bindTiedResults(func::FuncOp f) {
+  FunctionType type = f.getFunctionType();
+  SmallVector<std::pair<unsigned, unsigned>> tied; // (result, operand)
+  for (unsigned r = 0; r < type.getNumResults(); ++r)
+    if (std::optional<unsigned> operand = dispatch::tiedOperand(f, r))
+      tied.emplace_back(r, *operand);
+  if (tied.empty())
+    return;
+  SmallVector<Type> argTypes;
+  cpu::readArgumentsFromBuffers(f, argTypes);
+  cpu::writeResultsToBuffers(f, type.getResults(), argTypes);
+  f.setFunctionType(FunctionType::get(f.getContext(), argTypes, {}));
+  Block &body = f.getBody().front();
+  for (auto [r, operand] : tied) {
+    BlockArgument in = body.getArgument(operand);
+    BlockArgument out = body.getArgument(type.getNumInputs() + r);
+    for (Operation *user : llvm::make_early_inc_range(in.getUsers()))
+      if (auto read = dyn_cast<bufferization::ToTensorOp>(user)) {
+        read->setOperand(0, out);
+        read.setWritable(true);
+      }
+    // The result is stored onto the buffer it was read from: not `restrict`.
+    for (Operation *user : out.getUsers())
+      if (auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(user))
+        store.setRestrict(false);
+  }
+}
+
+/// The entry points kilnc --specialize cuts into per-op dispatches (forward, and prefill /
+/// decode when the model has them), in ONE module clone so that identical dispatches can be
+/// shared across entry points; compiled by the CPU target to the LLVM dialect (`llvmModule`,
+/// dispatch table entries `infos`), with each entry point's schedule JSON (`schedules`) and
+/// each dispatch's workgroup count.
+LogicalResult compileSpecialized(ModuleOp module, const llvm::StringMap<int64_t> &sizes,
+                                 const cpu::CPUTargetOptions &options,
+                                 OwningOpRef<ModuleOp> &llvmModule,
+                                 std::vector<cpu::DispatchInfo> &infos,
+                                 std::vector<std::pair<std::string, std::string>> &schedules,
+                                 std::vector<std::string> &cut) {
   MLIRContext *ctx = module.getContext();
   // The CPU target builds ops of dialects the kiln module does not use yet.
   ctx->loadAllAvailableDialects();
   OwningOpRef<ModuleOp> clone(module.clone());
-  // Only forward is cut; the other entry points (and @loss, which calls it) are compiled
-  // whole from the original module.
-  for (func::FuncOp f : llvm::make_early_inc_range(clone->getOps<func::FuncOp>()))
-    if (f.getSymName() != "forward")
-      f.erase();
-  auto forward = clone->lookupSymbol<func::FuncOp>("forward");
-  if (!forward)
+  if (!clone->lookupSymbol<func::FuncOp>("forward"))
     return module.emitError() << "--specialize: the model has no entry point 'forward'";
+  std::vector<std::string> candidates = {"forward"};
+  if (clone->lookupSymbol<func::FuncOp>("prefill") && clone->lookupSymbol<func::FuncOp>("decode"))
+    candidates.insert(candidates.end(), {"prefill", "decode"});
+  // The other functions (@loss, which calls forward; encode) are compiled whole from the
+  // original module.
+  for (func::FuncOp f : llvm::make_early_inc_range(clone->getOps<func::FuncOp>()))
+    if (!llvm::is_contained(candidates, f.getSymName().str()))
+      f.erase();
+
   // The errors name the entry point and the dimension; the function's IR adds nothing.
   bool printOp = ctx->shouldPrintOpOnDiagnostic();
   ctx->printOpOnDiagnostic(false);
-  LogicalResult specialized = dispatch::specializeShapes(forward, sizes);
+  auto specialize = [&](StringRef name) -> LogicalResult {
+    auto f = clone->lookupSymbol<func::FuncOp>(name);
+    FailureOr<llvm::StringMap<int64_t>> bound = entrySizes(f, sizes);
+    return failure(failed(bound) || failed(dispatch::specializeShapes(f, *bound)));
+  };
+  LogicalResult forwardOk = specialize("forward");
+  cut = {"forward"};
+  if (succeeded(forwardOk) && candidates.size() > 1) {
+    // prefill / decode that cannot be made static (a model whose cache readers are not
+    // position-aware causal attention) stay whole dispatches, with a warning.
+    std::string why;
+    LogicalResult generationOk = success();
+    {
+      ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &d) {
+        if (d.getSeverity() == DiagnosticSeverity::Error && why.empty())
+          why = d.str();
+        return success();
+      });
+      generationOk = failure(failed(specialize("prefill")) || failed(specialize("decode")));
+    }
+    if (succeeded(generationOk)) {
+      cut.insert(cut.end(), {"prefill", "decode"});
+    } else {
+      emitWarning(module.getLoc()) << "--specialize: prefill and decode are compiled whole: "
+                                   << why;
+      clone->lookupSymbol<func::FuncOp>("prefill").erase();
+      clone->lookupSymbol<func::FuncOp>("decode").erase();
+    }
+  }
   ctx->printOpOnDiagnostic(printOp);
-  if (failed(specialized))
+  if (failed(forwardOk))
     return failure();
   {
     PassManager pm(ctx);
     pm.addPass(createKilnStripDropout());
     buildLowerToLinalgPipeline(pm);
     pm.addPass(createKilnDispatchFusion());
-    std::string entry = "forward";
     KilnFormDispatchesOptions formOptions;
-    formOptions.entries = ArrayRef<std::string>(entry);
+    formOptions.entries = cut;
     pm.addPass(createKilnFormDispatches(formOptions));
+    // Identical dispatches (the layers', and forward's and prefill's at equal shapes) are
+    // compiled once: the schedules name the surviving function.
+    pm.addPass(createKilnDedupeDispatches());
     if (failed(pm.run(*clone)))
       return failure();
   }
-  forward = clone->lookupSymbol<func::FuncOp>("forward");
-  FailureOr<dispatch::Schedule> schedule = dispatch::buildSchedule(forward);
-  if (failed(schedule))
-    return failure();
-  dispatch::planArena(*schedule);
+  std::vector<dispatch::Schedule> built;
+  for (const std::string &entry : cut) {
+    FailureOr<dispatch::Schedule> schedule =
+        dispatch::buildSchedule(clone->lookupSymbol<func::FuncOp>(entry));
+    if (failed(schedule))
+      return failure();
+    dispatch::planArena(*schedule);
+    built.push_back(std::move(*schedule));
+  }
   {
     PassManager pm(ctx);
     pm.addPass(createKilnExtractDispatches());
     if (failed(pm.run(*clone)))
       return failure();
   }
+  for (func::FuncOp f : clone->getOps<func::FuncOp>())
+    bindTiedResults(f);
   if (failed(cpu::compileToLLVMDialect(*clone, options, infos)))
     return failure();
 
-  llvm::Expected<llvm::json::Value> json = llvm::json::parse(dispatch::scheduleToJson(*schedule));
-  if (!json) {
-    llvm::consumeError(json.takeError());
-    return module.emitError() << "forward: the dispatch schedule is not valid JSON";
+  for (const dispatch::Schedule &schedule : built) {
+    StringRef entry = schedule.entryPoint;
+    llvm::Expected<llvm::json::Value> json = llvm::json::parse(dispatch::scheduleToJson(schedule));
+    if (!json) {
+      llvm::consumeError(json.takeError());
+      return module.emitError() << entry << ": the dispatch schedule is not valid JSON";
+    }
+    llvm::json::Array *dispatches = json->getAsObject()->getArray("dispatches");
+    for (llvm::json::Value &d : *dispatches) {
+      llvm::json::Object &object = *d.getAsObject();
+      std::optional<StringRef> name = object.getString("dispatch");
+      const cpu::DispatchInfo *info = nullptr;
+      for (const cpu::DispatchInfo &i : infos)
+        if (name && i.name == *name)
+          info = &i;
+      if (!info)
+        return module.emitError() << entry << ": dispatch '" << name.value_or("")
+                                  << "' was not compiled by the CPU target";
+      object["workgroups"] = llvm::json::Array{info->workgroupCount[0], info->workgroupCount[1],
+                                               info->workgroupCount[2]};
+    }
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << *json;
+    schedules.emplace_back(entry.str(), std::move(text));
   }
-  llvm::json::Array *dispatches = json->getAsObject()->getArray("dispatches");
-  for (llvm::json::Value &d : *dispatches) {
-    llvm::json::Object &object = *d.getAsObject();
-    std::optional<StringRef> name = object.getString("dispatch");
-    const cpu::DispatchInfo *info = nullptr;
-    for (const cpu::DispatchInfo &i : infos)
-      if (name && i.name == *name)
-        info = &i;
-    if (!info)
-      return module.emitError() << "forward: dispatch '" << name.value_or("")
-                                << "' was not compiled by the CPU target";
-    object["workgroups"] = llvm::json::Array{info->workgroupCount[0], info->workgroupCount[1],
-                                             info->workgroupCount[2]};
-  }
-  llvm::raw_string_ostream os(scheduleText);
-  os << *json;
   llvmModule = std::move(clone);
   return success();
 }
@@ -167,20 +266,17 @@ LogicalResult addCPUTarget(ModuleOp module, rt::Manifest &manifest, rt::Artifact
   std::vector<std::pair<std::string, std::string>> schedules; // (entry point, JSON)
   std::vector<cpu::DispatchInfo> dispatchInfos;
 
-  // Per-op dispatches of the specialized forward.
+  // Per-op dispatches of the specialized entry points.
   OwningOpRef<ModuleOp> forwardModule;
-  if (specialize) {
-    std::string json;
-    if (failed(compileSpecializedForward(module, *specialize, options, forwardModule,
-                                         dispatchInfos, json)))
-      return failure();
-    schedules.emplace_back("forward", std::move(json));
-  }
+  std::vector<std::string> cut;
+  if (specialize && failed(compileSpecialized(module, *specialize, options, forwardModule,
+                                              dispatchInfos, schedules, cut)))
+    return failure();
 
   // Every other compiled entry point: one whole dispatch.
   std::vector<std::string> whole;
   for (const std::string &e : presentEntryPoints(module))
-    if (!(specialize && e == "forward"))
+    if (!llvm::is_contained(cut, e))
       whole.push_back(e);
   OwningOpRef<ModuleOp> clone;
   if (!whole.empty()) {

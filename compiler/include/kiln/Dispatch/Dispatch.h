@@ -6,6 +6,7 @@
 //   (kiln-lower-to-linalg, then kiln-dispatch-fusion)
 //   formDispatches     linalg on tensors: ops grouped and outlined into
 //                      func.func @<entry>_dispatch_<n>; the entry becomes func.calls
+//   dedupeDispatches   identical dispatch functions (across entry points) merged into one
 //   buildSchedule      the ordered dispatches, their buffer bindings (input, parameter,
 //                      output, temporary), temporaries' live ranges and an arena plan
 //
@@ -39,10 +40,27 @@ constexpr llvm::StringLiteral kStaticDimsAttr = "kiln_static_dims";
 mlir::LogicalResult specializeShapes(mlir::func::FuncOp func,
                                      const llvm::StringMap<int64_t> &sizes);
 
+/// The names of the dynamic dimensions of `func`'s inputs, in first-use order, as
+/// specializeShapes expects them bound.
+std::vector<std::string> dynamicDimNames(mlir::func::FuncOp func);
+
 /// Cuts `entry` (linalg on tensors, static shapes, one block) into outlined dispatch functions
 /// inserted after it in `module`. Returns the number of dispatches in `numDispatches`.
 mlir::LogicalResult formDispatches(mlir::ModuleOp module, mlir::func::FuncOp entry,
                                    unsigned *numDispatches = nullptr);
+
+/// Merges dispatch functions (`kiln_dispatch`) whose signatures, attributes and bodies are
+/// identical up to their symbol names, SSA names and locations into the first of them in
+/// module order, and redirects every call to it. Works across entry points. Run after
+/// formDispatches and before buildSchedule; `numMerged` receives the number of functions
+/// erased.
+mlir::LogicalResult dedupeDispatches(mlir::ModuleOp module, unsigned *numMerged = nullptr);
+
+/// The operand a dispatch's result `result` updates in place, if any: the result is a
+/// `tensor.insert_slice` (or a chain of them) into that operand, as a KV-cache append is. The
+/// schedule binds both to the same state buffer and the CPU target writes only the inserted
+/// rows (docs/dispatch.md, "State").
+std::optional<unsigned> tiedOperand(mlir::func::FuncOp dispatch, unsigned result);
 
 /// One buffer of an outlined entry point.
 struct Buffer {

@@ -82,7 +82,8 @@ std::vector<cpu::DispatchInfo> cpuDispatchInfos(llvm::ArrayRef<EntryPointInfo> i
 std::string scheduleJson(const EntryPointInfo &info);
 
 /// The entry points compiled to native code when the module has them (the others are in the
-/// manifest only): `forward`, and `prefill` / `decode` for causal decoders.
+/// manifest only): `forward`, `prefill` / `decode` for decoders and `encode` for
+/// encoder-decoder models.
 llvm::ArrayRef<std::string> compiledEntryPoints();
 
 /// Lowers `module` (kiln dialect) in place to the stage kilnc prints with --emit=linalg

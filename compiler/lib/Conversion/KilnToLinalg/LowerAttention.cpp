@@ -84,11 +84,18 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     Value scale = floatConst(b, loc, element, op.getScale().convertToDouble());
     Value lowest = lowestFloat(b, loc, element);
     bool causal = op.getCausal();
-    // Causal: key j is visible to query i iff j <= i + (T - S).
+    // Causal: key j is visible to query i iff j <= i + shift, with shift = T - S (queries
+    // aligned with the last keys) or the position of the first query when it is given (keys
+    // read from a cache's whole capacity: the unwritten slots j > position + i are hidden too).
     Value shift;
-    if (causal)
+    if (causal && adaptor.getPosition()) {
+      Value p = b.create<tensor::ExtractOp>(loc, adaptor.getPosition(),
+                                            ValueRange{b.create<arith::ConstantIndexOp>(loc, 0)});
+      shift = b.create<arith::IndexCastOp>(loc, b.getIndexType(), p);
+    } else if (causal) {
       shift = b.create<arith::SubIOp>(loc, getValueOrCreateConstantIndexOp(b, loc, seqK),
                                       getValueOrCreateConstantIndexOp(b, loc, seqQ));
+    }
     Value logits = generic(
         b, loc, emptyTensor(b, loc, scoreSizes, element), inputs, maps, parallelLoops(4),
         [&](OpBuilder &nb, Location l, ValueRange args) {

@@ -423,8 +423,9 @@ struct LowerRotary : OpConversionPattern<RotaryOp> {
 };
 
 /// updated = insert_slice rows into cache[layer, 0, p, 0]; prefix = extract_slice
-/// updated[layer, 0, 0, 0][1, B, p + S, E], both rank-reducing. One-shot bufferization writes
-/// the rows in place and makes the prefix a view: no copy of the cache.
+/// updated[layer, 0, 0, 0][1, B, p + S, E] (static form: [1, B, P, E]), both rank-reducing.
+/// One-shot bufferization writes the rows in place and makes the prefix a view: no copy of the
+/// cache.
 struct LowerKVCacheAppend : OpConversionPattern<KVCacheAppendOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(KVCacheAppendOp op, OpAdaptor adaptor,
@@ -441,9 +442,14 @@ struct LowerKVCacheAppend : OpConversionPattern<KVCacheAppendOp> {
     Value updated = rewriter.create<tensor::InsertSliceOp>(
         loc, rows, cache, SmallVector<OpFoldResult>{layer, zero, p, zero},
         SmallVector<OpFoldResult>{one, batch, seq, width}, strides);
-    Value seqV = getValueOrCreateConstantIndexOp(rewriter, loc, seq);
-    Value length = rewriter.create<arith::AddIOp>(loc, p, seqV);
     auto prefixType = cast<RankedTensorType>(op.getPrefix().getType());
+    OpFoldResult length;
+    if (op.getCapacity()) {
+      length = rewriter.getIndexAttr(cast<RankedTensorType>(cache.getType()).getDimSize(2));
+    } else {
+      Value seqV = getValueOrCreateConstantIndexOp(rewriter, loc, seq);
+      length = rewriter.create<arith::AddIOp>(loc, p, seqV).getResult();
+    }
     Value prefix = rewriter.create<tensor::ExtractSliceOp>(
         loc, prefixType, updated, SmallVector<OpFoldResult>{layer, zero, zero, zero},
         SmallVector<OpFoldResult>{one, batch, length, width}, strides);

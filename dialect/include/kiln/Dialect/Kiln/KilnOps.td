@@ -386,23 +386,34 @@ def Kiln_AttentionOp : Kiln_Op<"attention", [Pure, AttrSizedOperandSegments,
     - `causal`: query `s` sees key `t` iff `t <= s + (T - S)` (aligned at the end, for decoding
       with a cache).
     - `bias` (`[H, S, T]`): additive, e.g. T5's relative position bias.
+    - `position` (`tensor<1xi32>` holding `p`, only with `causal`): the queries are the tokens
+      at absolute positions `p .. p + S - 1` and key `t` is the token at position `t`, so query
+      `s` sees key `t` iff `t <= p + s`. This is the form for keys read from a KV cache's whole
+      static capacity (`kiln.kv_cache_append ... capacity`): it also hides every cache slot not
+      written yet. With `T = p + S` it is the same mask as the end-aligned rule above.
     A row with every key masked attends uniformly (as Hugging Face does).
 
     ```mlir
     %o = kiln.attention %q, %k, %v mask(%m : tensor<?x?xi32>)
         {causal, head_dim = 64 : i64, num_heads = 12 : i64, num_kv_heads = 12 : i64,
          scale = 1.250000e-01} : tensor<?x?x768xf32>, tensor<?x?x768xf32>
+    %d = kiln.attention %q, %keys, %values position(%pos : tensor<1xi32>)
+        {causal, head_dim = 64 : i64, num_heads = 12 : i64, num_kv_heads = 12 : i64,
+         scale = 1.250000e-01} : tensor<1x1x768xf32>, tensor<1x1024x768xf32>
     ```
   }];
   let arguments = (ins Kiln_SeqTensor:$query, Kiln_SeqTensor:$key, Kiln_SeqTensor:$value,
                        Optional<Kiln_Int2DTensor>:$mask,
                        Optional<TensorRankOf<[AnyFloat], [3]>>:$bias,
+                       Optional<Kiln_PositionTensor>:$position,
                        Kiln_PositiveI64:$num_heads, Kiln_PositiveI64:$num_kv_heads,
                        Kiln_PositiveI64:$head_dim, UnitAttr:$causal, F64Attr:$scale);
   let results = (outs Kiln_SeqTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
-    (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict `:` type($query) `,` type($key)
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`position` `(` $position^ `:` type($position) `)`)? attr-dict `:` type($query) `,`
+    type($key)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -411,7 +422,7 @@ def Kiln_AttentionOp : Kiln_Op<"attention", [Pure, AttrSizedOperandSegments,
   }];
 }
 
-def Kiln_KVCacheAppendOp : Kiln_Op<"kv_cache_append", [Pure,
+def Kiln_KVCacheAppendOp : Kiln_Op<"kv_cache_append", [Pure, Kiln_InferResultType,
                                                        AllTypesMatch<["cache", "updated"]>]> {
   let summary = "Writes one layer's new keys or values into a KV cache and reads its prefix.";
   let description = [{
@@ -425,17 +436,31 @@ def Kiln_KVCacheAppendOp : Kiln_Op<"kv_cache_append", [Pure,
     `p + S > P` is undefined: the runtime refuses such a call before running it. The lowering
     writes the rows in place and reads the prefix without copying the cache.
 
+    **Static form** (`capacity`, needs a static `P`): `prefix` is the layer's whole capacity
+    `updated[l, :, 0 : P, :]`, `[B, P, E]`, whatever `p` is; slots `p + S .. P - 1` hold no
+    valid key. Its users must hide them: `kiln.attention ... position(%pos) {causal}` with
+    the same position does (query `s` sees key `t` iff `t <= p + s`). `kiln-specialize-shapes`
+    turns the dynamic form into this one so that a decoder's `prefill` / `decode` get static
+    shapes; the lowering reads the prefix as a view of the cache (no copy).
+
+    Result types are inferred: `updated` is the cache's type, `prefix` is `[B, ?, E]`
+    (static form: `[B, P, E]`), with `B` from the cache, or from `rows` when the cache's batch
+    is dynamic.
+
     ```mlir
     %cache1, %keys = kiln.kv_cache_append %k into %cache[0] at %pos
         : tensor<?x?x256xf32> into tensor<2x?x2048x256xf32>, tensor<1xi32> -> tensor<?x?x256xf32>
+    %cache2, %all = kiln.kv_cache_append %k1 into %cache[1] at %pos capacity
+        : tensor<1x1x256xf32> into tensor<2x1x2048x256xf32>, tensor<1xi32> -> tensor<1x2048x256xf32>
     ```
   }];
   let arguments = (ins Kiln_CacheTensor:$cache, Kiln_SeqTensor:$rows,
-                       Kiln_PositionTensor:$position, Kiln_NonNegativeI64:$layer);
+                       Kiln_PositionTensor:$position, Kiln_NonNegativeI64:$layer,
+                       UnitAttr:$capacity);
   let results = (outs Kiln_CacheTensor:$updated, Kiln_SeqTensor:$prefix);
   let assemblyFormat = [{
-    $rows `into` $cache `[` $layer `]` `at` $position attr-dict `:` type($rows) `into`
-    type($cache) `,` type($position) `->` type($prefix)
+    $rows `into` $cache `[` $layer `]` `at` $position (`capacity` $capacity^)? attr-dict `:`
+    type($rows) `into` type($cache) `,` type($position) `->` type($prefix)
   }];
   let hasVerifier = 1;
 }

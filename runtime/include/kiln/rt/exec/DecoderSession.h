@@ -1,8 +1,10 @@
 //===- DecoderSession.h - Generation with a runtime-owned KV cache -*- C++ -*-===//
 //
-// A decoder session runs a causal language model's `prefill` and `decode` entry points
-// (docs/artifact.md, "State") against KV caches it owns: allocated zeroed once per session,
-// passed to every call and updated in place by the compiled code. docs/runtime.md.
+// A decoder session runs a model's `prefill` and `decode` entry points (docs/artifact.md,
+// "State") against KV caches it owns: allocated zeroed once per session, passed to every call
+// and updated in place by the compiled code. Inputs other than the token ids and the position
+// (an encoder-decoder model's encoder states and source mask) are bound once with bindInput()
+// and held for the whole sequence. docs/runtime.md.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_EXEC_DECODERSESSION_H
@@ -13,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 namespace kiln::rt::exec {
 
@@ -26,7 +30,8 @@ public:
   DecoderSession &operator=(const DecoderSession &) = delete;
 
   /// Checks that `executor`'s model has `prefill` and `decode` entry points with CPU code and
-  /// allocates the session's buffers for `batch` rows (1 .. 2^20).
+  /// allocates the session's buffers for `batch` rows (1 .. 2^20). Entry points compiled for a
+  /// static batch (kilnc --specialize) accept only that batch.
   static Status create(Executor &executor, int64_t batch, std::unique_ptr<DecoderSession> &out);
 
   int64_t batch() const;
@@ -37,10 +42,25 @@ public:
   /// Logits per row.
   int64_t vocabSize() const;
 
+  /// The entry points' inputs other than the token ids (their first input) and `position`, in
+  /// signature order: an encoder-decoder model's `encoder_states` and `mask`; empty for a
+  /// decoder-only model. prefill() and decode() refuse to run until each is bound.
+  const std::vector<TensorSignature> &extraInputs() const;
+  /// Copies `tensor` into the session as extra input `name`, used by every later prefill() and
+  /// decode() (reset() keeps it) until it is bound again. Its dtype and rank must be the
+  /// signature's, static sizes equal, the batch size the session's; a symbolic size (the
+  /// source length `seq`) takes the tensor's value and must agree across the extra inputs,
+  /// which is checked by the next call. Binding, and the first call after it (which rebinds
+  /// the schedules), may allocate; other decode() calls do not.
+  Status bindInput(std::string_view name, const Tensor &tensor);
+
   /// Appends `seq` tokens per row (`ids` is [batch, seq], row-major) at position() and writes
   /// the logits of each row's last token to `logits` ([batch, vocabSize()]). Refused before
   /// anything runs when position() + seq > capacity(), seq < 1 or an id is outside
-  /// [0, vocab); the session is unchanged then.
+  /// [0, vocab); the session is unchanged then. A `prefill` compiled for chunks of C tokens
+  /// (kilnc --specialize) runs chunks at 0, C, 2C, ... and, when seq is not a multiple of C,
+  /// the last C tokens (recomputing a few positions); a prompt shorter than C goes through
+  /// `decode` token by token. docs/runtime.md, "Specialized prefill / decode".
   Status prefill(const int32_t *ids, int64_t seq, float *logits);
   /// prefill() of one token per row (`ids` is [batch]) through the `decode` entry point.
   Status decode(const int32_t *ids, float *logits);

@@ -1,0 +1,32 @@
+// A KV-cache prefix is made static only where attention's position-aware causal mask hides the
+// unwritten slots; a schedule never lets a dispatch read a state after it was updated in place.
+// RUN: not kiln-opt %s --split-input-file --kiln-specialize-shapes="entry=decode dims=batch=1" 2>&1 | FileCheck %s --check-prefix=SPEC
+// RUN: not kiln-opt %s --split-input-file --kiln-print-dispatch-schedule=entries=step -o /dev/null 2>&1 | FileCheck %s --check-prefix=SCHED
+
+// SPEC: error: the prefix of a KV cache can be made static only when it is the key or value of a causal attention without bias that is given the same position (its mask then hides the unwritten cache slots); 'kiln.attention' reads it
+func.func @decode(%x: tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.input = "x"},
+                  %pos: tensor<1xi32> {kiln.input = "position"},
+                  %cache: tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"})
+    -> (tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.output = "y"},
+        tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"}) {
+  %c1, %keys = kiln.kv_cache_append %x into %cache[1] at %pos : tensor<?x1x8xf32> into tensor<2x?x16x8xf32>, tensor<1xi32> -> tensor<?x?x8xf32>
+  %y = kiln.attention %x, %keys, %keys {causal, head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : tensor<?x1x8xf32>, tensor<?x?x8xf32>
+  return %y, %c1 : tensor<?x1x8xf32>, tensor<2x?x16x8xf32>
+}
+
+// -----
+
+// SCHED: error: entry point 'step': dispatch 'step_dispatch_1' reads state 'cache' after dispatch 'step_dispatch_0' wrote it in place; it would see the new value
+func.func private @step_dispatch_0(%x: tensor<1x4xf32>, %c: tensor<8x4xf32>) -> tensor<8x4xf32> attributes {kiln_dispatch = "step"} {
+  %u = tensor.insert_slice %x into %c[0, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<8x4xf32>
+  return %u : tensor<8x4xf32>
+}
+func.func private @step_dispatch_1(%c: tensor<8x4xf32>) -> tensor<8x4xf32> attributes {kiln_dispatch = "step"} {
+  return %c : tensor<8x4xf32>
+}
+func.func @step(%x: tensor<1x4xf32> {kiln.input = "x"}, %cache: tensor<8x4xf32> {kiln.state = "cache"})
+    -> (tensor<8x4xf32> {kiln.output = "old"}, tensor<8x4xf32> {kiln.state = "cache"}) {
+  %new = call @step_dispatch_0(%x, %cache) : (tensor<1x4xf32>, tensor<8x4xf32>) -> tensor<8x4xf32>
+  %old = call @step_dispatch_1(%cache) : (tensor<8x4xf32>) -> tensor<8x4xf32>
+  return %old, %new : tensor<8x4xf32>, tensor<8x4xf32>
+}
