@@ -325,7 +325,7 @@ const std::vector<Builtin> &Elaborator::builtins() {
       {"relative_position_bias",
        {{"q", K::Tensor, true, true}, {"kv", K::Tensor, true, true}, {"heads", K::Int, true, false},
         {"buckets", K::Int, false, false}, {"max_distance", K::Int, false, false},
-        {"bidirectional", K::Bool, false, false}},
+        {"bidirectional", K::Bool, false, false}, {"max_positions", K::Int, false, false}},
        &Elaborator::biRelBias, "relative_position_bias(q, kv, heads: H, buckets: 32, ...)"},
       {"pool",
        {{"x", K::Tensor, true, true}, {"mode", K::Enum, false, false},
@@ -1815,6 +1815,9 @@ Value Elaborator::biRelBias(const Expr &e, const BoundArgs &a) {
   if (maxDist <= buckets / (bidir ? 2 : 1) / 2)
     return error(a.loc("max_distance", e.Where),
                  "max_distance must exceed half the buckets per direction");
+  // The bias itself works for any length; max_positions bounds a decoder's KV cache.
+  if (a.has("max_positions") && !checkMaxPositions(a, e.Where))
+    return Value::err();
   std::string name = callName(e, "relative_position_bias");
   Scope.push_back(name);
   int p = createParam("weight", {buckets, heads}, InitKind::Normal, e.Where);

@@ -2,7 +2,9 @@
 //
 // Runs a decoder's `prefill` and `decode` entry points through a DecoderSession (batch 1),
 // chooses each token with kiln_generate's sampler and prints it as soon as it is chosen: ids
-// with --ids, text with --prompt (whole UTF-8 characters only). docs/generation.md.
+// with --ids, text with --prompt (whole UTF-8 characters only). An encoder-decoder model (T5)
+// first runs `encode` on the prompt, binds its states to the session and starts the decoder
+// from the decoder start id. docs/generation.md.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -38,12 +40,15 @@ const char *kGenerateHelp =
     "                     (--ids IDS | --prompt TEXT --tokenizer TOKENIZER)\n"
     "                     --max-new-tokens N [--temperature T] [--top-k K] [--top-p P]\n"
     "                     [--repetition-penalty R] [--seed S] [--eos ID]... [--ignore-eos]\n"
-    "                     [--no-special-tokens] [--threads N]\n"
+    "                     [--no-special-tokens] [--decoder-start ID] [--threads N]\n"
     "\n"
     "Generates a continuation with the model's prefill and decode entry points (the KV cache\n"
     "is kept by the runtime) and streams it to standard output as it is produced: with --ids\n"
     "the new ids separated by spaces, with --prompt the new text (never a broken UTF-8\n"
     "character), each followed by a newline at the end. Statistics go to standard error.\n"
+    "For an encoder-decoder model (T5: an artifact with an encode entry point) the prompt is\n"
+    "the encoder's input, without padding; the decoder starts from the decoder start id and\n"
+    "only the ids it generates are printed.\n"
     "Sampling follows Hugging Face generate(): repetition penalty, then temperature, top-k and\n"
     "top-p; greedy (argmax) when the temperature is 0, the default (docs/generation.md).\n"
     "\n"
@@ -63,10 +68,13 @@ const char *kGenerateHelp =
     "  --eos ID                  stop after ID (repeatable, or \"ID,ID\"); replaces the ids\n"
     "                            found in the model's config and the tokenizer's config\n"
     "  --ignore-eos              never stop on a token: generate exactly N (or to capacity)\n"
+    "  --decoder-start ID        encoder-decoder models: the decoder's first id (default: the\n"
+    "                            config's decoder_start_token_id; T5: 0)\n"
     "  --threads N               worker threads (default: all cores)\n"
     "\n"
     "Generation stops at an end-of-sequence id (printed with --ids, not as text), after N new\n"
-    "tokens, or when prompt + output fill the model's context; the statistics say which.\n"
+    "tokens, or when prompt + output fill the model's context (encoder-decoder: when the\n"
+    "decoder's start id + output fill it); the statistics say which.\n"
     "\n"
     "Exit status: 0 success, 1 bad input (files, weights, a model without prefill/decode,\n"
     "ids outside the vocabulary, a prompt longer than the context, non-finite logits),\n"
@@ -169,6 +177,56 @@ std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Toke
   return "";
 }
 
+/// Runs `encode` on the source ids (batch 1, a mask of ones: no padding) and binds the
+/// session's extra inputs by name to its outputs or inputs. Returns an error message or "".
+std::string encodeSource(exec::Executor &ex, exec::DecoderSession &session,
+                         const std::vector<int32_t> &ids, double &encodeMs) {
+  const EntryPoint *encode = ex.manifest().findEntryPoint("encode");
+  std::string extras;
+  for (const TensorSignature &s : session.extraInputs())
+    extras += (extras.empty() ? "'" : ", '") + s.name + "'";
+  if (!encode)
+    return "'prefill' takes inputs " + extras +
+           " besides the token ids, and the model has no 'encode' entry point to compute them";
+  // Source ids index the shared embedding: bound them as the decoder's ids are.
+  int64_t vocab = session.vocabSize();
+  if (const ConfigValue *v = ex.manifest().findConfig("vocab_size");
+      v && v->kind == ConfigValue::Kind::Int && v->i > 0)
+    vocab = std::min<int64_t>(vocab, v->i);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      return "prompt id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+             " is outside the vocabulary [0, " + std::to_string(vocab) + ")";
+  int64_t n = int64_t(ids.size());
+  std::vector<exec::NamedTensor> inputs, outputs;
+  for (size_t i = 0; i < encode->inputs.size(); ++i) {
+    const TensorSignature &in = encode->inputs[i];
+    if (i == 0)
+      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, ids)});
+    else if (in.name == "mask")
+      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, std::vector<int32_t>(n, 1))});
+    else
+      return "kiln generate cannot supply input '" + in.name + "' of 'encode'";
+  }
+  auto start = std::chrono::steady_clock::now();
+  if (Status s = ex.run("encode", inputs, outputs); !s.ok())
+    return "encode: " + s.message();
+  encodeMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                 .count();
+  for (const TensorSignature &x : session.extraInputs()) {
+    const exec::Tensor *value = nullptr;
+    for (const auto *list : {&outputs, &inputs})
+      for (const exec::NamedTensor &t : *list)
+        if (!value && t.name == x.name)
+          value = &t.tensor;
+    if (!value)
+      return "input '" + x.name + "' of 'prefill' is neither an output nor an input of 'encode'";
+    if (Status s = session.bindInput(x.name, *value); !s.ok())
+      return s.message();
+  }
+  return "";
+}
+
 } // namespace
 
 int runGenerate(int argc, char **argv) {
@@ -180,6 +238,7 @@ int runGenerate(int argc, char **argv) {
   bool samplingFlags = false;
   std::vector<int32_t> eosFlags;
   unsigned threads = 0;
+  std::optional<int32_t> decoderStart;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -196,7 +255,8 @@ int runGenerate(int argc, char **argv) {
     }
     static const char *kValued[] = {"--weights", "--ids", "--prompt", "--tokenizer",
                                     "--max-new-tokens", "--temperature", "--top-k", "--top-p",
-                                    "--repetition-penalty", "--seed", "--eos", "--threads"};
+                                    "--repetition-penalty", "--seed", "--eos", "--threads",
+                                    "--decoder-start"};
     if (std::find_if(std::begin(kValued), std::end(kValued),
                      [&](const char *f) { return a == f; }) != std::end(kValued)) {
       if (i + 1 >= argc)
@@ -247,6 +307,10 @@ int runGenerate(int argc, char **argv) {
       } else if (a == "--eos") {
         if (std::string err = parseIdList("--eos", v, eosFlags); !err.empty())
           return usageError(err);
+      } else if (a == "--decoder-start") {
+        if (!parseInt(v, 0, INT32_MAX, n))
+          return usageError("--decoder-start expects an id >= 0, got '" + v + "'");
+        decoderStart = int32_t(n);
       } else if (a == "--threads") {
         if (!parseInt(v, 1, 1024, n))
           return usageError("--threads expects a number from 1 to 1024, got '" + v + "'");
@@ -308,6 +372,31 @@ int runGenerate(int argc, char **argv) {
     return reportError(s.message());
   SessionSource source(*session);
 
+  // Encoder-decoder: the prompt goes through `encode`; the decoder starts from its start id.
+  const bool seq2seq = !session->extraInputs().empty();
+  double encodeMs = 0;
+  std::vector<int32_t> sourceIds;
+  if (seq2seq) {
+    if (std::string err = encodeSource(*ex, *session, promptIds, encodeMs); !err.empty())
+      return reportError(std::string(model) + ": " + err);
+    if (!decoderStart) {
+      const ConfigValue *v = ex->manifest().findConfig("decoder_start_token_id");
+      if (!v || v->kind != ConfigValue::Kind::Int)
+        return reportError(std::string(model) + ": the config has no decoder_start_token_id; "
+                                                "give --decoder-start ID");
+      decoderStart = int32_t(v->i);
+    }
+    if (*decoderStart < 0 || *decoderStart >= source.vocabSize())
+      return reportError("decoder start id " + std::to_string(*decoderStart) +
+                         " is outside the vocabulary [0, " + std::to_string(source.vocabSize()) +
+                         ")");
+    sourceIds = std::move(promptIds);
+    promptIds = {*decoderStart};
+  } else if (decoderStart) {
+    return reportError(std::string(model) + ": --decoder-start is for encoder-decoder models; "
+                                            "this one has no encoder inputs");
+  }
+
   // End-of-sequence ids: --eos alone when given; otherwise the model config's eos_token_id
   // and the tokenizer config's eos_token, together (docs/generation.md).
   gen::GenerationOptions options;
@@ -341,8 +430,10 @@ int runGenerate(int argc, char **argv) {
   // context. EOS ids end the stream without being printed as text.
   std::unique_ptr<gen::TextStreamer> streamer;
   if (havePrompt) {
+    // The output of an encoder-decoder model starts a text of its own.
     std::vector<uint32_t> context;
-    for (size_t i = promptIds.size() > 4 ? promptIds.size() - 4 : 0; i < promptIds.size(); ++i)
+    for (size_t i = promptIds.size() > 4 ? promptIds.size() - 4 : 0;
+         !seq2seq && i < promptIds.size(); ++i)
       context.push_back(uint32_t(promptIds[i]));
     streamer = std::make_unique<gen::TextStreamer>(
         [&](const std::vector<uint32_t> &ids) { return tokenizer->decode(ids); }, context);
@@ -370,6 +461,9 @@ int runGenerate(int argc, char **argv) {
   if (!s.ok())
     return reportError(std::string(model) + ": " + s.message());
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  if (seq2seq)
+    std::fprintf(stderr, "kiln generate: %lld source tokens, encode %.1f ms\n",
+                 (long long)sourceIds.size(), encodeMs);
   std::fprintf(stderr,
                "kiln generate: %lld prompt tokens, %lld new tokens, stopped by %s; load %.1f ms, "
                "prefill %.1f ms, first token %.1f ms, decode %.1f tokens/s, %u threads\n",
