@@ -47,9 +47,7 @@ using namespace mlir;
 namespace kiln::cpu {
 namespace {
 
-constexpr StringLiteral kRootAttr = "kiln.cpu.root";
 constexpr StringLiteral kMatmulAttr = "kiln.cpu.matmul";
-constexpr StringLiteral kFillAttr = "kiln.cpu.fill";
 constexpr StringLiteral kTransposeAttr = "kiln.cpu.transpose";
 /// Transposed-weight matmuls with at most this many rows run as dot products.
 constexpr int64_t kMaxMatvecRows = 4;

@@ -32,9 +32,7 @@ using namespace mlir;
 namespace kiln::cpu {
 namespace {
 
-constexpr StringLiteral kRootAttr = "kiln.cpu.root";
 constexpr StringLiteral kContractAttr = "kiln.cpu.contraction";
-constexpr StringLiteral kFillAttr = "kiln.cpu.fill";
 constexpr StringLiteral kPackAttr = "kiln.cpu.pack";
 
 bool hasStaticF32Operands(linalg::LinalgOp op) {

@@ -19,6 +19,11 @@ namespace kiln::cpu {
 /// those names.
 constexpr llvm::StringLiteral kIndependentSegmentsAttr = "kiln_cpu_independent_segments";
 
+/// Markers a schedule puts on a dispatch's ops for its transform script to match: the op whose
+/// loops are tiled into workgroups (the store's producer) and the accumulator's fill.
+constexpr llvm::StringLiteral kRootAttr = "kiln.cpu.root";
+constexpr llvm::StringLiteral kFillAttr = "kiln.cpu.fill";
+
 /// Parses `script` (a module with `@__transform_main`) and applies it to `func`; prints it to
 /// stderr first when `dump` is set.
 mlir::LogicalResult applySchedule(mlir::func::FuncOp func, llvm::StringRef script, bool dump);
