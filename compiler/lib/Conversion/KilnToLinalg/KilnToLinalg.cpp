@@ -44,6 +44,7 @@ Value kiln::lowering::sumLastDim(OpBuilder &b, Location loc, Value input,
 void kiln::populateKilnToLinalgPatterns(RewritePatternSet &patterns) {
   populateLayerPatterns(patterns);
   populateAttentionPatterns(patterns);
+  populatePositionBiasPatterns(patterns);
   populateHeadPatterns(patterns);
 }
 

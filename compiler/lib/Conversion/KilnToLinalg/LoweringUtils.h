@@ -101,6 +101,7 @@ mlir::Value sumLastDim(
 // Pattern groups, one per file.
 void populateLayerPatterns(mlir::RewritePatternSet &patterns);
 void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
+void populatePositionBiasPatterns(mlir::RewritePatternSet &patterns);
 void populateHeadPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace kiln::lowering
