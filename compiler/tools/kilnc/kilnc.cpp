@@ -69,7 +69,9 @@ cl::opt<std::string> Specialize(
     "specialize",
     cl::desc("Compile forward for these sizes only, cut into per-op dispatches with tuned "
              "schedules: --specialize batch=1,seq=64 (every symbolic dimension of forward's "
-             "inputs; the runtime then refuses other sizes). prefill/decode stay general"),
+             "inputs; the runtime then refuses other sizes). A decoder's prefill (chunks of "
+             "seq tokens) and decode (one token) are cut for that batch too, where their "
+             "attention has a static form (otherwise compiled whole, with a warning)"),
     cl::value_desc("name=size,..."), cl::cat(KilncCat));
 cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
