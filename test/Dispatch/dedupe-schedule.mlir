@@ -2,9 +2,11 @@
 // biased linear layers of @forward share one dispatch function (their weights are bound by
 // the schedule), @prefill reuses @forward's layer norm and linear dispatches, its second layer
 // norm (eps 1e-6, not 1e-5) stays its own, and so does the linear without a bias. The
-// schedules name the surviving functions.
+// schedules name the surviving functions. @decode's dispatches are all @forward's: without
+// `entries`, its schedule is printed too.
 // RUN: kiln-opt %s --kiln-to-linalg --kiln-dispatch-fusion --kiln-form-dispatches --kiln-dedupe-dispatches | FileCheck %s --check-prefix=IR
 // RUN: kiln-opt %s --kiln-to-linalg --kiln-dispatch-fusion --kiln-form-dispatches --kiln-dedupe-dispatches --kiln-print-dispatch-schedule=entries=forward,prefill -o /dev/null | FileCheck %s
+// RUN: kiln-opt %s --kiln-to-linalg --kiln-dispatch-fusion --kiln-form-dispatches --kiln-dedupe-dispatches --kiln-print-dispatch-schedule -o /dev/null | FileCheck %s --check-prefix=ALL
 
 // IR-LABEL: func.func @forward
 // IR: call @forward_dispatch_0(%arg0,
@@ -37,6 +39,13 @@
 // CHECK-NEXT: {"buffers":[{"kind":"input","name":"x"},{"kind":"parameter","name":"g"},{"kind":"parameter","name":"b"},{"kind":"temporary","name":"t0"}],"dispatch":"forward_dispatch_0","scalars":[]},
 // CHECK-NEXT: {"buffers":[{"kind":"temporary","name":"t0"},{"kind":"parameter","name":"w1"},{"kind":"parameter","name":"b"},{"kind":"temporary","name":"t1"}],"dispatch":"forward_dispatch_1","scalars":[]},
 // CHECK-NEXT: {"buffers":[{"kind":"temporary","name":"t1"},{"kind":"parameter","name":"g"},{"kind":"parameter","name":"b"},{"kind":"output","name":"y"}],"dispatch":"prefill_dispatch_2","scalars":[]}],
+// ALL: "entry_point": "forward"
+// ALL: "entry_point": "prefill"
+// ALL: "entry_point": "decode",
+// ALL-NEXT: "dispatches": [
+// ALL-NEXT: "dispatch":"forward_dispatch_0"
+// ALL-NEXT: "dispatch":"forward_dispatch_1"
+// ALL-NOT: "entry_point"
 module {
   kiln.param @g : tensor<64xf32> {init = #kiln.init<ones>}
   kiln.param @b : tensor<64xf32> {init = #kiln.init<zeros>}
@@ -62,5 +71,13 @@ module {
     %h1 = kiln.linear %n1, %w1, %b : tensor<4x3x64xf32>, tensor<64x64xf32>, tensor<64xf32> -> tensor<4x3x64xf32>
     %n2 = kiln.layer_norm %h1, %g, %b {eps = 1.0e-06 : f64} : tensor<4x3x64xf32>, tensor<64xf32>
     return %n2 : tensor<4x3x64xf32>
+  }
+  func.func @decode(%x: tensor<4x3x64xf32> {kiln.input = "x"}) -> (tensor<4x3x64xf32> {kiln.output = "y"}) {
+    %g = kiln.param_ref @g : tensor<64xf32>
+    %b = kiln.param_ref @b : tensor<64xf32>
+    %w1 = kiln.param_ref @w1 : tensor<64x64xf32>
+    %n1 = kiln.layer_norm %x, %g, %b {eps = 1.0e-05 : f64} : tensor<4x3x64xf32>, tensor<64xf32>
+    %h1 = kiln.linear %n1, %w1, %b : tensor<4x3x64xf32>, tensor<64x64xf32>, tensor<64xf32> -> tensor<4x3x64xf32>
+    return %h1 : tensor<4x3x64xf32>
   }
 }

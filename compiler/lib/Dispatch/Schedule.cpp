@@ -16,7 +16,6 @@
 #include "kiln/Dialect/Kiln/KilnOps.h"
 
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -339,13 +338,21 @@ struct KilnPrintDispatchSchedulePass
                          << alignment;
       return signalPassFailure();
     }
-    llvm::StringSet<> withDispatches;
-    for (func::FuncOp f : module.getOps<func::FuncOp>())
-      if (auto of = f->getAttrOfType<StringAttr>(kiln::dispatch::kDispatchAttr))
-        withDispatches.insert(of.getValue());
+    // An entry point with dispatches calls one: after kiln-dedupe-dispatches its calls may all
+    // name functions outlined from another entry point, so the dispatch attribute's entry
+    // name does not tell.
+    auto callsDispatches = [&](func::FuncOp f) {
+      return f.walk([&](func::CallOp call) {
+                auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+                return callee && callee->hasAttr(kiln::dispatch::kDispatchAttr)
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              }).wasInterrupted();
+    };
     for (func::FuncOp f : module.getOps<func::FuncOp>()) {
-      bool wanted = entries.empty() ? withDispatches.contains(f.getSymName())
-                                    : llvm::is_contained(entries, f.getSymName().str());
+      bool wanted = entries.empty()
+                        ? !f->hasAttr(kiln::dispatch::kDispatchAttr) && callsDispatches(f)
+                        : llvm::is_contained(entries, f.getSymName().str());
       if (!wanted)
         continue;
       FailureOr<kiln::dispatch::Schedule> schedule = kiln::dispatch::buildSchedule(f);
