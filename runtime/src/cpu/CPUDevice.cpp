@@ -2,13 +2,16 @@
 #include "kiln/rt/cpu/CPUDevice.h"
 
 #include "kiln/rt/cpu/ExecutableABI.h"
+#include "kiln/rt/cpu/PerfMap.h"
 #include "kiln/rt/cpu/ThreadPool.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <elf.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -167,6 +170,20 @@ Status readDescriptor(void *handle, const std::string &name,
   return Status::ok();
 }
 
+/// KILN_PERF_MAP: moves the loaded code to anonymous memory and lists its functions in
+/// /tmp/perf-<pid>.map (PerfMap.h).
+Status publishPerfMap(const void *code, size_t size, void *handle, const std::string &name) {
+  link_map *map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || !map)
+    return Status(StatusCode::Unavailable, name + ": cannot find where the CPU code was loaded");
+  std::vector<CodeSymbol> symbols;
+  if (Status s = readFunctionSymbols(code, size, name, symbols); !s)
+    return s;
+  if (Status s = makeCodeAnonymous(code, size, map->l_addr, name); !s)
+    return s;
+  return appendPerfMap(perfMapPath(), map->l_addr, symbols);
+}
+
 /// Context of one dispatch on the thread pool (lives on the dispatching thread's stack).
 struct DispatchJob {
   kiln_cpu_dispatch_fn fn;
@@ -223,6 +240,10 @@ public:
       dlclose(handle);
       return s;
     }
+    // Profiling aid only: a failure is reported and the code runs as loaded.
+    if (perfMapRequested())
+      if (Status s = publishPerfMap(code, size, handle, label); !s)
+        std::fprintf(stderr, "kiln: warning: KILN_PERF_MAP: %s\n", s.message().c_str());
     out = std::make_unique<CPUExecutable>(handle, std::move(fns), std::move(infos));
     return Status::ok();
   }

@@ -1,6 +1,8 @@
 //===- ThreadPool.cpp - Pinned workers that split a range of workgroups ---===//
 #include "kiln/rt/cpu/ThreadPool.h"
 
+#include <climits>
+#include <linux/futex.h>
 #include <memory>
 #include <pthread.h>
 #include <sched.h>
@@ -12,9 +14,27 @@
 namespace kiln::rt::cpu {
 namespace {
 
-/// Spins before a worker sleeps: long enough to cover the gap between two dispatches of a
-/// forward pass, short enough not to burn a core while idle.
+/// Spins before a worker sleeps (~2 ms of `pause` on Zen 5): long enough to cover the gap
+/// between two dispatches of a forward pass, short enough not to burn a core while idle.
 constexpr int kSpinIterations = 1 << 16;
+
+/// Spins before run()'s caller, out of work, sleeps until the last chunk is done (~60 us): a
+/// worker's last chunk is short unless the worker lost its core, and then the caller should
+/// give its core away until woken rather than sched_yield() in a loop (which under load hands
+/// it to other processes for whole time slices, hundreds of times per token).
+constexpr int kFinishSpinIterations = 1 << 11;
+
+/// Guided chunks: each claim takes 1 / (kChunksPerWorker * threads) of what is left. Finer
+/// chunks (8) hold back less of a job when a worker loses its core mid-chunk, but doubled the
+/// cost of an empty 48-workgroup dispatch (kiln-dispatch-bench) and did not speed up decode on a
+/// loaded machine (bench/README.md, "Profiling").
+constexpr uint32_t kChunksPerWorker = 2;
+
+long futex(std::atomic<uint32_t> *word, int op, uint32_t value) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  return syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), op | FUTEX_PRIVATE_FLAG, value,
+                 nullptr, nullptr, 0);
+}
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -139,14 +159,19 @@ void ThreadPool::work(unsigned worker, uint32_t job, Fn fn, void *context, uint3
     uint32_t begin = uint32_t(v);
     if (begin >= count)
       return;
-    // Guided chunks (grain 0): half of an even share of what is left, so chunks start large
-    // (few claims) and end at one item (no worker finishes long after the others).
-    uint32_t size = grain ? grain : std::max<uint32_t>(1, (count - begin) / (2 * threads_));
+    // Guided chunks (grain 0): a fraction of an even share of what is left, so chunks start
+    // large (few claims) and end at one item (no worker finishes long after the others).
+    uint32_t size =
+        grain ? grain : std::max<uint32_t>(1, (count - begin) / (kChunksPerWorker * threads_));
     uint32_t end = count - begin < size ? count : begin + size;
     if (!next_.compare_exchange_weak(v, (uint64_t(job) << 32) | end, std::memory_order_acq_rel))
       continue; // v was reloaded.
     fn(context, begin, end, worker);
-    done_.fetch_add(end - begin, std::memory_order_acq_rel);
+    // The chunk that completes the job wakes run()'s caller if it went to sleep. Both sides
+    // are sequentially consistent: the caller sets callerWaiting_ before it re-reads done_.
+    if (done_.fetch_add(end - begin) + (end - begin) == count && worker != 0 &&
+        callerWaiting_.load())
+      futex(&done_, FUTEX_WAKE, INT_MAX);
     v = next_.load(std::memory_order_acquire);
   }
 }
@@ -208,14 +233,17 @@ void ThreadPool::run(uint32_t count, uint32_t grain, Fn fn, void *context) {
     wake_.notify_all();
   }
   work(0, job, fn, context, count, grain);
-  // Spin while the others finish their last chunks; yield when that takes long (another
-  // process may have the core a worker needs).
-  for (int spin = 0; done_.load(std::memory_order_acquire) != count; ++spin) {
-    if (spin < kSpinIterations)
-      cpuRelax();
-    else
-      sched_yield();
+  // Spin while the others finish their last chunks; sleep when that takes long (a worker
+  // lost its core to another process) until the worker that completes the job wakes us.
+  for (int spin = 0; spin < kFinishSpinIterations; ++spin) {
+    if (done_.load(std::memory_order_acquire) == count)
+      return;
+    cpuRelax();
   }
+  callerWaiting_.store(true);
+  for (uint32_t seen = done_.load(); seen != count; seen = done_.load())
+    futex(&done_, FUTEX_WAIT, seen); // returns at once if done_ moved past `seen`
+  callerWaiting_.store(false);
 }
 
 } // namespace kiln::rt::cpu

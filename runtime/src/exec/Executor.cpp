@@ -16,7 +16,10 @@
 #include "kiln/rt/hal/HAL.h"
 #include "kiln/rt/weights/Weights.h"
 
+#include <cctype>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <map>
 
@@ -50,7 +53,61 @@ std::string shapeText(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+/// `name` with each dot-delimited all-digit component (a layer index) replaced by '*'.
+std::string layerPattern(const std::string &name) {
+  std::string out;
+  size_t pos = 0;
+  while (pos <= name.size()) {
+    size_t dot = name.find('.', pos);
+    std::string part = name.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    bool digits = !part.empty();
+    for (char c : part)
+      digits &= std::isdigit(static_cast<unsigned char>(c)) != 0;
+    out += digits ? "*" : part;
+    if (dot == std::string::npos)
+      break;
+    out += '.';
+    pos = dot + 1;
+  }
+  return out;
+}
+
+uint64_t threadCpuNanoseconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return uint64_t(t.tv_sec) * 1000000000u + uint64_t(t.tv_nsec);
+}
+
+uint64_t nanosecondsSince(std::chrono::steady_clock::time_point start) {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
+}
+
 } // namespace
+
+void DispatchProfile::clear() {
+  for (Entry &e : entries) {
+    e.calls = 0;
+    e.nanoseconds = 0;
+    e.callerCpuNanoseconds = 0;
+    e.parameterBytes = 0;
+    e.workgroups = 0;
+  }
+  replays = 0;
+  replayNanoseconds = 0;
+}
+
+void Executor::setProfile(DispatchProfile *profile) {
+  Impl &m = *impl_;
+  m.profile = profile;
+  if (!profile)
+    return;
+  const std::vector<hal::DispatchInfo> &code = m.executable->dispatches();
+  profile->entries.resize(code.size());
+  for (size_t i = 0; i < code.size(); ++i)
+    profile->entries[i].name = code[i].name;
+}
 
 Executor::Executor() : impl_(std::make_unique<Impl>()) {}
 Executor::~Executor() = default;
@@ -313,6 +370,8 @@ Status Executor::Impl::bindSchedule(const std::string &entry, const EntryBufferF
 }
 
 Status Executor::Impl::replay(const BoundSchedule &bound) {
+  if (profile)
+    return replayProfiled(bound);
   const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
   for (size_t i = 0; i < dispatches.size(); ++i) {
     const Dispatch &d = dispatches[i];
@@ -326,6 +385,55 @@ Status Executor::Impl::replay(const BoundSchedule &bound) {
   }
   if (hal::Status s = device->synchronize(); !s)
     return Status::invalid(path + ": " + s.message());
+  return Status::success();
+}
+
+Status Executor::Impl::replayProfiled(const BoundSchedule &bound) {
+  using Clock = std::chrono::steady_clock;
+  const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
+  auto replayStart = Clock::now();
+  for (size_t i = 0; i < dispatches.size(); ++i) {
+    const Dispatch &d = dispatches[i];
+    hal::DispatchParams params;
+    params.buffers =
+        hal::Span<const hal::BufferBinding>(bound.bindings[i].data(), bound.bindings[i].size());
+    params.scalars = hal::Span<const int64_t>(bound.scalars[i].data(), bound.scalars[i].size());
+    params.workgroups = d.workgroups;
+    uint64_t cpuStart = threadCpuNanoseconds();
+    auto start = Clock::now();
+    hal::Status s = device->dispatch(*executable, uint32_t(d.index), params);
+    uint64_t elapsed = nanosecondsSince(start);
+    uint64_t cpu = threadCpuNanoseconds() - cpuStart;
+    if (!s)
+      return Status::invalid(path + ": dispatch '" + d.name + "': " + s.message());
+    if (size_t(d.index) >= profile->entries.size())
+      continue;
+    DispatchProfile::Entry &e = profile->entries[size_t(d.index)];
+    if (e.reads.empty()) {
+      const BufferRef *first = nullptr;
+      for (auto kind : {BufferRef::Parameter, BufferRef::State})
+        for (const BufferRef &ref : d.buffers)
+          if (ref.kind == kind && !first)
+            first = &ref;
+      if (!first && !d.buffers.empty())
+        first = &d.buffers.front();
+      if (first)
+        e.reads = layerPattern(first->kind == BufferRef::Temporary
+                                   ? bound.schedule->temporaries[size_t(first->temporary)].name
+                                   : first->name);
+    }
+    for (size_t b = 0; b < d.buffers.size(); ++b)
+      if (d.buffers[b].kind == BufferRef::Parameter)
+        e.parameterBytes += bound.bindings[i][b].buffer->size();
+    e.calls += 1;
+    e.nanoseconds += elapsed;
+    e.callerCpuNanoseconds += cpu;
+    e.workgroups += uint64_t(d.workgroups[0]) * d.workgroups[1] * d.workgroups[2];
+  }
+  if (hal::Status s = device->synchronize(); !s)
+    return Status::invalid(path + ": " + s.message());
+  profile->replays += 1;
+  profile->replayNanoseconds += nanosecondsSince(replayStart);
   return Status::success();
 }
 

@@ -47,6 +47,8 @@ struct Executor::Impl {
   std::map<std::string, Schedule, std::less<>> schedules;
   /// The arena of each entry point whose schedule has temporaries (allocated once, at load).
   std::map<std::string, std::unique_ptr<hal::Buffer>, std::less<>> arenas;
+  /// Where replay() accumulates dispatch times; null when not profiling.
+  DispatchProfile *profile = nullptr;
 
   /// Binds entry point `entry`'s schedule: parameters and temporaries (at their arena offsets)
   /// here, inputs, outputs and state through `entryBuffer`, scalars through `symbol`.
@@ -54,6 +56,8 @@ struct Executor::Impl {
                       const SymbolFn &symbol, BoundSchedule &out);
   /// Runs a bound schedule's dispatches in order and waits for them.
   Status replay(const BoundSchedule &bound);
+  /// replay() with every dispatch timed into `profile`.
+  Status replayProfiled(const BoundSchedule &bound);
 };
 
 } // namespace kiln::rt::exec

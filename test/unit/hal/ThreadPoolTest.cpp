@@ -75,6 +75,39 @@ TEST(ThreadPool, WorkersHelpWithLargeJobs) {
   EXPECT_EQ(counts.workersSeen.load(), 3) << "both workers should have taken chunks";
 }
 
+// A worker's chunk that outlasts the caller's spin: the caller sleeps on the futex and must be
+// woken by the worker that finishes the job (a lost wake-up hangs here), and run() must not
+// return before that chunk is done.
+TEST(ThreadPool, CallerWaitsForASlowWorker) {
+  ThreadPool pool(2, false);
+  int slowChunks = 0;
+  for (int r = 0; r < 20; ++r) {
+    Counts counts(2);
+    std::atomic<bool> slowDone{false};
+    struct Context {
+      Counts *counts;
+      std::atomic<bool> *slowDone;
+    } context{&counts, &slowDone};
+    auto fn = [](void *ctx, uint32_t begin, uint32_t end, unsigned worker) {
+      auto *c = static_cast<Context *>(ctx);
+      // The caller's item leaves the worker time to wake and take the other one.
+      std::this_thread::sleep_for(std::chrono::milliseconds(worker == 0 ? 2 : 5));
+      if (worker != 0)
+        c->slowDone->store(true);
+      countItems(c->counts, begin, end, worker);
+    };
+    pool.run(2, 1, fn, &context);
+    ASSERT_EQ(counts.hits[0].load(), 1);
+    ASSERT_EQ(counts.hits[1].load(), 1);
+    if (counts.workersSeen.load() & 2) {
+      EXPECT_TRUE(slowDone.load()) << "run() returned before the worker's chunk was done";
+      ++slowChunks;
+    }
+  }
+  // The worker wakes while the caller sleeps in its item, so it takes one in most runs.
+  EXPECT_GT(slowChunks, 0);
+}
+
 TEST(ThreadPool, PinnedWorkersUseDistinctCpus) {
   std::vector<int> cpus = ThreadPool::availableCpus();
   ASSERT_FALSE(cpus.empty());

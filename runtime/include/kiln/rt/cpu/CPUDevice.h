@@ -3,7 +3,8 @@
 // Buffers are 64-byte aligned host memory. Executables are the compiler's native shared
 // objects (ExecutableABI.h), loaded straight from memory: the bytes go to an anonymous memfd
 // and are dlopen'ed through /proc/self/fd, so no file appears on disk. A dispatch splits its
-// workgroups over the device's pinned thread pool and returns when they are done.
+// workgroups over the device's pinned thread pool and returns when they are done. With
+// KILN_PERF_MAP=1 in the environment, loading also writes /tmp/perf-<pid>.map (PerfMap.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_CPU_CPUDEVICE_H

@@ -6,8 +6,10 @@
 // CPUs while the pool lives; the pool gives it its previous affinity back when it is destroyed,
 // and pools created meanwhile still see every CPU the process may use. run() splits
 // [0, count) into (guided) chunks taken from a shared counter, so a slow worker does not hold the
-// others back; it returns when every chunk is done. Workers spin briefly between jobs, then
-// sleep. run() allocates nothing.
+// others back; it returns when every chunk is done. A job of one item runs on the caller alone
+// (no worker is woken). Workers spin briefly between jobs, then sleep; the caller spins briefly
+// for the last chunks, then sleeps on a futex until the worker finishing the job wakes it.
+// run() allocates nothing.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_CPU_THREADPOOL_H
@@ -73,8 +75,10 @@ private:
   // (job id << 32) | next unclaimed item: a claim only succeeds for the job it was read for.
   alignas(64) std::atomic<uint64_t> next_{0};
   // Items finished in the current job; run() returns when it reaches the count, without
-  // waiting for workers that never woke up.
+  // waiting for workers that never woke up. Also the futex run()'s caller sleeps on when the
+  // last chunks take long (callerWaiting_ set).
   alignas(64) std::atomic<uint32_t> done_{0};
+  std::atomic<bool> callerWaiting_{false};
   alignas(64) std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;

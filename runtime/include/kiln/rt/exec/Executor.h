@@ -35,6 +35,36 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+/// Wall time of each dispatch, accumulated while an executor profiles (Executor::setProfile):
+/// one entry per dispatch of the loaded code, in the code's order. Reading it costs nothing;
+/// an executor without a profile only tests one pointer per dispatch.
+struct DispatchProfile {
+  struct Entry {
+    /// The code's dispatch name.
+    std::string name;
+    /// What the dispatch reads: its first parameter binding with the layer index as '*'
+    /// ("h.*.mlp.up.weight"), else its first state binding ("cache_k"), else its first binding.
+    std::string reads;
+    uint64_t calls = 0;
+    /// Wall time inside the HAL's dispatch call (the thread pool's work included).
+    uint64_t nanoseconds = 0;
+    /// CPU time of the dispatching thread inside the call: the wall time less the time it was
+    /// preempted, when one thread runs the dispatch (on a loaded machine, the better figure).
+    uint64_t callerCpuNanoseconds = 0;
+    /// Bytes of parameters bound, summed over the calls (the weights a matvec streams).
+    uint64_t parameterBytes = 0;
+    /// Workgroups run, summed over the calls.
+    uint64_t workgroups = 0;
+  };
+  std::vector<Entry> entries;
+  /// Whole schedule replays and their wall time (dispatches and the executor's own work).
+  uint64_t replays = 0;
+  uint64_t replayNanoseconds = 0;
+
+  /// Zeroes every counter (names stay).
+  void clear();
+};
+
 struct ExecutorOptions {
   /// Worker threads including the caller; 0 means one per CPU the process may use.
   unsigned threads = 0;
@@ -58,6 +88,10 @@ public:
   /// sizes are bound from them) and returns its outputs in signature order.
   Status run(std::string_view entry, const std::vector<NamedTensor> &inputs,
              std::vector<NamedTensor> &outputs);
+
+  /// Accumulates each dispatch's wall time into `profile` from now on (its entries are sized
+  /// to the code's dispatches); nullptr stops profiling. The profile must outlive its use.
+  void setProfile(DispatchProfile *profile);
 
   struct Impl;
   /// The loaded state, for the decoder sessions of this executor (DecoderSession.h).
