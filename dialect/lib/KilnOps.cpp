@@ -597,6 +597,9 @@ LogicalResult RelativePositionBiasOp::verify() {
   if (maxDistance <= exact)
     return emitOpError() << "max_distance " << maxDistance
                          << " must exceed the number of exact buckets " << exact;
+  // relative_position_bias_c5
+  if (failed(verifyPosition(*this, getPosition())))
+    return failure();
   return verifyInferredResultType(*this);
 }
 

@@ -600,6 +600,15 @@ func.func @relative_bias_max_distance(%x: tensor<?x?x16xf32>, %t: tensor<32x8xf3
 
 // -----
 
+func.func @relative_bias_position(%x: tensor<?x?x16xf32>, %t: tensor<32x8xf32>, %p: tensor<2xi32>) {
+  // relative_position_bias_c5
+  // expected-error @+1 {{'kiln.relative_position_bias' op position must hold one value (tensor<1xi32>), got 'tensor<2xi32>'}}
+  %0 = kiln.relative_position_bias %x, %x, %t position(%p : tensor<2xi32>) {num_buckets = 32, max_distance = 128, num_heads = 8} : tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<32x8xf32> -> tensor<8x?x?xf32>
+  return
+}
+
+// -----
+
 func.func @relative_bias_wrong_result(%x: tensor<?x?x16xf32>, %t: tensor<32x8xf32>) {
   // expected-error @+1 {{'kiln.relative_position_bias' op result type 'tensor<?x?x8xf32>' differs from the inferred 'tensor<8x?x?xf32>'}}
   %0 = kiln.relative_position_bias %x, %x, %t {num_buckets = 32, max_distance = 128, num_heads = 8} : tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<32x8xf32> -> tensor<?x?x8xf32>

@@ -51,3 +51,11 @@ func.func @relative_bias_bidirectional(%q: tensor<2x7x16xf32>, %k: tensor<2x9x16
   %0 = kiln.relative_position_bias %q, %k, %t {num_buckets = 32, max_distance = 128, bidirectional, num_heads = 4} : tensor<2x7x16xf32>, tensor<2x9x16xf32>, tensor<32x4xf32> -> tensor<4x7x9xf32>
   return %0 : tensor<4x7x9xf32>
 }
+
+// Queries placed at a run-time position: a decoder's new tokens against its cached keys.
+// CHECK-LABEL: func.func @relative_bias_position
+func.func @relative_bias_position(%q: tensor<1x1x16xf32>, %k: tensor<1x12x16xf32>, %t: tensor<32x4xf32>, %p: tensor<1xi32>) -> tensor<4x1x12xf32> {
+  // CHECK: kiln.relative_position_bias %{{.*}}, %{{.*}}, %{{.*}} position(%{{.*}} : tensor<1xi32>) {max_distance = 128 : i64, num_buckets = 32 : i64, num_heads = 4 : i64} : tensor<1x1x16xf32>, tensor<1x12x16xf32>, tensor<32x4xf32> -> tensor<4x1x12xf32>
+  %0 = kiln.relative_position_bias %q, %k, %t position(%p : tensor<1xi32>) {num_buckets = 32, max_distance = 128, num_heads = 4} : tensor<1x1x16xf32>, tensor<1x12x16xf32>, tensor<32x4xf32> -> tensor<4x1x12xf32>
+  return %0 : tensor<4x1x12xf32>
+}

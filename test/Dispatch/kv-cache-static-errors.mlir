@@ -3,7 +3,7 @@
 // RUN: not kiln-opt %s --split-input-file --kiln-specialize-shapes="entry=decode dims=batch=1" 2>&1 | FileCheck %s --check-prefix=SPEC
 // RUN: not kiln-opt %s --split-input-file --kiln-print-dispatch-schedule=entries=step -o /dev/null 2>&1 | FileCheck %s --check-prefix=SCHED
 
-// SPEC: error: the prefix of a KV cache can be made static only when it is the key or value of a causal attention without bias that is given the same position (its mask then hides the unwritten cache slots); 'kiln.attention' reads it
+// SPEC: error: the prefix of a KV cache can be made static only when it is the key or value of a causal attention that is given the same position, without bias or with a relative position bias at that position (its mask then hides the unwritten cache slots); 'kiln.attention' reads it
 func.func @decode(%x: tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.input = "x"},
                   %pos: tensor<1xi32> {kiln.input = "position"},
                   %cache: tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"})
@@ -11,6 +11,23 @@ func.func @decode(%x: tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.input = "x"
         tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"}) {
   %c1, %keys = kiln.kv_cache_append %x into %cache[1] at %pos : tensor<?x1x8xf32> into tensor<2x?x16x8xf32>, tensor<1xi32> -> tensor<?x?x8xf32>
   %y = kiln.attention %x, %keys, %keys {causal, head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : tensor<?x1x8xf32>, tensor<?x?x8xf32>
+  return %y, %c1 : tensor<?x1x8xf32>, tensor<2x?x16x8xf32>
+}
+
+// -----
+
+// A bias that is not placed at the position (its keys are not the cache's) keeps the prefix
+// dynamic.
+// SPEC: error: the prefix of a KV cache can be made static only when it is the key or value of a causal attention that is given the same position, without bias or with a relative position bias at that position (its mask then hides the unwritten cache slots); 'kiln.attention' reads it
+func.func @decode(%x: tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.input = "x"},
+                  %pos: tensor<1xi32> {kiln.input = "position"},
+                  %bias: tensor<2x1x16xf32> {kiln.input = "bias"},
+                  %cache: tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"})
+    -> (tensor<?x1x8xf32> {kiln.dims = ["batch"], kiln.output = "y"},
+        tensor<2x?x16x8xf32> {kiln.dims = ["batch"], kiln.state = "cache"}) {
+  %c1, %keys = kiln.kv_cache_append %x into %cache[1] at %pos : tensor<?x1x8xf32> into tensor<2x?x16x8xf32>, tensor<1xi32> -> tensor<?x?x8xf32>
+  %b = tensor.cast %bias : tensor<2x1x16xf32> to tensor<2x1x?xf32>
+  %y = kiln.attention %x, %keys, %keys bias(%b : tensor<2x1x?xf32>) position(%pos : tensor<1xi32>) {causal, head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : tensor<?x1x8xf32>, tensor<?x?x8xf32>
   return %y, %c1 : tensor<?x1x8xf32>, tensor<2x?x16x8xf32>
 }
 

@@ -150,8 +150,26 @@ int main(int argc, char **argv) {
   probe("bind-short-mask", session->bindInput("mask", shortMask));
   probe("bind-states", session->bindInput("encoder_states", states));
   probe("prefill-seq-mismatch", session->prefill(first.data(), prefillCount, logits.data()));
+  // A source one position shorter, states and mask agreeing: an entry point compiled for a
+  // static source length (kilnc --specialize) refuses it; a dynamic one runs it.
+  const int64_t seq = states.shape[1], width = states.shape[2];
+  if (seq > 1) {
+    Tensor shorterStates;
+    shorterStates.dtype = DType::F32;
+    shorterStates.shape = {batch, seq - 1, width};
+    shorterStates.bytes.assign(size_t(batch * (seq - 1) * width) * sizeof(float), 0);
+    Tensor shorterMask =
+        Tensor::fromI32({batch, seq - 1}, std::vector<int32_t>(size_t(batch * (seq - 1)), 1));
+    if (!session->bindInput("encoder_states", shorterStates).ok() ||
+        !session->bindInput("mask", shorterMask).ok())
+      return fail("binding a shorter source was refused");
+    probe("shorter-source", session->prefill(first.data(), prefillCount, logits.data()));
+    session->reset();
+  }
 
   // The real run.
+  if (Status s = session->bindInput("encoder_states", states); !s.ok())
+    return fail(s.message());
   if (Status s = session->bindInput("mask", mask); !s.ok())
     return fail(s.message());
   std::vector<float> all;

@@ -16,9 +16,19 @@ against two references that do not use the KV cache:
       3 decoder ids, then 5 decode calls, each call's last-position logits equal the numpy
       T5's over the whole decoder sequence so far (the padding mask reaches cross-attention),
       within 1e-4; and bindInput / prefill refuse an unbound input, an unknown name, a wrong
-      dtype, width or batch, and extra inputs that disagree on the source length.
+      dtype, width or batch, and extra inputs that disagree on the source length; a source one
+      position shorter (states and mask agreeing) runs, or, specialized, is refused.
+
+With --specialize, the artifacts are compiled by `kilnc --specialize` (encode, prefill and
+decode cut into per-op dispatches at static sizes; no "compiled whole" warning): `kiln generate`
+at batch 1, sources padded to seq = 8 by kiln generate (the mask hides the padding; a source of
+9 ids is refused), decoder prefill chunks of 3; the session at batch 2, seq = 6, chunks of 3, so
+that its first call goes through the static `prefill` (bias over the whole cache capacity) and
+the rest through the static `decode`. (b) is skipped: the specialized `forward` takes one
+decoder length only.
 
     run_t5_generation.py --kilnc PATH --kiln PATH --tool PATH --examples DIR --workdir DIR
+                         [--specialize]
 """
 import argparse
 import os
@@ -55,6 +65,7 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--specialize", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     failed = 0
@@ -67,7 +78,17 @@ def main():
     src = os.path.join(args.examples, "t5.kiln")
     sets = [a for s in SETS for a in ("--set", s)]
     model = os.path.join(args.workdir, "t5.kc")
-    run([args.kilnc, src, *sets, "-o", model])
+    session_model = model
+    if args.specialize:
+        session_model = os.path.join(args.workdir, "t5-session.kc")
+        for path, spec in ((model, "batch=1,seq=8,target=3"),
+                           (session_model, "batch=2,seq=6,target=3")):
+            proc = run([args.kilnc, src, *sets, "--specialize", spec, "-o", path])
+            check("compiled whole" not in proc.stderr and "warning" not in proc.stderr,
+                  f"kilnc --specialize {spec}: encode, prefill and decode are cut "
+                  f"{proc.stderr.strip()[-200:]}")
+    else:
+        run([args.kilnc, src, *sets, "-o", model])
     mlir = run([args.kilnc, src, *sets, "--emit=mlir"]).stdout
     check(all(f"func.func @{e}(" in mlir for e in ("forward", "encode", "prefill", "decode")),
           "kilnc emits forward, encode, prefill and decode")
@@ -125,7 +146,7 @@ def main():
         got = printed_ids(proc)
         check(got == ref, f"source {k} ({len(source)} ids): greedy ids {got} equal the numpy "
                           f"T5's {ref} (smallest top-2 margin {margin:.2e})")
-        if k == 2:
+        if k == 2 or args.specialize:
             continue  # the forward comparison of two sources is enough
         seq, fwd, worst = [0], [], 0.0
         for _ in range(new):
@@ -170,6 +191,12 @@ def main():
     proc = generate([3], "--max-new-tokens", "2", "--decoder-start", str(VOCAB), expect_ok=False)
     check(proc.returncode == 1 and "decoder start id" in proc.stderr,
           f"decoder start {VOCAB} refused (exit {proc.returncode}): {proc.stderr.strip()[-160:]}")
+    if args.specialize:
+        proc = generate(list(range(2, 11)), "--max-new-tokens", "2", expect_ok=False)
+        check(proc.returncode == 1 and "compiled for seq = 8" in proc.stderr and
+              "Traceback" not in proc.stderr,
+              f"a source of 9 ids is refused by encode compiled for 8 (exit {proc.returncode}): "
+              f"{proc.stderr.strip()[-200:]}")
 
     # (e) the session: batch 2, the second source padded after 4 tokens.
     src = np.array([[5, 9, 2, 17, 11, 3], [12, 1, 19, 7, 4, 4]], np.int32)
@@ -179,7 +206,7 @@ def main():
     text = lambda a: ";".join(",".join(map(str, r)) for r in a)  # noqa: E731
     out = os.path.join(args.workdir, "session")
     os.makedirs(out, exist_ok=True)
-    proc = run([args.tool, model, wpath, "--out", out, "--src", text(src), "--mask", text(mask),
+    proc = run([args.tool, session_model, wpath, "--out", out, "--src", text(src), "--mask", text(mask),
                 "--decoder", text(dec), "--prefill", "3", "--threads", "2"])
     check("extra-inputs: encoder_states mask" in proc.stdout,
           "the session's extra inputs are encoder_states and mask")
@@ -205,6 +232,13 @@ def main():
         check(line.startswith(f"refused {case}:") and words in line, f"refused {case}: {line}")
     check("accepted bind-short-mask" in proc.stdout and "accepted bind-states" in proc.stdout,
           "binding inputs one at a time is accepted; the mismatch is found by the call")
+    line = next((ln for ln in proc.stdout.splitlines() if " shorter-source" in ln), "")
+    if args.specialize:
+        check(line.startswith("refused shorter-source:") and
+              "has seq = 5 but 'prefill' was compiled for seq = 6" in line,
+              f"a source shorter than the compiled seq is refused by the session: {line}")
+    else:
+        check(line == "accepted shorter-source", f"a shorter source runs: {line}")
 
     print(f"{failed} failed")
     return 1 if failed else 0

@@ -66,9 +66,24 @@ bool isStatic(Type t) {
   return !shaped || shaped.hasStaticShape();
 }
 
+/// Whether `bias` is absent or a relative position bias of queries placed at `position`
+/// against the keys of a KV-cache prefix appended at the same position (T5's decoder): its key
+/// length is the cache's capacity once that prefix takes the static form.
+bool isPositionedBias(Value bias, Value position) {
+  if (!bias)
+    return true;
+  auto op = bias.getDefiningOp<RelativePositionBiasOp>();
+  if (!op || op.getPosition() != position)
+    return false;
+  auto append = op.getKey().getDefiningOp<KVCacheAppendOp>();
+  return append && op.getKey() == append.getPrefix() && append.getPosition() == position;
+}
+
 /// A KV-cache append's prefix has the data-dependent length `position + seq`; it takes the
 /// static-capacity form (the layer's whole cache, unwritten slots hidden by attention's
-/// position-aware causal mask) when every reader is such an attention with the same position.
+/// position-aware causal mask) when every reader is such an attention with the same position
+/// (whose bias, if any, is a relative position bias placed at that position), or such a bias
+/// reading the prefix as its keys (only their number is used).
 LogicalResult makeCapacityForm(KVCacheAppendOp op) {
   if (op.getCapacity())
     return success();
@@ -76,16 +91,21 @@ LogicalResult makeCapacityForm(KVCacheAppendOp op) {
     return op.emitError() << "the KV cache " << op.getCache().getType()
                           << " has a dynamic capacity; its prefix cannot be made static";
   for (OpOperand &use : op.getPrefix().getUses()) {
+    if (auto bias = dyn_cast<RelativePositionBiasOp>(use.getOwner()))
+      if (use.get() == bias.getKey() && use.get() != bias.getQuery() &&
+          bias.getPosition() == op.getPosition())
+        continue;
     auto attention = dyn_cast<AttentionOp>(use.getOwner());
     bool keyOrValue = attention && (use.get() == attention.getKey() ||
                                     use.get() == attention.getValue()) &&
                       use.get() != attention.getMask() && use.get() != attention.getBias();
-    if (!keyOrValue || !attention.getCausal() || attention.getBias() ||
-        attention.getPosition() != op.getPosition())
+    if (!keyOrValue || !attention.getCausal() || attention.getPosition() != op.getPosition() ||
+        !isPositionedBias(attention.getBias(), op.getPosition()))
       return op.emitError()
              << "the prefix of a KV cache can be made static only when it is the key or value "
-                "of a causal attention without bias that is given the same position (its "
-                "mask then hides the unwritten cache slots); '"
+                "of a causal attention that is given the same position, without bias or with "
+                "a relative position bias at that position (its mask then hides the unwritten "
+                "cache slots); '"
              << use.getOwner()->getName() << "' reads it";
   }
   op.setCapacity(true);

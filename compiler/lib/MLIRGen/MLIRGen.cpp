@@ -94,10 +94,14 @@ private:
     Value cacheK, cacheV;
     int64_t layer = 0;
     int logitsTensor = -1;
-    /// Encoder-decoder models: the decoder's token ids (for the sequence length) and, per
-    /// tensor, whether it depends on them (self-attention) or not (cross-attention).
-    Value decoderIds;
+    /// Encoder-decoder models: per tensor, whether it depends on the decoder's token ids
+    /// (self-attention) or not (cross-attention).
     const std::vector<bool> *onDecoder = nullptr;
+    /// The decoder's relative position bias, emitted at the first self-attention that reads
+    /// it: its keys are that layer's KV-cache prefix (see emitNode).
+    const fe::Node *pendingBias = nullptr;
+    /// While the pending bias is emitted: the attention's queries and cached keys.
+    Value biasQuery, biasKey;
   };
 
   /// How an encoder-decoder model splits into `encode` (source ids -> encoder states) and the
@@ -167,12 +171,15 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
   SmallVector<Value> operands;
   for (int t : n.Operands) {
     auto it = values.find(t);
-    if (it == values.end())
+    if (it != values.end()) {
+      operands.push_back(it->second);
+    } else if (gen && gen->pendingBias && t == gen->pendingBias->Result) {
+      operands.push_back(Value()); // emitted below, once the keys are cached
+    } else {
       return emitError(l) << "internal error: operand of '" << name << "' has no value";
-    operands.push_back(it->second);
+    }
   }
   Type resultType = tensorType(G.Tensors[n.Result]);
-  Value biasStart; // relative_position_bias in generation: the first query row kept
   if (gen) {
     if (n.Op == "position_embedding" || n.Op == "rotary") {
       // Positions start at the number of tokens already cached.
@@ -180,29 +187,23 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
     } else if (n.Op == "attention" && gen->onDecoder && !(*gen->onDecoder)[n.Operands[1]]) {
       // Cross-attention: keys and values come from the encoder states, recomputed each call.
     } else if (n.Op == "relative_position_bias") {
-      // Queries are at positions p .. p+S-1 and keys at 0 .. p+S-1: the bias of a square
-      // sequence of p+S positions, of which the last S query rows are kept below. Only the
-      // dimensions of the query and key operands are read.
-      Value ids = gen->decoderIds;
-      Value p = B.create<arith::IndexCastOp>(
-          l, B.getIndexType(),
-          B.create<tensor::ExtractOp>(l, gen->position,
-                                      ValueRange{B.create<arith::ConstantIndexOp>(l, 0)}));
-      Value total = B.create<arith::AddIOp>(l, p, B.create<tensor::DimOp>(l, ids, 1));
-      biasStart = p;
-      auto xType = cast<RankedTensorType>(operands[0].getType());
-      SmallVector<int64_t> shape = {xType.getDimSize(0), ShapedType::kDynamic, 1};
-      SmallVector<Value> dyn;
-      if (xType.isDynamicDim(0))
-        dyn.push_back(B.create<tensor::DimOp>(l, operands[0], 0));
-      dyn.push_back(total);
-      Value shapeOnly = B.create<tensor::EmptyOp>(
-          l, RankedTensorType::get(shape, xType.getElementType()), dyn);
-      operands[0] = operands[1] = shapeOnly;
+      // Queries are at positions p .. p+S-1 and keys at 0 .. p+S-1 (the cached ones): the
+      // bias [H, S, p+S] is emitted with the first self-attention's queries and KV-cache
+      // prefix, which give those lengths (the static-capacity form of the cache then gives
+      // [H, S, capacity]; docs/dispatch.md).
+      if (!gen->biasKey) {
+        gen->pendingBias = &n;
+        return success();
+      }
+      operands[0] = gen->biasQuery;
+      operands[1] = gen->biasKey;
+      operands.push_back(gen->position);
+      auto queryType = cast<RankedTensorType>(operands[0].getType());
+      auto keyType = cast<RankedTensorType>(operands[1].getType());
       auto full = cast<RankedTensorType>(resultType);
-      resultType = RankedTensorType::get({full.getDimSize(0), ShapedType::kDynamic,
-                                          ShapedType::kDynamic},
-                                         full.getElementType());
+      resultType = RankedTensorType::get(
+          {full.getDimSize(0), queryType.getDimSize(1), keyType.getDimSize(1)},
+          full.getElementType());
     } else if (n.Op == "attention") {
       // Keys and values go into the layer's cache rows; attention reads every cached row.
       auto append = [&](Value &cache, Value rows) {
@@ -219,6 +220,17 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
       };
       operands[1] = append(gen->cacheK, operands[1]);
       operands[2] = append(gen->cacheV, operands[2]);
+      int biasTensor = n.operand("bias");
+      if (biasTensor >= 0 && gen->pendingBias && biasTensor == gen->pendingBias->Result) {
+        gen->biasQuery = operands[0];
+        gen->biasKey = operands[1];
+        const fe::Node *pending = gen->pendingBias;
+        gen->pendingBias = nullptr;
+        if (failed(emitNode(*pending, values, gen)))
+          return failure();
+        unsigned at = 3 + (n.operand("mask") >= 0);
+        operands[at] = values[biasTensor];
+      }
       // The queries are the tokens at position .. position + S - 1 (the causal mask this
       // gives is the end-aligned one here; the static-capacity form of the cache needs it).
       operands.push_back(gen->position);
@@ -278,19 +290,6 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
   }
   Operation *op = B.create(st);
   values[n.Result] = op->getResult(0);
-  if (biasStart) {
-    // Keep query rows p .. p+S-1: [H, S, p+S].
-    Value bias = op->getResult(0);
-    Value p = biasStart;
-    Value total = B.create<tensor::DimOp>(l, bias, 2);
-    Value seq = B.create<arith::SubIOp>(l, total, p);
-    auto biasType = cast<RankedTensorType>(bias.getType());
-    OpFoldResult zero = B.getIndexAttr(0), one = B.getIndexAttr(1);
-    values[n.Result] = B.create<tensor::ExtractSliceOp>(
-        l, biasType, bias, SmallVector<OpFoldResult>{zero, p, zero},
-        SmallVector<OpFoldResult>{B.getIndexAttr(biasType.getDimSize(0)), seq, total},
-        SmallVector<OpFoldResult>{one, one, one});
-  }
   return success();
 }
 
@@ -554,9 +553,18 @@ std::string Generator::seq2seqBlocker(Seq2SeqPlan &plan) const {
       if (offset && offset->I != 0)
         return "it uses a static position offset";
     }
-    if (n.Op == "relative_position_bias" &&
-        !(plan.onDecoder[n.Operands[0]] && plan.onDecoder[n.Operands[1]]))
-      return "its decoder has a relative position bias that is not over decoder positions";
+    if (n.Op == "relative_position_bias") {
+      if (!(plan.onDecoder[n.Operands[0]] && plan.onDecoder[n.Operands[1]]))
+        return "its decoder has a relative position bias that is not over decoder positions";
+      // It is computed against the cached keys of the first self-attention reading it.
+      for (const fe::Node &user : G.Nodes)
+        for (size_t o = 0; o < user.Operands.size(); ++o)
+          if (user.Operands[o] == n.Result &&
+              (user.Op != "attention" || user.Roles[o] != "bias" ||
+               !plan.onDecoder[user.Operands[1]]))
+            return "its decoder's relative position bias is read by something other than the "
+                   "bias of a self-attention";
+    }
     if (n.Result == logits) {
       head = n.Op == "linear" && G.Tensors[n.Operands[0]].Shape.size() == 3;
       if (!head)
@@ -687,10 +695,8 @@ LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode,
   gen.cacheK = body->getArgument(firstState);
   gen.cacheV = body->getArgument(firstState + 1);
   gen.logitsTensor = out.Tensor;
-  if (plan) {
-    gen.decoderIds = ids;
+  if (plan)
     gen.onDecoder = &plan->onDecoder;
-  }
   for (unsigned i = 0; i < G.Nodes.size(); ++i)
     if ((!plan || plan->decoderNodes[i]) && failed(emitNode(G.Nodes[i], values, &gen)))
       return failure();

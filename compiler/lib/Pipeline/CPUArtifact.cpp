@@ -2,7 +2,8 @@
 //
 // kiln dialect -> linalg -> one dispatch per entry point -> shared object, added to the
 // artifact being written with one schedule section per entry point (docs/artifact.md).
-// With --specialize, `forward`, `prefill` and `decode` are instead specialized to static sizes
+// With --specialize, `forward`, `encode`, `prefill` and `decode` are instead specialized to
+// static sizes
 // and cut into per-op dispatches (docs/dispatch.md), compiled by the CPU target into the same
 // shared object, and their schedules carry the temporaries and the arena plan.
 //
@@ -82,9 +83,10 @@ LogicalResult mergeLLVMModules(ModuleOp into, ModuleOp from) {
   return success();
 }
 
-/// The sizes entry point `name` is specialized to: forward at the spec's sizes; prefill at the
-/// spec's sizes too (its `seq` is the prefill chunk); decode at the spec's batch (its sequence
-/// is 1 already). Only the entry point's own dimensions are bound.
+/// The sizes entry point `name` is specialized to: forward at the spec's sizes; encode (the
+/// source length `seq`) and prefill (its decoder length is the prefill chunk) at the spec's
+/// sizes too; decode at the spec's batch (its sequence is 1 already) and, for an
+/// encoder-decoder model, source length. Only the entry point's own dimensions are bound.
 FailureOr<llvm::StringMap<int64_t>> entrySizes(func::FuncOp f,
                                                const llvm::StringMap<int64_t> &sizes) {
   if (f.getSymName() == "forward")
@@ -133,8 +135,8 @@ void bindTiedResults(func::FuncOp f) {
   }
 }
 
-/// The entry points kilnc --specialize cuts into per-op dispatches (forward, and prefill /
-/// decode when the model has them), in ONE module clone so that identical dispatches can be
+/// The entry points kilnc --specialize cuts into per-op dispatches (forward, and encode /
+/// prefill / decode when the model has them), in ONE module clone so that identical dispatches can be
 /// shared across entry points; compiled by the CPU target to the LLVM dialect (`llvmModule`,
 /// dispatch table entries `infos`), with each entry point's schedule JSON (`schedules`) and
 /// each dispatch's workgroup count.
@@ -151,10 +153,12 @@ LogicalResult compileSpecialized(ModuleOp module, const llvm::StringMap<int64_t>
   if (!clone->lookupSymbol<func::FuncOp>("forward"))
     return module.emitError() << "--specialize: the model has no entry point 'forward'";
   std::vector<std::string> candidates = {"forward"};
+  if (clone->lookupSymbol<func::FuncOp>("encode"))
+    candidates.push_back("encode");
   if (clone->lookupSymbol<func::FuncOp>("prefill") && clone->lookupSymbol<func::FuncOp>("decode"))
     candidates.insert(candidates.end(), {"prefill", "decode"});
-  // The other functions (@loss, which calls forward; encode) are compiled whole from the
-  // original module.
+  // The other functions (@loss, which calls forward) are compiled whole from the original
+  // module.
   for (func::FuncOp f : llvm::make_early_inc_range(clone->getOps<func::FuncOp>()))
     if (!llvm::is_contained(candidates, f.getSymName().str()))
       f.erase();
@@ -169,27 +173,36 @@ LogicalResult compileSpecialized(ModuleOp module, const llvm::StringMap<int64_t>
   };
   LogicalResult forwardOk = specialize("forward");
   cut = {"forward"};
-  if (succeeded(forwardOk) && candidates.size() > 1) {
-    // prefill / decode that cannot be made static (a model whose cache readers are not
-    // position-aware causal attention) stay whole dispatches, with a warning.
+  // encode, and prefill with decode, that cannot be made static (a model whose cache readers
+  // are not position-aware causal attention) stay whole dispatches, with a warning.
+  auto specializeOrKeepWhole = [&](ArrayRef<std::string> group, StringRef what) {
+    if (!llvm::all_of(group, [&](const std::string &e) {
+          return llvm::is_contained(candidates, e);
+        }))
+      return;
     std::string why;
-    LogicalResult generationOk = success();
+    LogicalResult ok = success();
     {
       ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &d) {
         if (d.getSeverity() == DiagnosticSeverity::Error && why.empty())
           why = d.str();
         return success();
       });
-      generationOk = failure(failed(specialize("prefill")) || failed(specialize("decode")));
+      for (const std::string &e : group)
+        if (succeeded(ok))
+          ok = specialize(e);
     }
-    if (succeeded(generationOk)) {
-      cut.insert(cut.end(), {"prefill", "decode"});
-    } else {
-      emitWarning(module.getLoc()) << "--specialize: prefill and decode are compiled whole: "
-                                   << why;
-      clone->lookupSymbol<func::FuncOp>("prefill").erase();
-      clone->lookupSymbol<func::FuncOp>("decode").erase();
+    if (succeeded(ok)) {
+      cut.insert(cut.end(), group.begin(), group.end());
+      return;
     }
+    emitWarning(module.getLoc()) << "--specialize: " << what << " compiled whole: " << why;
+    for (const std::string &e : group)
+      clone->lookupSymbol<func::FuncOp>(e).erase();
+  };
+  if (succeeded(forwardOk)) {
+    specializeOrKeepWhole({"encode"}, "encode is");
+    specializeOrKeepWhole({"prefill", "decode"}, "prefill and decode are");
   }
   ctx->printOpOnDiagnostic(printOp);
   if (failed(forwardOk))

@@ -229,6 +229,22 @@ Status DecoderSession::Impl::rebind() {
       }
     }
   }
+  // Specialized entry points (kilnc --specialize) were compiled for one source length.
+  for (const char *entry : {"prefill", "decode"})
+    for (const auto &[symbol, size] : ex->schedules.at(entry).staticDims)
+      for (const auto &[name, bound] : extraSymbols)
+        if (name == symbol && bound != size) {
+          std::string input;
+          for (size_t i = 0; i < extra.size() && input.empty(); ++i)
+            for (const Dim &d : extra[i].shape)
+              if (d.isSymbolic() && d.symbol == symbol)
+                input = extra[i].name;
+          return Status::invalid(ex->path + ": input '" + input + "' has " + symbol + " = " +
+                                 std::to_string(bound) + " but '" + entry +
+                                 "' was compiled for " + symbol + " = " +
+                                 std::to_string(size) +
+                                 " (kilnc --specialize); pad it to that size with the mask");
+        }
   prefill = BoundCall();
   decode = BoundCall();
   if (Status s = bind("prefill", prefill); !s.ok())
@@ -473,6 +489,18 @@ Status DecoderSession::prefill(const int32_t *ids, int64_t seq, float *logits) {
 
 Status DecoderSession::decode(const int32_t *ids, float *logits) {
   return impl_->run(impl_->decode, ids, 1, 1, logits);
+}
+
+std::optional<int64_t> compiledSize(Executor &executor, std::string_view entry,
+                                    std::string_view symbol) {
+  const auto &schedules = executor.impl().schedules;
+  auto it = schedules.find(entry);
+  if (it == schedules.end())
+    return std::nullopt;
+  for (const auto &[name, size] : it->second.staticDims)
+    if (name == symbol)
+      return size;
+  return std::nullopt;
 }
 
 void DecoderSession::reset() {

@@ -178,7 +178,10 @@ std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Toke
 }
 
 /// Runs `encode` on the source ids (batch 1, a mask of ones: no padding) and binds the
-/// session's extra inputs by name to its outputs or inputs. Returns an error message or "".
+/// session's extra inputs by name to its outputs or inputs. An `encode` compiled for a static
+/// source length N (kilnc --specialize seq=N) gets the source padded to N with pad_token_id
+/// (0 without one) and a mask of zeros there; a longer source is refused. Returns an error
+/// message or "".
 std::string encodeSource(exec::Executor &ex, exec::DecoderSession &session,
                          const std::vector<int32_t> &ids, double &encodeMs) {
   const EntryPoint *encode = ex.manifest().findEntryPoint("encode");
@@ -198,13 +201,34 @@ std::string encodeSource(exec::Executor &ex, exec::DecoderSession &session,
       return "prompt id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
              " is outside the vocabulary [0, " + std::to_string(vocab) + ")";
   int64_t n = int64_t(ids.size());
+  std::vector<int32_t> padded = ids, mask(ids.size(), 1);
+  if (!encode->inputs.empty() && encode->inputs[0].shape.size() == 2 &&
+      encode->inputs[0].shape[1].isSymbolic()) {
+    const std::string &symbol = encode->inputs[0].shape[1].symbol;
+    if (std::optional<int64_t> compiled = exec::compiledSize(ex, "encode", symbol)) {
+      bool hasMask = std::any_of(encode->inputs.begin(), encode->inputs.end(),
+                                 [](const TensorSignature &s) { return s.name == "mask"; });
+      if (n > *compiled || (n < *compiled && !hasMask))
+        return "the source has " + std::to_string(n) + " tokens but 'encode' was compiled for " +
+               symbol + " = " + std::to_string(*compiled) + " (kilnc --specialize)" +
+               (n > *compiled ? "; compile with a larger " + symbol
+                              : " and takes no mask to pad it with");
+      int32_t pad = 0;
+      if (const ConfigValue *v = ex.manifest().findConfig("pad_token_id");
+          v && v->kind == ConfigValue::Kind::Int && v->i >= 0 && v->i < vocab)
+        pad = int32_t(v->i);
+      padded.resize(size_t(*compiled), pad);
+      mask.resize(size_t(*compiled), 0);
+      n = *compiled;
+    }
+  }
   std::vector<exec::NamedTensor> inputs, outputs;
   for (size_t i = 0; i < encode->inputs.size(); ++i) {
     const TensorSignature &in = encode->inputs[i];
     if (i == 0)
-      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, ids)});
+      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, padded)});
     else if (in.name == "mask")
-      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, std::vector<int32_t>(n, 1))});
+      inputs.push_back({in.name, exec::Tensor::fromI32({1, n}, mask)});
     else
       return "kiln generate cannot supply input '" + in.name + "' of 'encode'";
   }

@@ -10,7 +10,8 @@ using namespace kiln::lowering;
 namespace {
 
 /// T5 relative position buckets (HF T5Attention._relative_position_bucket), in the same
-/// f32 arithmetic, then a gather from the [num_buckets, H] table into [H, S, T].
+/// f32 arithmetic, then a gather from the [num_buckets, H] table into [H, S, T]; with a
+/// position operand, query i is at position + i.
 struct LowerRelativePositionBias : OpConversionPattern<RelativePositionBiasOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(RelativePositionBiasOp op, OpAdaptor adaptor,
@@ -26,6 +27,14 @@ struct LowerRelativePositionBias : OpConversionPattern<RelativePositionBiasOp> {
       buckets /= 2;
     int64_t exact = buckets / 2;
     double logRange = std::log(static_cast<double>(op.getMaxDistance()) / exact);
+    // Queries at absolute positions p .. p + S - 1 when the position is given (a decoder's
+    // new tokens against its cache), else 0 .. S - 1.
+    Value start;
+    if (Value position = adaptor.getPosition())
+      start = b.create<arith::ExtSIOp>(
+          loc, b.getI64Type(),
+          b.create<tensor::ExtractOp>(loc, position,
+                                      ValueRange{b.create<arith::ConstantIndexOp>(loc, 0)}));
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(op.getNumHeads()),
                                        tensor::getMixedSize(b, loc, adaptor.getQuery(), 1),
                                        tensor::getMixedSize(b, loc, adaptor.getKey(), 1)};
@@ -40,6 +49,8 @@ struct LowerRelativePositionBias : OpConversionPattern<RelativePositionBiasOp> {
           };
           Value h = nb.create<linalg::IndexOp>(l, 0);
           Value i = i64(nb.create<linalg::IndexOp>(l, 1));
+          if (start)
+            i = nb.create<arith::AddIOp>(l, i, start);
           Value j = i64(nb.create<linalg::IndexOp>(l, 2));
           Value rel = nb.create<arith::SubIOp>(l, j, i); // memory - query
           Value zero = c64(0);

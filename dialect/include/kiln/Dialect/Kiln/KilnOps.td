@@ -476,20 +476,30 @@ def Kiln_RelativePositionBiasOp : Kiln_Op<"relative_position_bias",
     else `a = max(-r, 0)`. With `e = n / 2`: `a < e` maps to `a`, otherwise to
     `min(e + floor(log(a / e) / log(max_distance / e) * (n - e)), n - 1)`.
 
+    The optional `position` operand (`tensor<1xi32>` holding `p`) places the queries at
+    absolute positions `p .. p + S - 1` (keys stay at `0 .. T - 1`): `r = j - (p + i)`. A
+    decoder's `prefill` / `decode` pass it, with the layer's KV-cache prefix as `key`: the
+    bias of the new tokens against every cached one, `[H, S, p + S]`, or `[H, S, capacity]`
+    with the cache's static-capacity prefix (the attention's causal mask hides `j > p + i`).
+
     ```mlir
     %pb = kiln.relative_position_bias %x, %x, %table {bidirectional, max_distance = 128 : i64,
         num_buckets = 32 : i64, num_heads = 8 : i64}
         : tensor<?x?x512xf32>, tensor<?x?x512xf32>, tensor<32x8xf32> -> tensor<8x?x?xf32>
+    %db = kiln.relative_position_bias %q, %keys, %table position(%pos : tensor<1xi32>)
+        {max_distance = 128 : i64, num_buckets = 32 : i64, num_heads = 8 : i64}
+        : tensor<1x1x512xf32>, tensor<1x512x512xf32>, tensor<32x8xf32> -> tensor<8x1x512xf32>
     ```
   }];
   let arguments = (ins Kiln_BatchSeqTensor:$query, Kiln_BatchSeqTensor:$key,
-                       Kiln_FloatMatrix:$table, Kiln_PositiveI64:$num_buckets,
+                       Kiln_FloatMatrix:$table, Optional<Kiln_PositionTensor>:$position,
+                       Kiln_PositiveI64:$num_buckets,
                        Kiln_PositiveI64:$max_distance, UnitAttr:$bidirectional,
                        Kiln_PositiveI64:$num_heads);
   let results = (outs TensorRankOf<[AnyFloat], [3]>:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $table attr-dict `:` type($query) `,` type($key) `,` type($table)
-    `->` type($result)
+    $query `,` $key `,` $table (`position` `(` $position^ `:` type($position) `)`)? attr-dict
+    `:` type($query) `,` type($key) `,` type($table) `->` type($result)
   }];
   let hasVerifier = 1;
 }

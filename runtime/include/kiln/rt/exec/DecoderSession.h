@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -49,8 +50,9 @@ public:
   /// Copies `tensor` into the session as extra input `name`, used by every later prefill() and
   /// decode() (reset() keeps it) until it is bound again. Its dtype and rank must be the
   /// signature's, static sizes equal, the batch size the session's; a symbolic size (the
-  /// source length `seq`) takes the tensor's value and must agree across the extra inputs,
-  /// which is checked by the next call. Binding, and the first call after it (which rebinds
+  /// source length `seq`) takes the tensor's value and must agree across the extra inputs
+  /// and with the size `prefill` / `decode` were compiled for (kilnc --specialize), which is
+  /// checked by the next call. Binding, and the first call after it (which rebinds
   /// the schedules), may allocate; other decode() calls do not.
   Status bindInput(std::string_view name, const Tensor &tensor);
 
@@ -72,6 +74,13 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The size entry point `entry` of `executor`'s model was compiled for along dimension
+/// `symbol` (kilnc --specialize records it in the schedule's static_dims), or nothing when the
+/// entry point takes any size there or does not exist. An encoder-decoder model's `encode`
+/// compiled for `seq = N` runs sources padded to N positions (the mask hides the padding).
+std::optional<int64_t> compiledSize(Executor &executor, std::string_view entry,
+                                    std::string_view symbol);
 
 } // namespace kiln::rt::exec
 
