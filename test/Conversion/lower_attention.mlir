@@ -59,3 +59,44 @@ func.func @bias(%q: tensor<?x?x8xf32>, %kv: tensor<?x?x8xf32>, %b: tensor<2x?x?x
   %0 = kiln.attention %q, %kv, %kv bias(%b : tensor<2x?x?xf32>) {num_heads = 2, num_kv_heads = 2, head_dim = 4, scale = 1.0} : tensor<?x?x8xf32>, tensor<?x?x8xf32>
   return %0 : tensor<?x?x8xf32>
 }
+
+// -----
+
+// A run-time position p over a cache's whole capacity: every generic over the key dimension
+// tests j < L = p + S itself (the key bound's mark, `arith.cmpi ult` on the key loop) and
+// selects, never multiplies, so that nothing it reads at j >= L reaches its result.
+// CHECK-LABEL: func.func @position_bound
+// CHECK-SAME: %[[P:[^:]*]]: tensor<1xi32>
+// CHECK: %[[PE:.*]] = tensor.extract %[[P]]
+// CHECK: %[[PI:.*]] = arith.index_cast %[[PE]]
+// CHECK: %[[L:.*]] = arith.addi %[[PI]], %c4
+// Logits: the causal test, then the key bound.
+// CHECK: linalg.generic
+// CHECK: arith.cmpi sgt
+// CHECK: %[[J0:.*]] = linalg.index 3
+// CHECK: %[[V0:.*]] = arith.cmpi ult, %[[J0]], %[[L]]
+// CHECK: arith.select %[[V0]], %{{.*}}, %[[LOWEST:.*]] : f32
+// Row max of the visible logits (lowest elsewhere).
+// CHECK: %[[J1:.*]] = linalg.index 3
+// CHECK: %[[V1:.*]] = arith.cmpi ult, %[[J1]], %[[L]]
+// CHECK: %[[X1:.*]] = arith.select %[[V1]], %{{.*}}, %[[LOWEST]]
+// CHECK: arith.maximumf %[[X1]]
+// exp, zero beyond the bound.
+// CHECK: math.exp
+// CHECK: arith.cmpi ult, %{{.*}}, %[[L]]
+// CHECK: arith.select
+// Row sum of the visible exps.
+// CHECK: arith.cmpi ult, %{{.*}}, %[[L]]
+// CHECK: %[[X3:.*]] = arith.select
+// CHECK: arith.addf %[[X3]]
+// PV: the product selected (NaN in an unwritten value slot cannot leak).
+// CHECK: %[[PR:.*]] = arith.mulf
+// CHECK: %[[J4:.*]] = linalg.index 3
+// CHECK: %[[V4:.*]] = arith.cmpi ult, %[[J4]], %[[L]]
+// CHECK: %[[X4:.*]] = arith.select %[[V4]], %[[PR]], %cst
+// CHECK: arith.addf %{{.*}}, %[[X4]]
+// CHECK: arith.divf
+func.func @position_bound(%q: tensor<1x4x32xf32>, %k: tensor<1x32x16xf32>, %p: tensor<1xi32>) -> tensor<1x4x32xf32> {
+  %o = kiln.attention %q, %k, %k position(%p : tensor<1xi32>) {causal, head_dim = 8 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.35 : f64} : tensor<1x4x32xf32>, tensor<1x32x16xf32>
+  return %o : tensor<1x4x32xf32>
+}

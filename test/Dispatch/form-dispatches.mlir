@@ -35,6 +35,30 @@ module {
 
 // -----
 
+// Decode-sized: a one-row linear layer keeps its bias + GELU epilogue in its dispatch too; how a
+// target runs few rows is the target's business.
+// CHECK-LABEL: func.func @ffn_one_row
+// CHECK: %[[Y:.*]] = call @ffn_one_row_dispatch_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x8xf32>, tensor<32x8xf32>, tensor<32xf32>) -> tensor<1x32xf32>
+// CHECK-LABEL: func.func private @ffn_one_row_dispatch_0
+// CHECK: %[[M:.*]] = linalg.matmul_transpose_b
+// CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[M]], %{{.*}} :
+// CHECK: math.tanh
+// CHECK: return %[[E]] : tensor<1x32xf32>
+// CHECK-NOT: func.func private @ffn_one_row_dispatch_1
+module {
+  kiln.param @w : tensor<32x8xf32> {init = #kiln.init<zeros>}
+  kiln.param @b : tensor<32xf32> {init = #kiln.init<zeros>}
+  func.func @ffn_one_row(%x: tensor<1x1x8xf32> {kiln.input = "x"}) -> (tensor<1x1x32xf32> {kiln.output = "y"}) {
+    %w = kiln.param_ref @w : tensor<32x8xf32>
+    %b = kiln.param_ref @b : tensor<32xf32>
+    %h = kiln.linear %x, %w, %b : tensor<1x1x8xf32>, tensor<32x8xf32>, tensor<32xf32> -> tensor<1x1x32xf32>
+    %y = kiln.activation gelu_tanh %h : tensor<1x1x32xf32>
+    return %y : tensor<1x1x32xf32>
+  }
+}
+
+// -----
+
 // A layer norm is one dispatch of its own: mean, centred values, variance, affine.
 // CHECK-LABEL: func.func @norm
 // CHECK: %[[N:.*]] = call @norm_dispatch_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<2x3x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x3x8xf32>

@@ -17,7 +17,7 @@
 // FORM-LABEL: func.func @decode
 // FORM: %[[C1:.*]] = call @decode_dispatch_1(%{{.*}}, %arg2, %arg1) : (tensor<1x1x8xf32>, tensor<2x1x16x8xf32>, tensor<1xi32>) -> tensor<2x1x16x8xf32>
 // FORM: call @decode_dispatch_2(%{{.*}}, %[[C1]], %arg1) : (tensor<1x1x2x4xf32>, tensor<2x1x16x8xf32>, tensor<1xi32>)
-// FORM: call @decode_dispatch_4(%{{.*}}, %[[C1]], %{{.*}}) : (tensor<1x2x1x16xf32>, tensor<2x1x16x8xf32>, tensor<1x2x1xf32>)
+// FORM: call @decode_dispatch_4(%{{.*}}, %[[C1]], %arg1, %{{.*}}) : (tensor<1x2x1x16xf32>, tensor<2x1x16x8xf32>, tensor<1xi32>, tensor<1x2x1xf32>)
 // FORM: return %{{.*}}, %[[C1]]
 // The append: the rows go into the cache at the position read from the input, nothing else.
 // FORM-LABEL: func.func private @decode_dispatch_1
@@ -44,7 +44,7 @@
 
 // SCHED: {"buffers":[{"kind":"input","name":"x"},{"kind":"state","name":"cache"},{"kind":"input","name":"position"},{"kind":"state","name":"cache"}],"dispatch":"decode_dispatch_1","scalars":[]}
 // SCHED: {"buffers":[{"kind":"temporary","name":"t0"},{"kind":"state","name":"cache"},{"kind":"input","name":"position"},{"kind":"temporary","name":"t1"}],"dispatch":"decode_dispatch_2","scalars":[]}
-// SCHED: {"buffers":[{"kind":"temporary","name":"t2"},{"kind":"state","name":"cache"},{"kind":"temporary","name":"t3"},{"kind":"output","name":"y"}],"dispatch":"decode_dispatch_4","scalars":[]}
+// SCHED: {"buffers":[{"kind":"temporary","name":"t2"},{"kind":"state","name":"cache"},{"kind":"input","name":"position"},{"kind":"temporary","name":"t3"},{"kind":"output","name":"y"}],"dispatch":"decode_dispatch_4","scalars":[]}
 // No temporary holds a copy of the cache (1024 bytes).
 // SCHED-NOT: "bytes":1024,
 module {

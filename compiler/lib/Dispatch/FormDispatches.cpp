@@ -131,17 +131,6 @@ struct Grouping {
   }
 };
 
-/// A transposed-weight matmul with at most 4 rows (decode's projections). The CPU target runs
-/// it as dot products over the weight rows only without an epilogue, so its epilogue (bias,
-/// residual, GELU: a few thousand elements) is left to a dispatch of its own.
-bool isMatvec(Operation *op) {
-  auto matmul = dyn_cast<linalg::MatmulTransposeBOp>(op);
-  if (!matmul)
-    return false;
-  auto a = dyn_cast<RankedTensorType>(matmul.getDpsInputs()[0].getType());
-  return a && a.hasStaticShape() && a.getDimSize(0) <= 4;
-}
-
 Grouping groupOps(Block &block, Classifier &classes) {
   Grouping g;
   // 1. Contraction groups, claiming their init producers and epilogues first.
@@ -157,7 +146,7 @@ Grouping groupOps(Block &block, Classifier &classes) {
         g.add(id, def);
     }
     g.add(id, &op);
-    if (op.getNumResults() != 1 || !op.getResult(0).hasOneUse() || isMatvec(&op))
+    if (op.getNumResults() != 1 || !op.getResult(0).hasOneUse())
       continue;
     OpOperand &use = *op.getResult(0).getUses().begin();
     Operation *user = use.getOwner();

@@ -25,6 +25,14 @@ Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads, int64_t hea
 ///   logits = masked(scale * scores + bias)           (masked -> lowest finite float)
 ///   m = max_j logits; e = exp(logits - m); z = sum_j e
 ///   out[b,i,h,d] = (sum_j e[b,h,i,j] v[b,j,h/G,d]) / z[b,h,i]
+///
+/// With a run-time `position` p (keys read from a cache's whole capacity T), only keys
+/// j < L = p + S can be visible. Every generic that runs over the key dimension (logits, row
+/// max, exp, row sum, PV) then tests `arith.cmpi ult, (linalg.index <key loop>), L` itself and
+/// selects (never multiplies) so that whatever it reads at j >= L (stale scores, NaN in unwritten
+/// cache slots) cannot reach its result. That compare is the key bound's mark: a schedule may
+/// stop any loop over that key dimension at or after L (ScheduleContraction.cpp,
+/// ScheduleSoftmax.cpp), and each consumer stays correct whatever the producer left beyond L.
 struct LowerAttention : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
@@ -85,15 +93,22 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     // Causal: key j is visible to query i iff j <= i + shift, with shift = T - S (queries
     // aligned with the last keys) or the position of the first query when it is given (keys
     // read from a cache's whole capacity: the unwritten slots j > position + i are hidden too).
-    Value shift;
+    Value shift, keyBound;
     if (causal && adaptor.getPosition()) {
       Value p = b.create<tensor::ExtractOp>(loc, adaptor.getPosition(),
                                             ValueRange{b.create<arith::ConstantIndexOp>(loc, 0)});
       shift = b.create<arith::IndexCastOp>(loc, b.getIndexType(), p);
+      keyBound = b.create<arith::AddIOp>(loc, shift,
+                                         getValueOrCreateConstantIndexOp(b, loc, seqQ));
     } else if (causal) {
       shift = b.create<arith::SubIOp>(loc, getValueOrCreateConstantIndexOp(b, loc, seqK),
                                       getValueOrCreateConstantIndexOp(b, loc, seqQ));
     }
+    // `j < L` for the key loop `loop` of a generic's body (only with a position).
+    auto keyVisible = [&](OpBuilder &nb, Location l, unsigned loop) -> Value {
+      Value j = nb.create<linalg::IndexOp>(l, loop);
+      return nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, j, keyBound);
+    };
     Value logits = generic(
         b, loc, emptyTensor(b, loc, scoreSizes, element), inputs, maps, parallelLoops(4),
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -114,6 +129,10 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
           }
           if (hidden)
             s = nb.create<arith::SelectOp>(l, hidden, lowest, s);
+          // Implied by the causal test for every query; stated so that the key bound is marked
+          // in this generic too.
+          if (keyBound)
+            s = nb.create<arith::SelectOp>(l, keyVisible(nb, l, 3), s, lowest);
           nb.create<linalg::YieldOp>(l, s);
         });
 
@@ -123,21 +142,31 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     AffineMap rows4 = AffineMap::get(4, 0, {e0, e1, e2}, ctx);
     SmallVector<utils::IteratorType> reduceJ = parallelLoops(4);
     reduceJ.back() = utils::IteratorType::reduction;
+    // Beyond the key bound, a reduction's input is replaced by its identity (the combiner stays
+    // the last op, so the reductions still vectorize).
+    auto visibleOr = [&](OpBuilder &nb, Location l, Value x, Value identity) -> Value {
+      if (!keyBound)
+        return x;
+      return nb.create<arith::SelectOp>(l, keyVisible(nb, l, 3), x, identity);
+    };
     Value rowMax = generic(b, loc, filledTensor(b, loc, rowSizes, lowest), logits, {full4, rows4},
-                           reduceJ, [](OpBuilder &nb, Location l, ValueRange args) {
+                           reduceJ, [&](OpBuilder &nb, Location l, ValueRange args) {
+                             Value x = visibleOr(nb, l, args[0], lowest);
                              nb.create<linalg::YieldOp>(
-                                 l, nb.create<arith::MaximumFOp>(l, args[0], args[1]).getResult());
+                                 l, nb.create<arith::MaximumFOp>(l, x, args[1]).getResult());
                            });
     Value exps = generic(
         b, loc, emptyTensor(b, loc, scoreSizes, element), {logits, rowMax}, {full4, rows4, full4},
-        parallelLoops(4), [](OpBuilder &nb, Location l, ValueRange args) {
+        parallelLoops(4), [&](OpBuilder &nb, Location l, ValueRange args) {
           Value centered = nb.create<arith::SubFOp>(l, args[0], args[1]);
-          nb.create<linalg::YieldOp>(l, nb.create<math::ExpOp>(l, centered).getResult());
+          Value e = nb.create<math::ExpOp>(l, centered);
+          nb.create<linalg::YieldOp>(l, visibleOr(nb, l, e, zero));
         });
     Value norm = generic(b, loc, filledTensor(b, loc, rowSizes, zero), exps, {full4, rows4},
-                         reduceJ, [](OpBuilder &nb, Location l, ValueRange args) {
+                         reduceJ, [&](OpBuilder &nb, Location l, ValueRange args) {
+                           Value x = visibleOr(nb, l, args[0], zero);
                            nb.create<linalg::YieldOp>(
-                               l, nb.create<arith::AddFOp>(l, args[0], args[1]).getResult());
+                               l, nb.create<arith::AddFOp>(l, x, args[1]).getResult());
                          });
 
     // out[b,i,h,d] = sum_j e[b,h,i,j] v[b,j,h/G,d], loops (b, h, i, j, d)
@@ -150,8 +179,10 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                              {utils::IteratorType::parallel, utils::IteratorType::parallel,
                               utils::IteratorType::parallel, utils::IteratorType::reduction,
                               utils::IteratorType::parallel},
-                             [](OpBuilder &nb, Location l, ValueRange args) {
+                             [&](OpBuilder &nb, Location l, ValueRange args) {
                                Value p = nb.create<arith::MulFOp>(l, args[0], args[1]);
+                               if (keyBound)
+                                 p = nb.create<arith::SelectOp>(l, keyVisible(nb, l, 3), p, zero);
                                nb.create<linalg::YieldOp>(
                                    l, nb.create<arith::AddFOp>(l, args[2], p).getResult());
                              });

@@ -13,10 +13,12 @@
 //   head) splits the dispatch into two independent static parts, the divisible columns and the
 //   edge, each tiled this way with its own workgroups; a block that does not divide its tile
 //   peels the block loop.
-// * Decode against weights stored [N, K] (matmul_transpose_b, M <= 4): workgroups of 64 weight
-//   rows, one dot product per output, vectorized along K and reduced.
+// * Decode against weights stored [N, K] (matmul_transpose_b, M <= 4, optionally followed by
+//   the same elementwise epilogue): workgroups of 64 weight rows, one dot product per output,
+//   vectorized along K and reduced; the epilogue is applied to the workgroup's outputs.
 // * Batched contractions (attention's QK^T and PV with their epilogues; ScheduleContraction.cpp):
 //   workgroups over batch x heads x row tiles, the same register blocks.
+// * Norms (layer norm, RMS norm; ScheduleNorm.cpp): one workgroup per row, vectorized along it.
 // * Anything else runs as one workgroup; bufferization and loop lowering handle it.
 //
 // The schedule is generated as transform IR text, parsed and applied to the function; with
@@ -59,11 +61,13 @@ struct MatmulDispatch {
   /// B = transpose(W) (weights stored [N, K]) or copy(W): the weight panel packed per
   /// workgroup; may be null.
   linalg::LinalgOp transpose;
-  linalg::GenericOp epilogue;  // may be null
+  /// Elementwise on the matmul's result (a linalg.generic, or a named op such as linalg.add
+  /// that a generic was specialized to); may be null.
+  linalg::LinalgOp epilogue;
   int64_t m = 0, n = 0, k = 0;
 };
 
-bool isElementwise2D(linalg::GenericOp op) {
+bool isElementwise2D(linalg::LinalgOp op) {
   if (op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
       op.getNumParallelLoops() != op.getNumLoops())
     return false;
@@ -71,6 +75,19 @@ bool isElementwise2D(linalg::GenericOp op) {
     if (!map.isProjectedPermutation())
       return false;
   return op.getIndexingMapsArray().back().isIdentity();
+}
+
+/// The elementwise epilogue `stored` of a contraction whose result `product` it reads directly,
+/// through an identity map (bias, bias + GELU, residual add); null if it is not one.
+linalg::LinalgOp matchEpilogue(Operation *stored, Value product) {
+  auto epilogue = dyn_cast_or_null<linalg::LinalgOp>(stored);
+  if (!epilogue || !epilogue.hasPureTensorSemantics() || !isElementwise2D(epilogue) ||
+      !product.hasOneUse())
+    return nullptr;
+  for (OpOperand *in : epilogue.getDpsInputOperands())
+    if (in->get() == product && epilogue.getMatchingIndexingMap(in).isIdentity())
+      return epilogue;
+  return nullptr;
 }
 
 /// Recognizes `store(epilogue?(matmul(fill?)))` with static shapes.
@@ -107,18 +124,9 @@ std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
   Operation *stored = stores.front().getSource().getDefiningOp();
   if (stored == d.matmul.getOperation())
     return d;
-  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(stored);
-  if (!epilogue || !isElementwise2D(epilogue))
+  d.epilogue = matchEpilogue(stored, d.matmul->getResult(0));
+  if (!d.epilogue)
     return std::nullopt;
-  // The matmul must feed the epilogue directly, through an identity map.
-  bool feeds = false;
-  for (OpOperand *in : epilogue.getDpsInputOperands())
-    if (in->get() == d.matmul->getResult(0) &&
-        epilogue.getMatchingIndexingMap(in).isIdentity())
-      feeds = true;
-  if (!feeds)
-    return std::nullopt;
-  d.epilogue = epilogue;
   return d;
 }
 
@@ -286,23 +294,29 @@ std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> part
   return s;
 }
 
-/// Recognizes `store(matmul_transpose_b(A, W, fill?))` with few rows (decode's lm head).
+/// Recognizes `store(epilogue?(matmul_transpose_b(A, W, fill?)))` with few rows (decode's
+/// projections and lm head); the epilogue is what `matchEpilogue` accepts.
 std::optional<MatmulDispatch> matchMatvec(func::FuncOp func, linalg::MatmulTransposeBOp &op) {
   SmallVector<bufferization::MaterializeInDestinationOp> stores;
   func.walk([&](bufferization::MaterializeInDestinationOp s) { stores.push_back(s); });
   SmallVector<linalg::MatmulTransposeBOp> ops;
   func.walk([&](linalg::MatmulTransposeBOp o) { ops.push_back(o); });
-  if (stores.size() != 1 || ops.size() != 1 ||
-      stores.front().getSource().getDefiningOp() != ops.front().getOperation())
+  if (stores.size() != 1 || ops.size() != 1)
     return std::nullopt;
   op = ops.front();
+  MatmulDispatch d;
+  Operation *stored = stores.front().getSource().getDefiningOp();
+  if (stored != op.getOperation()) {
+    d.epilogue = matchEpilogue(stored, op->getResult(0));
+    if (!d.epilogue)
+      return std::nullopt;
+  }
   auto aType = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
   auto wType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
   if (!op.hasPureTensorSemantics() || !aType || !wType || !aType.hasStaticShape() ||
       !wType.hasStaticShape() || !aType.getElementType().isF32() ||
       aType.getDimSize(0) > kMaxMatvecRows)
     return std::nullopt;
-  MatmulDispatch d;
   d.m = aType.getDimSize(0);
   d.k = aType.getDimSize(1);
   d.n = wType.getDimSize(0);
@@ -312,8 +326,13 @@ std::optional<MatmulDispatch> matchMatvec(func::FuncOp func, linalg::MatmulTrans
   return d;
 }
 
+/// Outputs per dot-product workgroup: 64 weight rows (192 KiB of weights with K = 768).
+constexpr int64_t kMatvecTileN = 64;
+
 /// Decode-sized M against weights stored [N, K]: each workgroup takes 64 rows of W; each output
-/// element is a dot product of contiguous rows, vectorized along K in chunks and reduced.
+/// element is a dot product of contiguous rows, vectorized along K in chunks and reduced. An
+/// epilogue is the root: each workgroup computes its M x 64 dot products into a stack tile, then
+/// applies the epilogue to the tile (vectorized along N) as it stores it.
 std::string matvecSchedule(const MatmulDispatch &d) {
   int64_t chunk = d.k;
   for (int64_t c : {256, 128, 64})
@@ -321,6 +340,8 @@ std::string matvecSchedule(const MatmulDispatch &d) {
       chunk = c;
       break;
     }
+  bool epilogue = static_cast<bool>(d.epilogue);
+  int64_t tileN = std::min(kMatvecTileN, d.n);
   std::string s;
   llvm::raw_string_ostream os(s);
   os << "module attributes {transform.with_named_sequence} {\n"
@@ -328,13 +349,24 @@ std::string matvecSchedule(const MatmulDispatch &d) {
         "  %root = transform.structured.match attributes{" << kRootAttr
      << "} in %f : (!transform.any_op) -> !transform.any_op\n"
         "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
-     << ", 64] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+     << ", " << tileN
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  std::string mv = "%t0", wg = "%wg";
+  if (epilogue) {
+    os << "  %mv = transform.structured.match attributes{" << kMatmulAttr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+          "  %mv0, %wg0 = transform.structured.fuse_into_containing_op %mv into %wg"
+          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+    mv = "%mv0";
+    wg = "%wg0";
+  }
   if (d.fill)
     os << "  %fill = transform.structured.match attributes{" << kFillAttr
        << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into %wg"
-          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-  os << "  %t1, %lm, %ln = transform.structured.tile_using_for %t0 tile_sizes [1, 1]"
+          "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into " << wg
+       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  os << "  %t1, %lm, %ln = transform.structured.tile_using_for " << mv
+     << " tile_sizes [1, 1]"
         " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
   std::string dot = "%t1";
   if (chunk != d.k) {
@@ -342,8 +374,11 @@ std::string matvecSchedule(const MatmulDispatch &d) {
        << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
     dot = "%t2";
   }
-  os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n"
-        "  transform.apply_patterns to %f {\n"
+  os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n";
+  // The epilogue tile is static when the workgroups divide N; a ragged edge stays scalar.
+  if (epilogue && d.n % tileN == 0)
+    os << "  transform.structured.vectorize %t0 : !transform.any_op\n";
+  os << "  transform.apply_patterns to %f {\n"
         "    transform.apply_patterns.tensor.fold_tensor_empty\n"
         "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
         "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
@@ -401,7 +436,7 @@ static FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func,
     part.k = d.k;
     Operation *newRoot = tiled->tiledOps.front();
     if (d.epilogue)
-      part.epilogue = cast<linalg::GenericOp>(newRoot);
+      part.epilogue = cast<linalg::LinalgOp>(newRoot);
     else
       part.matmul = cast<linalg::MatmulOp>(newRoot);
     SmallVector<Operation *> worklist = {newRoot};
@@ -558,13 +593,19 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     linalg::MatmulTransposeBOp matvec;
     if (std::optional<MatmulDispatch> mv = matchMatvec(func, matvec)) {
       UnitAttr unit = UnitAttr::get(func.getContext());
-      matvec->setAttr(kRootAttr, unit);
+      if (mv->epilogue) {
+        mv->epilogue->setAttr(kRootAttr, unit);
+        matvec->setAttr(kMatmulAttr, unit);
+      } else {
+        matvec->setAttr(kRootAttr, unit);
+      }
       if (mv->fill)
         mv->fill->setAttr(kFillAttr, unit);
       if (failed(applySchedule(func, matvecSchedule(*mv), options.dumpSchedules)))
         return failure();
       func.walk([&](Operation *op) {
         op->removeAttr(kRootAttr);
+        op->removeAttr(kMatmulAttr);
         op->removeAttr(kFillAttr);
       });
       continue;
@@ -574,6 +615,12 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
       bool scheduled = false; // batched contraction or one workgroup
       if (failed(scheduleBatchedContraction(func, vectorBits(options), options.dumpSchedules,
                                             scheduled)))
+        return failure();
+      if (!scheduled &&
+          failed(scheduleSoftmax(func, vectorBits(options), options.dumpSchedules, scheduled)))
+        return failure();
+      if (!scheduled &&
+          failed(scheduleNorm(func, vectorBits(options), options.dumpSchedules, scheduled)))
         return failure();
       continue; // Otherwise one workgroup; lowered to loops after bufferization.
     }

@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -44,11 +45,45 @@ bool hasStaticF32Operands(linalg::LinalgOp op) {
   return true;
 }
 
-/// A contraction with batch dimensions, single M, N and K dimensions.
+/// The product of a key-bounded contraction's body (PV with a run-time position,
+/// LowerAttention.cpp): `out + select(j < L, a * b, 0)`. Returns the select, or null.
+arith::SelectOp keyPredicate(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || !findKeyBound(generic) || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return nullptr;
+  Block *body = generic.getBody();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getValues().front().getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return nullptr;
+  Value out = body->getArgument(2);
+  Value other = add.getLhs() == out ? add.getRhs() : add.getRhs() == out ? add.getLhs() : Value();
+  auto select = other ? other.getDefiningOp<arith::SelectOp>() : nullptr;
+  if (!select)
+    return nullptr;
+  auto cmp = select.getCondition().getDefiningOp<arith::CmpIOp>();
+  auto mul = select.getTrueValue().getDefiningOp<arith::MulFOp>();
+  if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::ult ||
+      !cmp.getLhs().getDefiningOp<linalg::IndexOp>() || !mul ||
+      !matchPattern(select.getFalseValue(), m_AnyZeroFloat()))
+    return nullptr;
+  auto isArg = [&](Value v, unsigned i) { return v == body->getArgument(i); };
+  if (!((isArg(mul.getLhs(), 0) && isArg(mul.getRhs(), 1)) ||
+        (isArg(mul.getLhs(), 1) && isArg(mul.getRhs(), 0))))
+    return nullptr;
+  // Exactly index, cmpi, mulf, select, addf and the yield.
+  if (std::distance(body->begin(), body->end()) != 6)
+    return nullptr;
+  return select;
+}
+
+/// A contraction with batch dimensions, single M, N and K dimensions (decode's one query is a
+/// unit M), possibly key-bounded (keyPredicate).
 bool isBatchedContraction(linalg::LinalgOp op) {
   if (!isa<linalg::GenericOp, linalg::BatchMatmulOp>(op) || !op.hasPureTensorSemantics() ||
       op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || !hasStaticF32Operands(op) ||
-      !linalg::isaContractionOpInterface(op))
+      !(linalg::isaContractionOpInterface(op) || keyPredicate(op)))
     return false;
   FailureOr<linalg::ContractionDimensions> dims = linalg::inferContractionDims(op);
   return succeeded(dims) && !dims->batch.empty() && dims->batch.size() <= 2 &&
@@ -157,16 +192,66 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   if (stored == found.getOperation())
     epilogue = nullptr;
 
+  // The key loop bounded at run time, as a loop of the normalized contraction
+  // [batch..., m, n, k]: N (scores, marked in the epilogue) or K (PV, marked in the
+  // contraction). Found before normalization, which rewrites linalg.index ops.
+  linalg::ContractionDimensions dims0 = *linalg::inferContractionDims(found);
+  SmallVector<unsigned> order(dims0.batch.begin(), dims0.batch.end());
+  order.append({dims0.m[0], dims0.n[0], dims0.k[0]});
+  auto normalizedLoop = [&](unsigned loop) -> std::optional<unsigned> {
+    auto *it = llvm::find(order, loop);
+    if (it == order.end())
+      return std::nullopt;
+    return static_cast<unsigned>(it - order.begin());
+  };
+  std::optional<unsigned> keyLoop;
+  Value keyBound;
+  auto foundGeneric = dyn_cast<linalg::GenericOp>(found.getOperation());
+  if (std::optional<KeyBound> kb = foundGeneric ? findKeyBound(foundGeneric) : std::nullopt) {
+    keyLoop = normalizedLoop(kb->loop);
+    keyBound = kb->bound;
+  } else if (epilogue) {
+    if (std::optional<KeyBound> eb = findKeyBound(epilogue)) {
+      keyLoop = normalizedLoop(found.getIndexingMapsArray().back().getDimPosition(eb->loop));
+      keyBound = eb->bound;
+    }
+  }
+  unsigned nb0 = dims0.batch.size();
+  arith::SelectOp predicate = keyPredicate(found);
+  if (keyBound && !keyBound.getDefiningOp())
+    keyLoop.reset();
+  if (keyLoop && *keyLoop != nb0 + 1 && *keyLoop != nb0 + 2)
+    keyLoop.reset();
+  if (predicate && keyLoop != nb0 + 2)
+    return success(); // a predicated product the schedule cannot bound: one workgroup
+  if (keyLoop)
+    markKeyBound(keyBound);
   IRRewriter rewriter(func.getContext());
+  if (predicate) {
+    // PV's product is predicated on j < L; its K loop (tiled by one) stops exactly at L, so
+    // within it the predicate always holds and the body becomes a plain contraction that
+    // vectorizes as outer products.
+    Operation *cmp = predicate.getCondition().getDefiningOp();
+    Operation *index = cmp->getOperand(0).getDefiningOp();
+    rewriter.replaceAllUsesWith(predicate.getResult(), predicate.getTrueValue());
+    rewriter.eraseOp(predicate);
+    rewriter.eraseOp(cmp);
+    if (index->use_empty())
+      rewriter.eraseOp(index);
+  }
   linalg::TransposeOp pack;
   FailureOr<linalg::GenericOp> normalized = normalize(rewriter, found, pack);
   if (failed(normalized))
-    return success();
+    return predicate ? func.emitError("internal error: cannot normalize the contraction of "
+                                      "dispatch '")
+                           << func.getSymName() << "'"
+                     : success();
   linalg::GenericOp op = *normalized;
   linalg::ContractionDimensions dims = *linalg::inferContractionDims(op);
   unsigned nb = dims.batch.size();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t m = ranges[nb], n = ranges[nb + 1];
+
   auto fill = op.getDpsInits()[0].getDefiningOp<linalg::LinalgOp>();
   if (fill && (!fill->getResult(0).hasOneUse() || !fill.hasPureTensorSemantics()))
     fill = nullptr;
@@ -190,6 +275,9 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
                  : n <= 2 * lanes   ? n
                                     : lanes;
   bool peel = n % regN != 0;
+  // Loops over N stop at roundUp(L, regN): the pack's step must divide it.
+  int64_t packN = n % lanes == 0 ? lanes : 1;
+  bool boundN = keyLoop == nb + 1 && !peel && regN % packN == 0;
 
   // Tile sizes along the root's dimensions (the epilogue's = the contraction's result dims).
   unsigned rootRank = epilogue ? epilogue.getNumLoops() : op.getNumLoops();
@@ -251,7 +339,7 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
     int64_t kSize = ranges[nb + 2];
     SmallVector<int64_t> packTiles(nb, 0);
     packTiles.push_back(kSize % 8 == 0 ? 8 : 1);
-    packTiles.push_back(n % lanes == 0 ? lanes : 1);
+    packTiles.push_back(packN);
     os << "  %pk1, %pl0, %pl1 = transform.structured.tile_using_for %pk0 tile_sizes ["
        << list(packTiles)
        << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
@@ -274,8 +362,34 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
           "(!transform.any_op, !transform.any_op)\n";
   match("%cs", kContractAttr);
   os << "  %c2, %lk = transform.structured.tile_using_for %cs tile_sizes [" << list(kTiles)
-     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n"
-        "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  // Key loops stopped at the run-time bound between the tiling and the vectorization (a later
+  // canonicalization may rebuild the loops and drop their marks).
+  bool bounded = keyLoop.has_value();
+  auto annotate = [&](StringRef loop, int64_t granule) {
+    os << "  %g" << loop.drop_front() << " = transform.param.constant " << granule
+       << " : i64 -> !transform.param<i64>\n"
+          "  transform.annotate " << loop << " \"" << kKeyLoopAttr << "\" = %g"
+       << loop.drop_front() << " : !transform.any_op, !transform.param<i64>\n";
+  };
+  if (keyLoop == nb + 1 && boundN) {
+    annotate(ln, regN);
+    if (pack)
+      annotate("%pl1", regN);
+  } else if (keyLoop == nb + 2) {
+    annotate("%lk", 1);
+  } else {
+    bounded = false;
+  }
+  std::string tiling;
+  if (bounded) {
+    os << "  transform.yield\n}\n}\n";
+    tiling = s;
+    s.clear();
+    os << "module attributes {transform.with_named_sequence} {\n"
+          "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
+  }
+  os << "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
         " : (!transform.any_op) -> !transform.any_op\n"
         "  transform.apply_patterns to %fv {\n"
         "    transform.apply_patterns.tensor.fold_tensor_empty\n"
@@ -291,13 +405,32 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
         "  transform.yield\n"
         "}\n"
         "}\n";
-  LogicalResult result = applySchedule(func, s, dump);
+  LogicalResult result = success();
+  if (bounded) {
+    unsigned count = 0;
+    result = applySchedule(func, tiling, dump);
+    Value bound = takeKeyBound(func);
+    if (succeeded(result) && !bound)
+      result = func.emitError("internal error: the key bound of dispatch '")
+               << func.getSymName() << "' did not survive its schedule";
+    if (succeeded(result))
+      result = boundKeyLoops(func, bound, count);
+    // PV's predicate was dropped: its K loop must have been bounded.
+    if (succeeded(result) && predicate && count == 0)
+      result = func.emitError("internal error: the key loop of dispatch '")
+               << func.getSymName() << "' was not bounded";
+  }
+  if (succeeded(result))
+    result = applySchedule(func, s, dump);
   func.walk([&](Operation *o) {
     o->removeAttr(kRootAttr);
     o->removeAttr(kContractAttr);
     o->removeAttr(kFillAttr);
     o->removeAttr(kPackAttr);
+    o->removeAttr(kKeyLoopAttr);
+    o->removeAttr(kKeyBoundAttr);
   });
+  sinkScalarReadsIntoWorkgroups(func);
   scheduled = true;
   return result;
 }

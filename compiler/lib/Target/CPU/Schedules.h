@@ -8,8 +8,11 @@
 #define KILN_TARGET_CPU_SCHEDULES_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/StringRef.h"
+
+#include <optional>
 
 namespace kiln::cpu {
 
@@ -34,6 +37,52 @@ mlir::LogicalResult applySchedule(mlir::func::FuncOp func, llvm::StringRef scrip
 /// tiled into batch x row-tile workgroups and vectorized. Sets `scheduled` when it matched.
 mlir::LogicalResult scheduleBatchedContraction(mlir::func::FuncOp func, unsigned vectorBits,
                                                bool dump, bool &scheduled);
+
+/// Norms (ScheduleNorm.cpp): a dispatch whose ops are row reductions over the last dimension
+/// (mean, variance, mean of squares) and elementwise ops reading rows, per-row statistics and
+/// per-column parameters (layer norm, RMS norm) gets one workgroup per row, every op fused into
+/// it, and each op vectorized along the row in chunks. Sets `scheduled` when it matched.
+mlir::LogicalResult scheduleNorm(mlir::func::FuncOp func, unsigned vectorBits, bool dump,
+                                 bool &scheduled);
+
+/// Attention softmax statistics (ScheduleSoftmax.cpp): the dispatch of a position-bounded
+/// attention's row max, exp and row sum (every generic marked with the key bound on its last
+/// loop) gets each generic tiled along the key loop in vector-width tiles, the tile loops
+/// stopped at the key bound, and vectorized. Only that dispatch: it is not a general
+/// row-reduction schedule. Sets `scheduled` when it matched.
+mlir::LogicalResult scheduleSoftmax(mlir::func::FuncOp func, unsigned vectorBits, bool dump,
+                                    bool &scheduled);
+
+//===----------------------------------------------------------------------===//
+// Run-time key bounds of attention (BoundLoops.cpp)
+//===----------------------------------------------------------------------===//
+
+/// On an scf.for a schedule made over a key dimension: an i64 granule, a multiple of the step.
+constexpr llvm::StringLiteral kKeyLoopAttr = "kiln.cpu.key_loop";
+/// On the op defining the key bound L while a schedule runs.
+constexpr llvm::StringLiteral kKeyBoundAttr = "kiln.cpu.key_bound";
+
+/// The key bound mark of a generic (LowerAttention.cpp): `arith.cmpi ult, (linalg.index
+/// loop), bound` in its body, with `bound` defined outside it.
+struct KeyBound {
+  unsigned loop;
+  mlir::Value bound;
+};
+std::optional<KeyBound> findKeyBound(mlir::linalg::GenericOp op);
+
+/// Marks the op defining `bound` so that `takeKeyBound` finds it after a transform script
+/// ran; returns null when `bound` is a block argument.
+mlir::Value markKeyBound(mlir::Value bound);
+mlir::Value takeKeyBound(mlir::func::FuncOp func);
+
+/// Stops every scf.for marked kKeyLoopAttr (lower bound 0) at
+/// min(upper bound, roundUp(bound, granule)); `count` = loops bounded.
+mlir::LogicalResult boundKeyLoops(mlir::func::FuncOp func, mlir::Value bound, unsigned &count);
+
+/// Moves the scalar reads (tensor.extract) and index arithmetic at the top level that only the
+/// dispatch's one scf.forall uses into it, so that the forall stays the dispatch's only segment
+/// with side effects and splits into workgroups.
+void sinkScalarReadsIntoWorkgroups(mlir::func::FuncOp func);
 
 } // namespace kiln::cpu
 

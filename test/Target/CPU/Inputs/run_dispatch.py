@@ -8,6 +8,10 @@ REF names a reference written here from the definitions (float64 numpy), not fro
   matmul_bias       a @ b + bias
   matmul_bias_gelu  gelu_tanh(a @ b + bias)      (GPT-2's GELU, tanh approximation)
   matmul_tb         a @ b.T                      (weight stored [N, K], as nn.Linear)
+  matmul_tb_bias_gelu  gelu_tanh(a @ b.T + bias)
+  matmul_tb_add     a @ b.T + r                  (residual add)
+  layer_norm        (x - mean) / sqrt(var + 1e-5) * gamma + beta over the last axis
+  rms_norm          x / sqrt(mean(x^2) + 1e-5) * gamma over the last axis
   add               a + b
   softmax_rows      softmax over the last axis
   attn_scores       q [B,S,H,D], k [B,T,H,D] -> (q . k) / sqrt(D) as [B,H,S,T], -FLT_MAX where t > s
@@ -33,6 +37,11 @@ REFERENCES = {
     "matmul_bias": lambda a, b, bias: a @ b + bias,
     "matmul_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b + bias),
     "matmul_tb": lambda a, b: a @ b.T,
+    "matmul_tb_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b.T + bias),
+    "matmul_tb_add": lambda a, b, r: a @ b.T + r,
+    "layer_norm": lambda x, g, b: (x - x.mean(-1, keepdims=True))
+    / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * g + b,
+    "rms_norm": lambda x, g: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-5) * g,
     "add": lambda a, b: a + b,
     "attn_scores": lambda q, k: attn_scores(q, k),
     "attn_pv": lambda p, v, l: np.einsum("bhst,bthd->bshd", p, v) / l.transpose(0, 2, 1)[..., None],

@@ -1,0 +1,125 @@
+//===- ScheduleSoftmax.cpp - Schedule of attention's softmax statistics ---===//
+//
+// With a run-time position, attention's softmax statistics (row max, exp, row sum over the
+// keys of a cache's whole capacity) form one dispatch whose generics all carry the key bound
+// on their last loop (LowerAttention.cpp). This schedule is for that dispatch only, not a
+// general row-reduction schedule (layer norms have their own): each generic is tiled along the
+// key loop in vector-width tiles (inside loops over heads and blocks of 4 queries), the key
+// tile loops stop at roundUp(L, width) (BoundLoops.cpp), and every tile is vectorized (the
+// reductions become vector multi-reductions into the row accumulators). The dispatch stays one workgroup: its three generics depend on each other
+// row by row, and one workgroup of L keys x heads is a few microseconds.
+//
+//===----------------------------------------------------------------------===//
+#include "Schedules.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace kiln::cpu {
+
+LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
+                              bool &scheduled) {
+  scheduled = false;
+  int64_t lanes = vectorBits / 32;
+  SmallVector<linalg::GenericOp> generics;
+  Value bound;
+  bool other = false;
+  func.walk([&](linalg::LinalgOp op) {
+    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+    if (isa<linalg::FillOp>(op))
+      return;
+    if (!generic || !generic.hasPureTensorSemantics()) {
+      other = true;
+      return;
+    }
+    std::optional<KeyBound> kb = findKeyBound(generic);
+    unsigned last = generic.getNumLoops() - 1;
+    SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+    bool ok = kb && kb->loop == last && generic.getNumLoops() == 4 &&
+              (!bound || kb->bound == bound) && !ShapedType::isDynamic(ranges[last]) &&
+              ranges[last] % lanes == 0;
+    for (Value v : generic->getOperands()) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      ok = ok && t && t.hasStaticShape() && t.getElementType().isF32();
+    }
+    if (!ok) {
+      other = true;
+      return;
+    }
+    bound = kb->bound;
+    generics.push_back(generic);
+  });
+  bool reduces = llvm::any_of(generics, [](linalg::GenericOp g) {
+    return g.getNumReductionLoops() == 1;
+  });
+  if (other || generics.empty() || !reduces || !markKeyBound(bound))
+    return success();
+
+  std::string tiling, vectorize;
+  llvm::raw_string_ostream os(tiling);
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
+        "  %g = transform.param.constant "
+     << lanes << " : i64 -> !transform.param<i64>\n";
+  for (auto [i, generic] : llvm::enumerate(generics)) {
+    std::string attr = "kiln.cpu.softmax_" + std::to_string(i);
+    generic->setAttr(attr, UnitAttr::get(func.getContext()));
+    // Loops over heads, row blocks (4 queries when they divide) and key tiles.
+    int64_t queries = generic.getStaticLoopRanges()[2];
+    int64_t rowTile = queries % 4 == 0 ? 4 : 1;
+    os << "  %s" << i << " = transform.structured.match attributes{" << attr
+       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+          "  %t" << i << ", %h" << i << ", %r" << i << ", %l" << i
+       << " = transform.structured.tile_using_for %s" << i << " tile_sizes [0, 1, " << rowTile
+       << ", " << lanes
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+          "!transform.any_op, !transform.any_op)\n"
+          "  transform.annotate %l" << i << " \"" << kKeyLoopAttr
+       << "\" = %g : !transform.any_op, !transform.param<i64>\n";
+  }
+  os << "  transform.yield\n}\n}\n";
+  llvm::raw_string_ostream vs(vectorize);
+  vs << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
+        "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+        " : (!transform.any_op) -> !transform.any_op\n"
+        "  transform.apply_patterns to %fv {\n"
+        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+        "    transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
+        "  } : !transform.any_op\n"
+        "  transform.apply_patterns to %fv {\n"
+        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+        "    transform.apply_patterns.canonicalization\n"
+        "  } : !transform.any_op\n"
+        "  transform.yield\n"
+        "}\n"
+        "}\n";
+
+  LogicalResult result = applySchedule(func, tiling, dump);
+  unsigned count = 0;
+  if (succeeded(result)) {
+    Value taken = takeKeyBound(func);
+    if (!taken)
+      result = func.emitError("internal error: the key bound of dispatch '")
+               << func.getSymName() << "' did not survive its schedule";
+    else
+      result = boundKeyLoops(func, taken, count);
+  }
+  if (succeeded(result))
+    result = applySchedule(func, vectorize, dump);
+  func.walk([&](Operation *op) {
+    SmallVector<StringAttr> names;
+    for (NamedAttribute a : op->getDiscardableAttrs())
+      if (a.getName().getValue().starts_with("kiln.cpu."))
+        names.push_back(a.getName());
+    for (StringAttr name : names)
+      op->removeAttr(name);
+  });
+  scheduled = true;
+  return result;
+}
+
+} // namespace kiln::cpu

@@ -1,0 +1,72 @@
+// Dot-product schedule of matmuls against weights stored [N, K] with at most 4 rows (decode):
+// workgroups of 64 weight rows (scf.forall), one dot product per output vectorized along K and
+// reduced, and the elementwise epilogue (bias + GELU, residual add) applied to the workgroup's
+// outputs inside the same workgroup loop, before the store. 5 rows get the tiled matmul schedule.
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s
+
+// CHECK-LABEL: func.func @decode_bias_gelu(
+// CHECK:         scf.forall (%{{.*}}) in (3)
+// CHECK:           linalg.fill {{.*}} -> tensor<1x64xf32>
+// CHECK:           scf.for
+// CHECK:             scf.for {{.*}} -> (tensor<1x1xf32>)
+// CHECK:               vector.multi_reduction <add>, {{.*}} : vector<1x1x128xf32> to vector<1x1xf32>
+// CHECK:           arith.addf {{.*}} : vector<1x64xf32>
+// CHECK:           math.tanh {{.*}} : vector<1x64xf32>
+// CHECK:           scf.forall.in_parallel
+// CHECK-NOT:     linalg.generic
+// CHECK-NOT:     math.tanh
+// CHECK:         bufferization.materialize_in_destination
+func.func @decode_bias_gelu(%a: tensor<1x256xf32>, %w: tensor<192x256xf32>, %bias: tensor<192xf32>) -> tensor<1x192xf32> {
+  %e = tensor.empty() : tensor<1x192xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x192xf32>) -> tensor<1x192xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<1x256xf32>, tensor<192x256xf32>) outs(%f : tensor<1x192xf32>) -> tensor<1x192xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%m, %bias : tensor<1x192xf32>, tensor<192xf32>) outs(%e : tensor<1x192xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    %t = math.tanh %s : f32
+    linalg.yield %t : f32
+  } -> tensor<1x192xf32>
+  return %g : tensor<1x192xf32>
+}
+
+// A residual add (specialized to linalg.add) on 4 rows: the epilogue is 4 x 64 per workgroup.
+// CHECK-LABEL: func.func @batch4_residual(
+// CHECK:         scf.forall (%{{.*}}) in (2)
+// CHECK:           linalg.fill {{.*}} -> tensor<4x64xf32>
+// CHECK:           vector.multi_reduction <add>
+// CHECK:           arith.addf {{.*}} : vector<4x64xf32>
+// CHECK:           scf.forall.in_parallel
+// CHECK-NOT:     linalg.add
+func.func @batch4_residual(%a: tensor<4x256xf32>, %w: tensor<128x256xf32>, %r: tensor<4x128xf32>) -> tensor<4x128xf32> {
+  %e = tensor.empty() : tensor<4x128xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x128xf32>) -> tensor<4x128xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<4x256xf32>, tensor<128x256xf32>) outs(%f : tensor<4x128xf32>) -> tensor<4x128xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%m, %r : tensor<4x128xf32>, tensor<4x128xf32>) outs(%e : tensor<4x128xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  } -> tensor<4x128xf32>
+  return %g : tensor<4x128xf32>
+}
+
+// 5 rows: the tiled matmul schedule (weight panel transposed per workgroup, outer products).
+// CHECK-LABEL: func.func @five_rows_bias(
+// CHECK:         scf.forall (%{{.*}}) in (2)
+// CHECK:           vector.transpose {{.*}} : vector<8x8xf32> to vector<8x8xf32>
+// CHECK:           vector.outerproduct
+// CHECK-NOT:     vector.multi_reduction
+// CHECK:         bufferization.materialize_in_destination
+func.func @five_rows_bias(%a: tensor<5x256xf32>, %w: tensor<256x256xf32>, %bias: tensor<256xf32>) -> tensor<5x256xf32> {
+  %e = tensor.empty() : tensor<5x256xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<5x256xf32>) -> tensor<5x256xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<5x256xf32>, tensor<256x256xf32>) outs(%f : tensor<5x256xf32>) -> tensor<5x256xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%m, %bias : tensor<5x256xf32>, tensor<256xf32>) outs(%e : tensor<5x256xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  } -> tensor<5x256xf32>
+  return %g : tensor<5x256xf32>
+}
