@@ -500,6 +500,19 @@ LogicalResult applySchedule(func::FuncOp func, StringRef script, bool dump) {
   return success();
 }
 
+void stripScheduleMarkers(func::FuncOp func) {
+  func.walk([&](Operation *op) {
+    if (op == func.getOperation())
+      return;
+    SmallVector<StringAttr> names;
+    for (NamedAttribute a : op->getDiscardableAttrs())
+      if (a.getName().getValue().starts_with("kiln.cpu."))
+        names.push_back(a.getName());
+    for (StringAttr name : names)
+      op->removeAttr(name);
+  });
+}
+
 
 /// Width of the target's vector registers in bits.
 static unsigned vectorBits(const CPUTargetOptions &options) {
@@ -653,16 +666,7 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     }
     if (failed(applySchedule(func, matmulSchedule(parts), options.dumpSchedules)))
       return failure();
-    func.walk([&](Operation *op) {
-      if (op == func.getOperation())
-        return;
-      SmallVector<StringAttr> names;
-      for (NamedAttribute a : op->getDiscardableAttrs())
-        if (a.getName().getValue().starts_with("kiln.cpu."))
-          names.push_back(a.getName());
-      for (StringAttr name : names)
-        op->removeAttr(name);
-    });
+    stripScheduleMarkers(func);
   }
   return success();
 }

@@ -187,16 +187,7 @@ LogicalResult scheduleNorm(func::FuncOp func, unsigned vectorBits, bool dump, bo
         "}\n";
   if (failed(applySchedule(func, s, dump)))
     return failure();
-  func.walk([&](Operation *op) {
-    if (op == func.getOperation())
-      return;
-    SmallVector<StringAttr> names;
-    for (NamedAttribute a : op->getDiscardableAttrs())
-      if (a.getName().getValue().starts_with("kiln.cpu."))
-        names.push_back(a.getName());
-    for (StringAttr name : names)
-      op->removeAttr(name);
-  });
+  stripScheduleMarkers(func);
   scheduled = true;
   return success();
 }

@@ -110,14 +110,7 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
   }
   if (succeeded(result))
     result = applySchedule(func, vectorize, dump);
-  func.walk([&](Operation *op) {
-    SmallVector<StringAttr> names;
-    for (NamedAttribute a : op->getDiscardableAttrs())
-      if (a.getName().getValue().starts_with("kiln.cpu."))
-        names.push_back(a.getName());
-    for (StringAttr name : names)
-      op->removeAttr(name);
-  });
+  stripScheduleMarkers(func);
   scheduled = true;
   return result;
 }

@@ -27,6 +27,9 @@ constexpr llvm::StringLiteral kIndependentSegmentsAttr = "kiln_cpu_independent_s
 constexpr llvm::StringLiteral kRootAttr = "kiln.cpu.root";
 constexpr llvm::StringLiteral kFillAttr = "kiln.cpu.fill";
 
+/// Removes the `kiln.cpu.*` markers a schedule put on `func`'s ops for its transform script.
+void stripScheduleMarkers(mlir::func::FuncOp func);
+
 /// Parses `script` (a module with `@__transform_main`) and applies it to `func`; prints it to
 /// stderr first when `dump` is set.
 mlir::LogicalResult applySchedule(mlir::func::FuncOp func, llvm::StringRef script, bool dump);
