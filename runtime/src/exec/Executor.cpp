@@ -369,17 +369,23 @@ Status Executor::Impl::bindSchedule(const std::string &entry, const EntryBufferF
   return Status::success();
 }
 
+/// The HAL parameters of dispatch `i` of a bound schedule.
+static hal::DispatchParams dispatchParams(const BoundSchedule &bound, size_t i) {
+  hal::DispatchParams params;
+  params.buffers =
+      hal::Span<const hal::BufferBinding>(bound.bindings[i].data(), bound.bindings[i].size());
+  params.scalars = hal::Span<const int64_t>(bound.scalars[i].data(), bound.scalars[i].size());
+  params.workgroups = bound.schedule->dispatches[i].workgroups;
+  return params;
+}
+
 Status Executor::Impl::replay(const BoundSchedule &bound) {
   if (profile)
     return replayProfiled(bound);
   const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
   for (size_t i = 0; i < dispatches.size(); ++i) {
     const Dispatch &d = dispatches[i];
-    hal::DispatchParams params;
-    params.buffers =
-        hal::Span<const hal::BufferBinding>(bound.bindings[i].data(), bound.bindings[i].size());
-    params.scalars = hal::Span<const int64_t>(bound.scalars[i].data(), bound.scalars[i].size());
-    params.workgroups = d.workgroups;
+    hal::DispatchParams params = dispatchParams(bound, i);
     if (hal::Status s = device->dispatch(*executable, uint32_t(d.index), params); !s)
       return Status::invalid(path + ": dispatch '" + d.name + "': " + s.message());
   }
@@ -394,11 +400,7 @@ Status Executor::Impl::replayProfiled(const BoundSchedule &bound) {
   auto replayStart = Clock::now();
   for (size_t i = 0; i < dispatches.size(); ++i) {
     const Dispatch &d = dispatches[i];
-    hal::DispatchParams params;
-    params.buffers =
-        hal::Span<const hal::BufferBinding>(bound.bindings[i].data(), bound.bindings[i].size());
-    params.scalars = hal::Span<const int64_t>(bound.scalars[i].data(), bound.scalars[i].size());
-    params.workgroups = d.workgroups;
+    hal::DispatchParams params = dispatchParams(bound, i);
     uint64_t cpuStart = threadCpuNanoseconds();
     auto start = Clock::now();
     hal::Status s = device->dispatch(*executable, uint32_t(d.index), params);
