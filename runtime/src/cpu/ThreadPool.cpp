@@ -14,8 +14,8 @@
 namespace kiln::rt::cpu {
 namespace {
 
-/// Spins before a worker sleeps (~2 ms of `pause` on Zen 5): long enough to cover the gap
-/// between two dispatches of a forward pass, short enough not to burn a core while idle.
+/// Spins before a worker sleeps: long enough to cover the gap between two dispatches of a
+/// forward pass, short enough not to burn a core while idle.
 constexpr int kSpinIterations = 1 << 16;
 
 /// Spins before run()'s caller, out of work, sleeps until the last chunk is done (~60 us): a
