@@ -5,6 +5,8 @@
 #include "kiln/rt/cpu/PerfMap.h"
 #include "kiln/rt/cpu/ThreadPool.h"
 
+#include "WriteAll.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -101,19 +103,10 @@ Status loadFromMemory(const void *code, size_t size, const std::string &name, vo
   if (fd < 0)
     return Status(StatusCode::Unavailable,
                   name + ": memfd_create failed: " + std::strerror(errno));
-  const char *p = static_cast<const char *>(code);
-  size_t left = size;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      std::string err = std::strerror(errno);
-      close(fd);
-      return Status(StatusCode::Unavailable, name + ": writing the CPU code failed: " + err);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (int err = writeAll(fd, code, size)) {
+    close(fd);
+    return Status(StatusCode::Unavailable,
+                  name + ": writing the CPU code failed: " + std::strerror(err));
   }
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

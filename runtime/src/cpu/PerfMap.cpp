@@ -1,6 +1,8 @@
 //===- PerfMap.cpp - Names for Linux perf of code loaded from memory ------===//
 #include "kiln/rt/cpu/PerfMap.h"
 
+#include "WriteAll.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -170,19 +172,9 @@ Status appendPerfMap(const std::string &path, uintptr_t base,
   if (fd < 0)
     return Status(StatusCode::Unavailable,
                   "cannot open " + path + ": " + std::strerror(errno));
-  const char *p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      std::string err = std::strerror(errno);
-      close(fd);
-      return Status(StatusCode::Unavailable, "cannot write " + path + ": " + err);
-    }
-    p += n;
-    left -= size_t(n);
+  if (int err = writeAll(fd, text.data(), text.size())) {
+    close(fd);
+    return Status(StatusCode::Unavailable, "cannot write " + path + ": " + std::strerror(err));
   }
   close(fd);
   return Status::ok();
