@@ -6,9 +6,13 @@
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch up_bias_gelu --ref matmul_tb_bias_gelu --inputs 1x768,3072x768,3072 --output 1x3072 --tol 1e-4 | FileCheck %s --check-prefix=GELU
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch up_bias_gelu --ref matmul_tb_bias_gelu --inputs 1x768,3072x768,3072 --output 1x3072 --tol 1e-4 --threads 1 | FileCheck %s --check-prefix=GELU
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch residual3 --ref matmul_tb_add --inputs 3x256,200x256,3x200 --output 3x200 --tol 1e-4 | FileCheck %s --check-prefix=RES
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch lm_head --ref matmul_tb --inputs 1x768,203x768 --output 1x203 --tol 1e-4 | FileCheck %s --check-prefix=HEAD
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch odd_k --ref matmul_tb --inputs 2x100,64x100 --output 2x64 --tol 1e-4 | FileCheck %s --check-prefix=ODDK
 
 // GELU: up_bias_gelu: max abs error
 // RES: residual3: max abs error
+// HEAD: lm_head: max abs error
+// ODDK: odd_k: max abs error
 
 func.func @up_bias_gelu(%a: tensor<1x768xf32>, %w: tensor<3072x768xf32>, %bias: tensor<3072xf32>) -> tensor<1x3072xf32> {
   %e = tensor.empty() : tensor<1x3072xf32>
@@ -47,4 +51,20 @@ func.func @residual3(%a: tensor<3x256xf32>, %w: tensor<200x256xf32>, %res: tenso
     linalg.yield %s : f32
   } -> tensor<3x200xf32>
   return %g : tensor<3x200xf32>
+}
+
+func.func @lm_head(%a: tensor<1x768xf32>, %w: tensor<203x768xf32>) -> tensor<1x203xf32> {
+  %e = tensor.empty() : tensor<1x203xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x203xf32>) -> tensor<1x203xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<1x768xf32>, tensor<203x768xf32>) outs(%f : tensor<1x203xf32>) -> tensor<1x203xf32>
+  return %m : tensor<1x203xf32>
+}
+
+func.func @odd_k(%a: tensor<2x100xf32>, %w: tensor<64x100xf32>) -> tensor<2x64xf32> {
+  %e = tensor.empty() : tensor<2x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x64xf32>) -> tensor<2x64xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<2x100xf32>, tensor<64x100xf32>) outs(%f : tensor<2x64xf32>) -> tensor<2x64xf32>
+  return %m : tensor<2x64xf32>
 }

@@ -1,15 +1,19 @@
 // Dot-product schedule of matmuls against weights stored [N, K] with at most 4 rows (decode):
-// workgroups of 64 weight rows (scf.forall), one dot product per output vectorized along K and
-// reduced, and the elementwise epilogue (bias + GELU, residual add) applied to the workgroup's
-// outputs inside the same workgroup loop, before the store. 5 rows get the tiled matmul schedule.
+// workgroups of 64 weight rows (scf.forall); inside, each row of A meets 8 weight rows at a
+// time, K tiled by one vector as a partial reduction (an 8 x 8 accumulator carried across K,
+// reduced once per 8 outputs), and the elementwise epilogue (bias + GELU, residual add) applied
+// to the workgroup's outputs inside the same workgroup loop, before the store. 5 rows get the
+// tiled matmul schedule.
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s
 
 // CHECK-LABEL: func.func @decode_bias_gelu(
 // CHECK:         scf.forall (%{{.*}}) in (3)
 // CHECK:           linalg.fill {{.*}} -> tensor<1x64xf32>
-// CHECK:           scf.for
-// CHECK:             scf.for {{.*}} -> (tensor<1x1xf32>)
-// CHECK:               vector.multi_reduction <add>, {{.*}} : vector<1x1x128xf32> to vector<1x1xf32>
+// CHECK:           scf.for {{.*}} step %c8 iter_args({{.*}}) -> (tensor<1x64xf32>)
+// CHECK:             scf.for {{.*}} to %c256 step %c8 iter_args({{.*}}) -> (tensor<1x8x8xf32>)
+// CHECK:               arith.mulf {{.*}} : vector<1x8x8xf32>
+// CHECK:               arith.addf {{.*}} : vector<1x8x8xf32>
+// CHECK:             vector.multi_reduction <add>, {{.*}} [2] : vector<1x8x8xf32> to vector<1x8xf32>
 // CHECK:           arith.addf {{.*}} : vector<1x64xf32>
 // CHECK:           math.tanh {{.*}} : vector<1x64xf32>
 // CHECK:           scf.forall.in_parallel
@@ -34,7 +38,7 @@ func.func @decode_bias_gelu(%a: tensor<1x256xf32>, %w: tensor<192x256xf32>, %bia
 // CHECK-LABEL: func.func @batch4_residual(
 // CHECK:         scf.forall (%{{.*}}) in (2)
 // CHECK:           linalg.fill {{.*}} -> tensor<4x64xf32>
-// CHECK:           vector.multi_reduction <add>
+// CHECK:           vector.multi_reduction <add>, {{.*}} : vector<1x8x8xf32> to vector<1x8xf32>
 // CHECK:           arith.addf {{.*}} : vector<4x64xf32>
 // CHECK:           scf.forall.in_parallel
 // CHECK-NOT:     linalg.add
@@ -69,4 +73,24 @@ func.func @five_rows_bias(%a: tensor<5x256xf32>, %w: tensor<256x256xf32>, %bias:
     linalg.yield %s : f32
   } -> tensor<5x256xf32>
   return %g : tensor<5x256xf32>
+}
+
+// The lm head's form: no epilogue, N = 3 * 64 + 11. The divisible columns and the edge are two
+// independent parts; the edge (11 columns, not a multiple of 8) takes one dot product at a
+// time, K in chunks of 256 each reduced into the next.
+// CHECK-LABEL: func.func @lm_head_ragged(
+// CHECK:         scf.forall (%{{.*}}) in (3)
+// CHECK:           vector.multi_reduction <add>, {{.*}} [2] : vector<1x8x8xf32> to vector<1x8xf32>
+// CHECK:           scf.forall.in_parallel
+// CHECK:         tensor.insert_slice {{.*}}[0, 0] [1, 192]
+// CHECK:         scf.for {{.*}} to %c11 step %c1
+// CHECK:           scf.for {{.*}} to %c768 step %c256
+// CHECK:             vector.multi_reduction <add>, {{.*}} : vector<1x1x256xf32> to vector<1x1xf32>
+// CHECK:         tensor.insert_slice {{.*}}[0, 192] [1, 11]
+func.func @lm_head_ragged(%a: tensor<1x768xf32>, %w: tensor<203x768xf32>) -> tensor<1x203xf32> {
+  %e = tensor.empty() : tensor<1x203xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x203xf32>) -> tensor<1x203xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<1x768xf32>, tensor<203x768xf32>) outs(%f : tensor<1x203xf32>) -> tensor<1x203xf32>
+  return %m : tensor<1x203xf32>
 }

@@ -56,7 +56,8 @@ constexpr int64_t kMaxMatvecRows = 4;
 
 /// The ops of a matmul dispatch, found by `matchMatmul`.
 struct MatmulDispatch {
-  linalg::MatmulOp matmul;
+  /// linalg.matmul (matmulSchedule) or linalg.matmul_transpose_b (matvecSchedule).
+  linalg::LinalgOp matmul;
   linalg::LinalgOp fill;       // the accumulator's initial value; may be null
   /// B = transpose(W) (weights stored [N, K]) or copy(W): the weight panel packed per
   /// workgroup; may be null.
@@ -296,15 +297,16 @@ std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> part
 
 /// Recognizes `store(epilogue?(matmul_transpose_b(A, W, fill?)))` with few rows (decode's
 /// projections and lm head); the epilogue is what `matchEpilogue` accepts.
-std::optional<MatmulDispatch> matchMatvec(func::FuncOp func, linalg::MatmulTransposeBOp &op) {
+std::optional<MatmulDispatch> matchMatvec(func::FuncOp func) {
   SmallVector<bufferization::MaterializeInDestinationOp> stores;
   func.walk([&](bufferization::MaterializeInDestinationOp s) { stores.push_back(s); });
   SmallVector<linalg::MatmulTransposeBOp> ops;
   func.walk([&](linalg::MatmulTransposeBOp o) { ops.push_back(o); });
   if (stores.size() != 1 || ops.size() != 1)
     return std::nullopt;
-  op = ops.front();
+  linalg::MatmulTransposeBOp op = ops.front();
   MatmulDispatch d;
+  d.matmul = op;
   Operation *stored = stores.front().getSource().getDefiningOp();
   if (stored != op.getOperation()) {
     d.epilogue = matchEpilogue(stored, op->getResult(0));
@@ -329,24 +331,32 @@ std::optional<MatmulDispatch> matchMatvec(func::FuncOp func, linalg::MatmulTrans
 /// Outputs per dot-product workgroup: 64 weight rows (192 KiB of weights with K = 768).
 constexpr int64_t kMatvecTileN = 64;
 
-/// Decode-sized M against weights stored [N, K]: each workgroup takes 64 rows of W; each output
-/// element is a dot product of contiguous rows, vectorized along K in chunks and reduced. An
-/// epilogue is the root: each workgroup computes its M x 64 dot products into a stack tile, then
-/// applies the epilogue to the tile (vectorized along N) as it stores it.
-std::string matvecSchedule(const MatmulDispatch &d) {
-  int64_t chunk = d.k;
-  for (int64_t c : {256, 128, 64})
-    if (d.k > c && d.k % c == 0) {
-      chunk = c;
-      break;
-    }
-  bool epilogue = static_cast<bool>(d.epilogue);
+/// Weight rows one step of the dot-product kernel streams at once.
+constexpr int64_t kMatvecRows = 8;
+
+/// Writes the tiling part of a dot-product dispatch's transform script (decode-sized M
+/// against weights stored [N, K]). Each workgroup takes 64 rows of W. Inside it, every row of
+/// A meets `rows` weight rows at a time (8 when they divide the tile): K is tiled by one
+/// vector (`lanes` floats) as a partial reduction, so each of the `rows` dot products keeps a
+/// vector accumulator across all of K (the weight rows stream side by side, one load of A
+/// serves them all) and is reduced horizontally once at the end. A tile of another width, or
+/// a K that is not a multiple of the vector, takes one dot product at a time, in chunks of K
+/// each reduced into the next. An epilogue is the root: the workgroup's M x 64 dot products
+/// go to a stack tile, and the epilogue is applied to the tile (vectorized along N) as it is
+/// stored.
+std::string matvecTiling(const MatmulDispatch &d, int64_t lanes) {
   int64_t tileN = std::min(kMatvecTileN, d.n);
+  int64_t rows = 1;
+  if (d.k % lanes == 0)
+    for (int64_t r : {kMatvecRows, kMatvecRows / 2, kMatvecRows / 4})
+      if (tileN % r == 0 && d.n % tileN == 0) {
+        rows = r;
+        break;
+      }
+  bool epilogue = static_cast<bool>(d.epilogue);
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-        "  %root = transform.structured.match attributes{" << kRootAttr
+  os << "  %root = transform.structured.match attributes{" << kRootAttr
      << "} in %f : (!transform.any_op) -> !transform.any_op\n"
         "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
      << ", " << tileN
@@ -365,19 +375,49 @@ std::string matvecSchedule(const MatmulDispatch &d) {
        << "} in %f : (!transform.any_op) -> !transform.any_op\n"
           "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-  os << "  %t1, %lm, %ln = transform.structured.tile_using_for " << mv
-     << " tile_sizes [1, 1]"
-        " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
-  std::string dot = "%t1";
-  if (chunk != d.k) {
-    os << "  %t2, %lk = transform.structured.tile_using_for %t1 tile_sizes [0, 0, " << chunk
-       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-    dot = "%t2";
+  os << "  %t1, %lm, %ln = transform.structured.tile_using_for " << mv << " tile_sizes [1, "
+     << rows
+     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
+  if (rows > 1) {
+    os << "  %pfill, %partial, %combine, %lk = transform.structured.tile_reduction_using_for %t1"
+          " by tile_sizes = [0, 0, " << lanes
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+          "!transform.any_op, !transform.any_op)\n"
+          "  transform.structured.vectorize %pfill : !transform.any_op\n"
+          "  transform.structured.vectorize %partial : !transform.any_op\n"
+          "  transform.structured.vectorize %combine : !transform.any_op\n";
+  } else {
+    int64_t chunk = d.k;
+    for (int64_t c : {256, 128, 64})
+      if (d.k > c && d.k % c == 0) {
+        chunk = c;
+        break;
+      }
+    std::string dot = "%t1";
+    if (chunk != d.k) {
+      os << "  %t2, %lk = transform.structured.tile_using_for %t1 tile_sizes [0, 0, " << chunk
+         << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+      dot = "%t2";
+    }
+    os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n";
   }
-  os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n";
   // The epilogue tile is static when the workgroups divide N; a ragged edge stays scalar.
   if (epilogue && d.n % tileN == 0)
     os << "  transform.structured.vectorize %t0 : !transform.any_op\n";
+  return s;
+}
+
+/// The transform script of a dot-product dispatch made of `parts.size()` independent parts
+/// (one, or the divisible part and the ragged edge of N), each tiled as above.
+std::string matvecSchedule(ArrayRef<MatmulDispatch> parts, int64_t lanes) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "module attributes {transform.with_named_sequence} {\n"
+        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
+  for (auto [i, part] : llvm::enumerate(parts)) {
+    std::string body = matvecTiling(part, lanes);
+    os << (parts.size() == 1 ? body : withSuffix(body, "_" + std::to_string(i)));
+  }
   os << "  transform.apply_patterns to %f {\n"
         "    transform.apply_patterns.tensor.fold_tensor_empty\n"
         "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
@@ -438,7 +478,7 @@ static FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func,
     if (d.epilogue)
       part.epilogue = cast<linalg::LinalgOp>(newRoot);
     else
-      part.matmul = cast<linalg::MatmulOp>(newRoot);
+      part.matmul = cast<linalg::LinalgOp>(newRoot);
     SmallVector<Operation *> worklist = {newRoot};
     while (!worklist.empty()) {
       Operation *op = worklist.pop_back_val();
@@ -457,7 +497,7 @@ static FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func,
         if (slice->use_empty())
           slice->erase();
         if (producer.getOwner() == d.matmul.getOperation())
-          part.matmul = cast<linalg::MatmulOp>(tiledProducer);
+          part.matmul = cast<linalg::LinalgOp>(tiledProducer);
         else if (producer.getOwner() == d.fill.getOperation())
           part.fill = cast<linalg::LinalgOp>(tiledProducer);
         else
@@ -586,6 +626,20 @@ static void splitTransposedMatmuls(func::FuncOp func) {
   }
 }
 
+/// Marks the ops of one part of a matmul dispatch for its transform script: the matmul, its
+/// fill and weight panel, and the root (the epilogue, or the matmul); `sfx` is the part's
+/// suffix (withSuffix).
+static void markMatmulOps(MatmulDispatch d, StringRef sfx) {
+  UnitAttr unit = UnitAttr::get(d.matmul->getContext());
+  d.matmul->setAttr((kMatmulAttr + sfx).str(), unit);
+  if (d.fill)
+    d.fill->setAttr((kFillAttr + sfx).str(), unit);
+  if (d.transpose)
+    d.transpose->setAttr((kTransposeAttr + sfx).str(), unit);
+  (d.epilogue ? d.epilogue.getOperation() : d.matmul.getOperation())
+      ->setAttr((kRootAttr + sfx).str(), unit);
+}
+
 LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &options) {
   for (auto func : module.getOps<func::FuncOp>()) {
     if (failed(decomposeAggregates(func)))
@@ -603,24 +657,26 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     splitTransposedMatmuls(func);
   }
   for (auto func : module.getOps<func::FuncOp>()) {
-    linalg::MatmulTransposeBOp matvec;
-    if (std::optional<MatmulDispatch> mv = matchMatvec(func, matvec)) {
-      UnitAttr unit = UnitAttr::get(func.getContext());
-      if (mv->epilogue) {
-        mv->epilogue->setAttr(kRootAttr, unit);
-        matvec->setAttr(kMatmulAttr, unit);
-      } else {
-        matvec->setAttr(kRootAttr, unit);
+    if (std::optional<MatmulDispatch> mv = matchMatvec(func)) {
+      SmallVector<MatmulDispatch> parts;
+      int64_t tileN = std::min(kMatvecTileN, mv->n);
+      if (mv->n > tileN && mv->n % tileN != 0) {
+        // Ragged N (the lm head): the divisible part streams 8 rows at a time, the edge one.
+        FailureOr<std::array<MatmulDispatch, 2>> split =
+            splitAlongN(func, *mv, mv->n - mv->n % tileN);
+        if (succeeded(split)) {
+          func->setAttr(kIndependentSegmentsAttr, UnitAttr::get(func.getContext()));
+          parts.append(split->begin(), split->end());
+        }
       }
-      if (mv->fill)
-        mv->fill->setAttr(kFillAttr, unit);
-      if (failed(applySchedule(func, matvecSchedule(*mv), options.dumpSchedules)))
+      if (parts.empty())
+        parts.push_back(*mv);
+      for (auto [i, part] : llvm::enumerate(parts))
+        markMatmulOps(part, parts.size() == 1 ? "" : "_" + std::to_string(i));
+      if (failed(applySchedule(func, matvecSchedule(parts, vectorBits(options) / 32),
+                               options.dumpSchedules)))
         return failure();
-      func.walk([&](Operation *op) {
-        op->removeAttr(kRootAttr);
-        op->removeAttr(kMatmulAttr);
-        op->removeAttr(kFillAttr);
-      });
+      stripScheduleMarkers(func);
       continue;
     }
     std::optional<MatmulDispatch> mm = matchMatmul(func);
@@ -653,17 +709,8 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     }
     if (parts.empty())
       parts.push_back({*mm, tiles});
-    for (auto [i, part] : llvm::enumerate(parts)) {
-      std::string sfx = parts.size() == 1 ? "" : "_" + std::to_string(i);
-      MatmulDispatch d = part.first;
-      d.matmul->setAttr((kMatmulAttr + sfx).str(), unit);
-      if (d.fill)
-        d.fill->setAttr((kFillAttr + sfx).str(), unit);
-      if (d.transpose)
-        d.transpose->setAttr((kTransposeAttr + sfx).str(), unit);
-      (d.epilogue ? d.epilogue.getOperation() : d.matmul.getOperation())
-          ->setAttr((kRootAttr + sfx).str(), unit);
-    }
+    for (auto [i, part] : llvm::enumerate(parts))
+      markMatmulOps(part.first, parts.size() == 1 ? "" : "_" + std::to_string(i));
     if (failed(applySchedule(func, matmulSchedule(parts), options.dumpSchedules)))
       return failure();
     stripScheduleMarkers(func);
