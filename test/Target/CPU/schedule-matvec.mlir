@@ -1,19 +1,22 @@
-// Dot-product schedule of matmuls against weights stored [N, K] with at most 4 rows (decode):
-// workgroups of 64 weight rows (scf.forall); inside, each row of A meets 8 weight rows at a
-// time, K tiled by one vector as a partial reduction (an 8 x 8 accumulator carried across K,
-// reduced once per 8 outputs), and the elementwise epilogue (bias + GELU, residual add) applied
-// to the workgroup's outputs inside the same workgroup loop, before the store. 5 rows get the
-// tiled matmul schedule.
+// Dot-product schedule of matmuls against weights stored [N, K] with at most 4 rows (decode,
+// ScheduleMatvec.cpp): workgroups of 64 weight rows (scf.forall); inside, 8 steps, step j
+// reading the weight rows j, j + 8, ..., j + 56 (a stride-8 slice), K tiled by one vector as a
+// partial reduction (an 8 x 8 accumulator carried across K, reduced once per 8 outputs), one
+// row of A at a time; an 8 x 8 transpose puts the workgroup's outputs back in order, and the
+// elementwise epilogue (bias + GELU, residual add) is applied to them inside the same workgroup
+// loop, before the store. 5 rows get the tiled matmul schedule.
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s
 
 // CHECK-LABEL: func.func @decode_bias_gelu(
 // CHECK:         scf.forall (%{{.*}}) in (3)
 // CHECK:           linalg.fill {{.*}} -> tensor<1x64xf32>
-// CHECK:           scf.for {{.*}} step %c8 iter_args({{.*}}) -> (tensor<1x64xf32>)
+// CHECK:           scf.for {{.*}} to %c8 step %c1 iter_args({{.*}}) -> (tensor<1x64xf32>)
+// CHECK:             tensor.extract_slice {{.*}} [8, 256] [8, 1] : tensor<64x256xf32> to tensor<8x256xf32>
 // CHECK:             scf.for {{.*}} to %c256 step %c8 iter_args({{.*}}) -> (tensor<1x8x8xf32>)
 // CHECK:               arith.mulf {{.*}} : vector<1x8x8xf32>
 // CHECK:               arith.addf {{.*}} : vector<1x8x8xf32>
 // CHECK:             vector.multi_reduction <add>, {{.*}} [2] : vector<1x8x8xf32> to vector<1x8xf32>
+// CHECK:           vector.transpose {{.*}}, [0, 2, 1] : vector<1x8x8xf32> to vector<1x8x8xf32>
 // CHECK:           arith.addf {{.*}} : vector<1x64xf32>
 // CHECK:           math.tanh {{.*}} : vector<1x64xf32>
 // CHECK:           scf.forall.in_parallel
@@ -38,7 +41,10 @@ func.func @decode_bias_gelu(%a: tensor<1x256xf32>, %w: tensor<192x256xf32>, %bia
 // CHECK-LABEL: func.func @batch4_residual(
 // CHECK:         scf.forall (%{{.*}}) in (2)
 // CHECK:           linalg.fill {{.*}} -> tensor<4x64xf32>
-// CHECK:           vector.multi_reduction <add>, {{.*}} : vector<1x8x8xf32> to vector<1x8xf32>
+// CHECK:           scf.for {{.*}} to %c8 step %c1
+// CHECK:             scf.for {{.*}} to %c4 step %c1
+// CHECK:               vector.multi_reduction <add>, {{.*}} : vector<1x8x8xf32> to vector<1x8xf32>
+// CHECK:           vector.transpose {{.*}}, [0, 2, 1] : vector<4x8x8xf32> to vector<4x8x8xf32>
 // CHECK:           arith.addf {{.*}} : vector<4x64xf32>
 // CHECK:           scf.forall.in_parallel
 // CHECK-NOT:     linalg.add
@@ -81,6 +87,7 @@ func.func @five_rows_bias(%a: tensor<5x256xf32>, %w: tensor<256x256xf32>, %bias:
 // CHECK-LABEL: func.func @lm_head_ragged(
 // CHECK:         scf.forall (%{{.*}}) in (3)
 // CHECK:           vector.multi_reduction <add>, {{.*}} [2] : vector<1x8x8xf32> to vector<1x8xf32>
+// CHECK:           vector.transpose {{.*}}, [0, 2, 1] : vector<1x8x8xf32> to vector<1x8x8xf32>
 // CHECK:           scf.forall.in_parallel
 // CHECK:         tensor.insert_slice {{.*}}[0, 0] [1, 192]
 // CHECK:         scf.for {{.*}} to %c11 step %c1

@@ -14,8 +14,9 @@
 //   edge, each tiled this way with its own workgroups; a block that does not divide its tile
 //   peels the block loop.
 // * Decode against weights stored [N, K] (matmul_transpose_b, M <= 4, optionally followed by
-//   the same elementwise epilogue): workgroups of 64 weight rows, one dot product per output,
-//   vectorized along K and reduced; the epilogue is applied to the workgroup's outputs.
+//   the same elementwise epilogue; ScheduleMatvec.cpp): workgroups of 64 weight rows, 8 rows
+//   streamed side by side as dot products along K; the epilogue is applied to the workgroup's
+//   outputs.
 // * Batched contractions (attention's QK^T and PV with their epilogues; ScheduleContraction.cpp):
 //   workgroups over batch x heads x row tiles, the same register blocks.
 // * Norms (layer norm, RMS norm; ScheduleNorm.cpp): one workgroup per row, vectorized along it.
@@ -47,28 +48,8 @@
 using namespace mlir;
 
 namespace kiln::cpu {
-namespace {
 
-constexpr StringLiteral kMatmulAttr = "kiln.cpu.matmul";
-constexpr StringLiteral kTransposeAttr = "kiln.cpu.transpose";
-/// Transposed-weight matmuls with at most this many rows run as dot products.
-constexpr int64_t kMaxMatvecRows = 4;
-
-/// The ops of a matmul dispatch, found by `matchMatmul`.
-struct MatmulDispatch {
-  /// linalg.matmul (matmulSchedule) or linalg.matmul_transpose_b (matvecSchedule).
-  linalg::LinalgOp matmul;
-  linalg::LinalgOp fill;       // the accumulator's initial value; may be null
-  /// B = transpose(W) (weights stored [N, K]) or copy(W): the weight panel packed per
-  /// workgroup; may be null.
-  linalg::LinalgOp transpose;
-  /// Elementwise on the matmul's result (a linalg.generic, or a named op such as linalg.add
-  /// that a generic was specialized to); may be null.
-  linalg::LinalgOp epilogue;
-  int64_t m = 0, n = 0, k = 0;
-};
-
-bool isElementwise2D(linalg::LinalgOp op) {
+static bool isElementwise2D(linalg::LinalgOp op) {
   if (op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
       op.getNumParallelLoops() != op.getNumLoops())
     return false;
@@ -92,7 +73,7 @@ linalg::LinalgOp matchEpilogue(Operation *stored, Value product) {
 }
 
 /// Recognizes `store(epilogue?(matmul(fill?)))` with static shapes.
-std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
+static std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
   SmallVector<bufferization::MaterializeInDestinationOp> stores;
   func.walk([&](bufferization::MaterializeInDestinationOp op) { stores.push_back(op); });
   SmallVector<linalg::MatmulOp> matmuls;
@@ -136,7 +117,7 @@ struct MatmulTiles {
   int64_t lanes, regM, regN, tileM, tileN;
 };
 
-MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
+static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
   // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
   // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 3 registers = 12
   // accumulators + 3 B vectors + 1 broadcast. Decode-sized M gets one long row: the kernel
@@ -187,7 +168,7 @@ std::string withSuffix(StringRef body, StringRef sfx) {
 
 /// Writes the tiling part of a matmul dispatch's transform script (vectorization follows once
 /// per function).
-std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
+static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
   int64_t lanes = t.lanes, regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
   // Ragged edges inside a workgroup (dynamic-width tiles, or a static tile that the register
   // block or the panel block does not divide) peel the block loops.
@@ -271,7 +252,7 @@ std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
 
 /// The transform script of a matmul dispatch made of `parts.size()` independent parts (one, or
 /// a divisible part and the ragged edge of N), each tiled as above.
-std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts) {
+static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts) {
   std::string s;
   llvm::raw_string_ostream os(s);
   os << "module attributes {transform.with_named_sequence} {\n"
@@ -295,149 +276,12 @@ std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> part
   return s;
 }
 
-/// Recognizes `store(epilogue?(matmul_transpose_b(A, W, fill?)))` with few rows (decode's
-/// projections and lm head); the epilogue is what `matchEpilogue` accepts.
-std::optional<MatmulDispatch> matchMatvec(func::FuncOp func) {
-  SmallVector<bufferization::MaterializeInDestinationOp> stores;
-  func.walk([&](bufferization::MaterializeInDestinationOp s) { stores.push_back(s); });
-  SmallVector<linalg::MatmulTransposeBOp> ops;
-  func.walk([&](linalg::MatmulTransposeBOp o) { ops.push_back(o); });
-  if (stores.size() != 1 || ops.size() != 1)
-    return std::nullopt;
-  linalg::MatmulTransposeBOp op = ops.front();
-  MatmulDispatch d;
-  d.matmul = op;
-  Operation *stored = stores.front().getSource().getDefiningOp();
-  if (stored != op.getOperation()) {
-    d.epilogue = matchEpilogue(stored, op->getResult(0));
-    if (!d.epilogue)
-      return std::nullopt;
-  }
-  auto aType = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
-  auto wType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
-  if (!op.hasPureTensorSemantics() || !aType || !wType || !aType.hasStaticShape() ||
-      !wType.hasStaticShape() || !aType.getElementType().isF32() ||
-      aType.getDimSize(0) > kMaxMatvecRows)
-    return std::nullopt;
-  d.m = aType.getDimSize(0);
-  d.k = aType.getDimSize(1);
-  d.n = wType.getDimSize(0);
-  d.fill = op.getDpsInits()[0].getDefiningOp<linalg::LinalgOp>();
-  if (d.fill && (!d.fill->getResult(0).hasOneUse() || !d.fill.hasPureTensorSemantics()))
-    return std::nullopt;
-  return d;
-}
-
-/// Outputs per dot-product workgroup: 64 weight rows (192 KiB of weights with K = 768).
-constexpr int64_t kMatvecTileN = 64;
-
-/// Weight rows one step of the dot-product kernel streams at once.
-constexpr int64_t kMatvecRows = 8;
-
-/// Writes the tiling part of a dot-product dispatch's transform script (decode-sized M
-/// against weights stored [N, K]). Each workgroup takes 64 rows of W. Inside it, every row of
-/// A meets `rows` weight rows at a time (8 when they divide the tile): K is tiled by one
-/// vector (`lanes` floats) as a partial reduction, so each of the `rows` dot products keeps a
-/// vector accumulator across all of K (the weight rows stream side by side, one load of A
-/// serves them all) and is reduced horizontally once at the end. A tile of another width, or
-/// a K that is not a multiple of the vector, takes one dot product at a time, in chunks of K
-/// each reduced into the next. An epilogue is the root: the workgroup's M x 64 dot products
-/// go to a stack tile, and the epilogue is applied to the tile (vectorized along N) as it is
-/// stored.
-std::string matvecTiling(const MatmulDispatch &d, int64_t lanes) {
-  int64_t tileN = std::min(kMatvecTileN, d.n);
-  int64_t rows = 1;
-  if (d.k % lanes == 0)
-    for (int64_t r : {kMatvecRows, kMatvecRows / 2, kMatvecRows / 4})
-      if (tileN % r == 0 && d.n % tileN == 0) {
-        rows = r;
-        break;
-      }
-  bool epilogue = static_cast<bool>(d.epilogue);
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "  %root = transform.structured.match attributes{" << kRootAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-        "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
-     << ", " << tileN
-     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-  std::string mv = "%t0", wg = "%wg";
-  if (epilogue) {
-    os << "  %mv = transform.structured.match attributes{" << kMatmulAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %mv0, %wg0 = transform.structured.fuse_into_containing_op %mv into %wg"
-          " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-    mv = "%mv0";
-    wg = "%wg0";
-  }
-  if (d.fill)
-    os << "  %fill = transform.structured.match attributes{" << kFillAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into " << wg
-       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-  os << "  %t1, %lm, %ln = transform.structured.tile_using_for " << mv << " tile_sizes [1, "
-     << rows
-     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)\n";
-  if (rows > 1) {
-    os << "  %pfill, %partial, %combine, %lk = transform.structured.tile_reduction_using_for %t1"
-          " by tile_sizes = [0, 0, " << lanes
-       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
-          "!transform.any_op, !transform.any_op)\n"
-          "  transform.structured.vectorize %pfill : !transform.any_op\n"
-          "  transform.structured.vectorize %partial : !transform.any_op\n"
-          "  transform.structured.vectorize %combine : !transform.any_op\n";
-  } else {
-    int64_t chunk = d.k;
-    for (int64_t c : {256, 128, 64})
-      if (d.k > c && d.k % c == 0) {
-        chunk = c;
-        break;
-      }
-    std::string dot = "%t1";
-    if (chunk != d.k) {
-      os << "  %t2, %lk = transform.structured.tile_using_for %t1 tile_sizes [0, 0, " << chunk
-         << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
-      dot = "%t2";
-    }
-    os << "  transform.structured.vectorize " << dot << " : !transform.any_op\n";
-  }
-  // The epilogue tile is static when the workgroups divide N; a ragged edge stays scalar.
-  if (epilogue && d.n % tileN == 0)
-    os << "  transform.structured.vectorize %t0 : !transform.any_op\n";
-  return s;
-}
-
-/// The transform script of a dot-product dispatch made of `parts.size()` independent parts
-/// (one, or the divisible part and the ragged edge of N), each tiled as above.
-std::string matvecSchedule(ArrayRef<MatmulDispatch> parts, int64_t lanes) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
-  for (auto [i, part] : llvm::enumerate(parts)) {
-    std::string body = matvecTiling(part, lanes);
-    os << (parts.size() == 1 ? body : withSuffix(body, "_" + std::to_string(i)));
-  }
-  os << "  transform.apply_patterns to %f {\n"
-        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
-        "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
-        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
-        "    transform.apply_patterns.canonicalization\n"
-        "  } : !transform.any_op\n"
-        "  transform.yield\n"
-        "}\n"
-        "}\n";
-  return s;
-}
-
-} // namespace
-
 /// Cuts a matmul dispatch along N into two independent parts with static shapes, the columns
 /// [0, n0) and [n0, N): the root (epilogue or matmul) is tiled at each part's columns and its
 /// producers (matmul, accumulator init, weight panel) are tiled with it; the parts are inserted
 /// into the stored result. Distribution gives each part its own workgroups.
-static FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func,
-                                                             MatmulDispatch d, int64_t n0) {
+FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func, MatmulDispatch d,
+                                                     int64_t n0) {
   SmallVector<bufferization::MaterializeInDestinationOp> stores;
   func.walk([&](bufferization::MaterializeInDestinationOp op) { stores.push_back(op); });
   Operation *root = d.epilogue ? d.epilogue.getOperation() : d.matmul.getOperation();
@@ -629,7 +473,7 @@ static void splitTransposedMatmuls(func::FuncOp func) {
 /// Marks the ops of one part of a matmul dispatch for its transform script: the matmul, its
 /// fill and weight panel, and the root (the epilogue, or the matmul); `sfx` is the part's
 /// suffix (withSuffix).
-static void markMatmulOps(MatmulDispatch d, StringRef sfx) {
+void markMatmulOps(MatmulDispatch d, StringRef sfx) {
   UnitAttr unit = UnitAttr::get(d.matmul->getContext());
   d.matmul->setAttr((kMatmulAttr + sfx).str(), unit);
   if (d.fill)
@@ -657,28 +501,11 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     splitTransposedMatmuls(func);
   }
   for (auto func : module.getOps<func::FuncOp>()) {
-    if (std::optional<MatmulDispatch> mv = matchMatvec(func)) {
-      SmallVector<MatmulDispatch> parts;
-      int64_t tileN = std::min(kMatvecTileN, mv->n);
-      if (mv->n > tileN && mv->n % tileN != 0) {
-        // Ragged N (the lm head): the divisible part streams 8 rows at a time, the edge one.
-        FailureOr<std::array<MatmulDispatch, 2>> split =
-            splitAlongN(func, *mv, mv->n - mv->n % tileN);
-        if (succeeded(split)) {
-          func->setAttr(kIndependentSegmentsAttr, UnitAttr::get(func.getContext()));
-          parts.append(split->begin(), split->end());
-        }
-      }
-      if (parts.empty())
-        parts.push_back(*mv);
-      for (auto [i, part] : llvm::enumerate(parts))
-        markMatmulOps(part, parts.size() == 1 ? "" : "_" + std::to_string(i));
-      if (failed(applySchedule(func, matvecSchedule(parts, vectorBits(options) / 32),
-                               options.dumpSchedules)))
-        return failure();
-      stripScheduleMarkers(func);
+    bool matvec = false;
+    if (failed(scheduleMatvec(func, vectorBits(options), options.dumpSchedules, matvec)))
+      return failure();
+    if (matvec)
       continue;
-    }
     std::optional<MatmulDispatch> mm = matchMatmul(func);
     if (!mm) {
       bool scheduled = false; // batched contraction or one workgroup

@@ -12,7 +12,9 @@
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <array>
 #include <optional>
+#include <string>
 
 namespace kiln::cpu {
 
@@ -33,6 +35,50 @@ void stripScheduleMarkers(mlir::func::FuncOp func);
 /// Parses `script` (a module with `@__transform_main`) and applies it to `func`; prints it to
 /// stderr first when `dump` is set.
 mlir::LogicalResult applySchedule(mlir::func::FuncOp func, llvm::StringRef script, bool dump);
+
+//===----------------------------------------------------------------------===//
+// Matmul dispatches (Schedule.cpp), shared with the dot-product schedule
+//===----------------------------------------------------------------------===//
+
+constexpr llvm::StringLiteral kMatmulAttr = "kiln.cpu.matmul";
+constexpr llvm::StringLiteral kTransposeAttr = "kiln.cpu.transpose";
+/// Transposed-weight matmuls with at most this many rows run as dot products.
+constexpr int64_t kMaxMatvecRows = 4;
+
+/// The ops of a matmul dispatch: `store(epilogue?(matmul(A, transpose?(W), fill?)))`.
+struct MatmulDispatch {
+  /// linalg.matmul (the tiled schedule) or linalg.matmul_transpose_b (dot products).
+  mlir::linalg::LinalgOp matmul;
+  mlir::linalg::LinalgOp fill; // the accumulator's initial value; may be null
+  /// B = transpose(W) (weights stored [N, K]) or copy(W): the weight panel packed per
+  /// workgroup; may be null.
+  mlir::linalg::LinalgOp transpose;
+  /// Elementwise on the matmul's result (a linalg.generic, or a named op such as linalg.add
+  /// that a generic was specialized to); may be null.
+  mlir::linalg::LinalgOp epilogue;
+  int64_t m = 0, n = 0, k = 0;
+};
+
+/// The elementwise epilogue `stored` of a contraction whose result `product` it reads directly,
+/// through an identity map (bias, bias + GELU, residual add); null if it is not one.
+mlir::linalg::LinalgOp matchEpilogue(mlir::Operation *stored, mlir::Value product);
+/// Cuts a matmul dispatch along N into two independent parts with static shapes, the columns
+/// [0, n0) and [n0, N).
+mlir::FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(mlir::func::FuncOp func,
+                                                           MatmulDispatch d, int64_t n0);
+/// Marks the ops of one part of a matmul dispatch for its transform script; `sfx` is the
+/// part's suffix (see withSuffix).
+void markMatmulOps(MatmulDispatch d, llvm::StringRef sfx);
+/// Appends `sfx` to every SSA name but %f and to every matched attribute of a schedule body, so
+/// that the schedules of several parts of one dispatch can share one script.
+std::string withSuffix(llvm::StringRef body, llvm::StringRef sfx);
+
+/// Dot products (ScheduleMatvec.cpp): a dispatch whose one store is
+/// `epilogue?(matmul_transpose_b(A, W, fill?))` with at most kMaxMatvecRows rows (decode's
+/// projections and lm head) is cut into workgroups of weight rows and vectorized along K.
+/// Sets `scheduled` when it matched.
+mlir::LogicalResult scheduleMatvec(mlir::func::FuncOp func, unsigned vectorBits, bool dump,
+                                   bool &scheduled);
 
 /// Batched contractions (ScheduleContraction.cpp): a dispatch whose one store is a
 /// linalg contraction with batch dimensions (attention's scores QK^T and weighted sum PV),
