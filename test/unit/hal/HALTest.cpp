@@ -1,4 +1,5 @@
 //===- HALTest.cpp - CPU driver: loading code from memory, dispatching ----===//
+#include "CPUDeviceFixture.h"
 #include "kiln/rt/cpu/CPUDevice.h"
 #include "kiln/rt/hal/HAL.h"
 
@@ -27,30 +28,15 @@ using namespace kiln::rt;
 
 namespace {
 
-std::vector<char> readFile(const char *path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
-}
+using test::readFile;
 
-class CPUDeviceTest : public ::testing::Test {
+class CPUDeviceTest : public test::CPUDeviceFixture {
 protected:
-  void SetUp() override {
-    cpu::CPUDeviceOptions options;
-    options.threads = 2;
-    options.pin = false;
-    ASSERT_TRUE(cpu::createCPUDevice(options, device));
-    blob = readFile(KILN_HAL_TEST_BLOB);
-    ASSERT_GT(blob.size(), 64u);
-  }
-
   std::unique_ptr<hal::Buffer> buffer(size_t bytes) {
     std::unique_ptr<hal::Buffer> b;
     EXPECT_TRUE(device->allocateBuffer(bytes, b));
     return b;
   }
-
-  std::unique_ptr<hal::Device> device;
-  std::vector<char> blob;
 };
 
 TEST_F(CPUDeviceTest, LoadsDescriptorFromMemory) {

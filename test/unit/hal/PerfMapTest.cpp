@@ -1,4 +1,5 @@
 //===- PerfMapTest.cpp - KILN_PERF_MAP: perf's map of the loaded code -----===//
+#include "CPUDeviceFixture.h"
 #include "kiln/rt/cpu/CPUDevice.h"
 #include "kiln/rt/cpu/ExecutableABI.h"
 #include "kiln/rt/cpu/PerfMap.h"
@@ -20,11 +21,6 @@
 using namespace kiln::rt;
 
 namespace {
-
-std::vector<char> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
-}
 
 struct MapLine {
   uintptr_t start = 0;
@@ -60,15 +56,10 @@ std::string mappingOf(uintptr_t address) {
   return "";
 }
 
-class PerfMapTest : public ::testing::Test {
+class PerfMapTest : public test::CPUDeviceFixture {
 protected:
   void SetUp() override {
-    cpu::CPUDeviceOptions options;
-    options.threads = 2;
-    options.pin = false;
-    ASSERT_TRUE(cpu::createCPUDevice(options, device));
-    blob = readFile(KILN_HAL_TEST_BLOB);
-    ASSERT_GT(blob.size(), 64u);
+    CPUDeviceFixture::SetUp();
     path = cpu::perfMapPath();
     std::remove(path.c_str());
   }
@@ -77,8 +68,6 @@ protected:
     std::remove(path.c_str());
   }
 
-  std::unique_ptr<hal::Device> device;
-  std::vector<char> blob;
   std::string path;
 };
 
