@@ -10,8 +10,10 @@
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch ragged_wg_tb --ref matmul_tb --inputs 8x96,200x96 --output 8x200 --tol 1e-4 | FileCheck %s --check-prefix=RAGGEDWGTB
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch decode_lm_head --ref matmul_tb --inputs 1x512,300x512 --output 1x300 --tol 1e-4 | FileCheck %s --check-prefix=DECODETB
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch softmax --ref softmax_rows --inputs 5x33 --output 5x33 --tol 1e-6 | FileCheck %s --check-prefix=SOFTMAX
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch deep_k --ref matmul --inputs 8x3072,3072x96 --output 8x96 --tol 2e-4 | FileCheck %s --check-prefix=DEEPK
 
 // GELU: mm_bias_gelu: max abs error
+// DEEPK: deep_k: max abs error
 // DECODE: decode: max abs error
 // RAGGED: ragged: max abs error
 // TB: lm_head: max abs error
@@ -120,4 +122,13 @@ func.func @decode_lm_head(%a: tensor<1x512xf32>, %b: tensor<300x512xf32>) -> ten
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x300xf32>) -> tensor<1x300xf32>
   %m = linalg.matmul_transpose_b ins(%a, %b : tensor<1x512xf32>, tensor<300x512xf32>) outs(%f : tensor<1x300xf32>) -> tensor<1x300xf32>
   return %m : tensor<1x300xf32>
+}
+
+// K = 3072: the workgroup's panel narrows to 32 columns (3 workgroups over N = 96).
+func.func @deep_k(%a: tensor<8x3072xf32>, %b: tensor<3072x96xf32>) -> tensor<8x96xf32> {
+  %e = tensor.empty() : tensor<8x96xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<8x96xf32>) -> tensor<8x96xf32>
+  %m = linalg.matmul ins(%a, %b : tensor<8x3072xf32>, tensor<3072x96xf32>) outs(%f : tensor<8x96xf32>) -> tensor<8x96xf32>
+  return %m : tensor<8x96xf32>
 }

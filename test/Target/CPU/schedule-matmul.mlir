@@ -25,3 +25,18 @@ func.func @mm_bias_gelu(%a: tensor<64x96xf32>, %b: tensor<96x192xf32>, %bias: te
   } -> tensor<64x192xf32>
   return %g : tensor<64x192xf32>
 }
+
+// A deep K (the MLP's down projection, K = 3072): the 3072 x 64 panel (768 KiB) would not stay
+// in L2, so the workgroup tile narrows to 32 columns (a 384 KiB panel): 24 workgroups over N.
+// CHECK-LABEL: func.func @down_projection(
+// CHECK:         scf.forall (%{{.*}}) in (24)
+// CHECK:           scf.for {{.*}} -> (tensor<3072x32xf32>)
+// CHECK:           vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// CHECK:           scf.forall.in_parallel
+func.func @down_projection(%a: tensor<64x3072xf32>, %b: tensor<3072x768xf32>) -> tensor<64x768xf32> {
+  %e = tensor.empty() : tensor<64x768xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x768xf32>) -> tensor<64x768xf32>
+  %m = linalg.matmul ins(%a, %b : tensor<64x3072xf32>, tensor<3072x768xf32>) outs(%f : tensor<64x768xf32>) -> tensor<64x768xf32>
+  return %m : tensor<64x768xf32>
+}

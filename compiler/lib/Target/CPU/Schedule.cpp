@@ -112,6 +112,10 @@ static std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
   return d;
 }
 
+/// The largest weight panel (K x tileN floats) a workgroup packs: it stays in the 512 KiB L2
+/// of this machine kind beside a slice of the activations.
+constexpr int64_t kPanelBytes = 384 * 1024;
+
 /// Tile sizes of a matmul dispatch.
 struct MatmulTiles {
   int64_t lanes, regM, regN, tileM, tileN;
@@ -133,6 +137,10 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
   if (tileM == 0)
     tileM = regM;
   int64_t tileN = 4 * regN;
+  // A deep K (the MLP's down projection, K = 3072) would make a 768 KiB panel: halve the tile
+  // until the panel fits in L2 beside the activations.
+  while (tileN > regN && d.k * tileN * 4 > kPanelBytes && d.n % (tileN / 2) == 0)
+    tileN /= 2;
   if (d.n % tileN != 0 && d.n % regN == 0)
     tileN = regN;
   tileN = std::min(tileN, d.n);
