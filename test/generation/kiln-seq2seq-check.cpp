@@ -1,23 +1,26 @@
 //===- kiln-seq2seq-check.cpp - Drives an encoder-decoder DecoderSession ---===//
 //
 // A test driver, not a user tool (`kiln generate` is the user's entry): runs a compiled
-// encoder-decoder model's `encode` once, binds its output and the source mask to a
-// DecoderSession (bindInput), prefills the first decoder ids and decodes the others one at a
-// time, and writes what run_t5_generation.py compares against the numpy T5.
+// encoder-decoder model's `encode` once, binds its outputs (the cross-attention keys and values)
+// and the source mask to a DecoderSession (bindInput) by name, prefills the first decoder ids
+// and decodes the others one at a time, and writes what run_t5_generation.py compares against
+// the numpy T5.
 //
 //   kiln-seq2seq-check MODEL.kc WEIGHTS --out DIR --src IDS --mask IDS --decoder IDS
 //       [--prefill N] [--threads N]
 //
 // IDS are rows ("1,2;3,4"; the batch is the number of rows). `--prefill N` (default 1) decoder
 // ids per row go to prefill, the rest to decode calls. The logits of every call go to
-// DIR/logits.npy, [calls, batch, vocab]. Before binding properly, the driver makes the calls a
-// user can get wrong and prints each refusal as `refused <case>: <message>` (or `accepted
-// <case>` when it was not refused). Any other failure prints its error and exits 1.
+// DIR/logits.npy, [calls, batch, vocab], and each output of encode to DIR/<name>.npy. Before
+// binding properly, the driver makes the calls a user can get wrong and prints each refusal as
+// `refused <case>: <message>` (or `accepted <case>` when it was not refused). Any other failure
+// prints its error and exits 1.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/DecoderSession.h"
 #include "kiln/rt/exec/Executor.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -107,9 +110,13 @@ int main(int argc, char **argv) {
   std::vector<NamedTensor> outputs;
   if (Status s = executor->run("encode", {{"ids", src}, {"mask", mask}}, outputs); !s.ok())
     return fail("encode: " + s.message());
-  if (outputs.size() != 1)
-    return fail("encode has " + std::to_string(outputs.size()) + " outputs, expected 1");
-  const Tensor &states = outputs[0].tensor;
+  std::printf("encode-outputs:");
+  for (const NamedTensor &o : outputs) {
+    std::printf(" %s", o.name.c_str());
+    if (Status s = writeNpy(out + "/" + o.name + ".npy", o.tensor); !s.ok())
+      return fail(s.message());
+  }
+  std::printf("\n");
 
   std::unique_ptr<DecoderSession> session;
   if (Status s = DecoderSession::create(*executor, batch, session); !s.ok())
@@ -118,6 +125,33 @@ int main(int argc, char **argv) {
   for (const TensorSignature &x : session->extraInputs())
     std::printf(" %s", x.name.c_str());
   std::printf("\n");
+  // Each extra input is the mask or an output of encode with its name; the probes below use
+  // the first f32 one (the cross-attention keys of the first layer, or the encoder states).
+  std::vector<std::pair<std::string, const Tensor *>> bindings;
+  std::string probed;
+  for (const TensorSignature &x : session->extraInputs()) {
+    const Tensor *value = x.name == "mask" ? &mask : nullptr;
+    for (const NamedTensor &o : outputs)
+      if (!value && o.name == x.name)
+        value = &o.tensor;
+    if (!value)
+      return fail("extra input '" + x.name + "' is neither 'mask' nor an output of encode");
+    bindings.emplace_back(x.name, value);
+    if (probed.empty() && x.dtype == DType::F32)
+      probed = x.name;
+  }
+  if (probed.empty())
+    return fail("the session takes no f32 input from encode");
+  const Tensor &states = *std::find_if(bindings.begin(), bindings.end(), [&](const auto &b) {
+                            return b.first == probed;
+                          })->second;
+  auto bindAll = [&](bool withMask) -> Status {
+    for (const auto &[name, value] : bindings)
+      if (name != "mask" || withMask)
+        if (Status s = session->bindInput(name, *value); !s.ok())
+          return s;
+    return Status();
+  };
 
   // What a user can get wrong, each refused without running anything.
   const int64_t vocab = session->vocabSize();
@@ -136,41 +170,43 @@ int main(int argc, char **argv) {
   };
   probe("prefill-unbound", session->prefill(first.data(), prefillCount, logits.data()));
   probe("unknown-name", session->bindInput("encoder_output", states));
-  probe("wrong-dtype", session->bindInput("encoder_states", mask));
+  probe("wrong-dtype", session->bindInput(probed, mask));
   Tensor narrow = states;
   narrow.shape.back() -= 1;
   narrow.bytes.resize(narrow.bytes.size() / size_t(states.shape.back()) *
                       size_t(narrow.shape.back()));
-  probe("wrong-width", session->bindInput("encoder_states", narrow));
+  probe("wrong-width", session->bindInput(probed, narrow));
   Tensor oneRow = mask;
   oneRow.shape[0] = batch + 1;
   oneRow.bytes.resize(oneRow.bytes.size() / size_t(batch) * size_t(batch + 1));
   probe("wrong-batch", session->bindInput("mask", oneRow));
   Tensor shortMask = Tensor::fromI32({batch, 1}, std::vector<int32_t>(size_t(batch), 1));
   probe("bind-short-mask", session->bindInput("mask", shortMask));
-  probe("bind-states", session->bindInput("encoder_states", states));
+  probe("bind-states", bindAll(/*withMask=*/false));
   probe("prefill-seq-mismatch", session->prefill(first.data(), prefillCount, logits.data()));
-  // A source one position shorter, states and mask agreeing: an entry point compiled for a
-  // static source length (kilnc --specialize) refuses it; a dynamic one runs it.
-  const int64_t seq = states.shape[1], width = states.shape[2];
+  // A source one position shorter, every encode output and the mask agreeing: an entry point
+  // compiled for a static source length (kilnc --specialize) refuses it; a dynamic one runs it.
+  const int64_t seq = states.shape[1];
   if (seq > 1) {
-    Tensor shorterStates;
-    shorterStates.dtype = DType::F32;
-    shorterStates.shape = {batch, seq - 1, width};
-    shorterStates.bytes.assign(size_t(batch * (seq - 1) * width) * sizeof(float), 0);
-    Tensor shorterMask =
-        Tensor::fromI32({batch, seq - 1}, std::vector<int32_t>(size_t(batch * (seq - 1)), 1));
-    if (!session->bindInput("encoder_states", shorterStates).ok() ||
-        !session->bindInput("mask", shorterMask).ok())
-      return fail("binding a shorter source was refused");
+    for (const auto &[name, value] : bindings) {
+      Tensor shorter;
+      if (name == "mask") {
+        shorter = Tensor::fromI32({batch, seq - 1},
+                                  std::vector<int32_t>(size_t(batch * (seq - 1)), 1));
+      } else {
+        shorter.dtype = DType::F32;
+        shorter.shape = {batch, seq - 1, value->shape[2]};
+        shorter.bytes.assign(size_t(batch * (seq - 1) * value->shape[2]) * sizeof(float), 0);
+      }
+      if (!session->bindInput(name, shorter).ok())
+        return fail("binding a shorter source was refused");
+    }
     probe("shorter-source", session->prefill(first.data(), prefillCount, logits.data()));
     session->reset();
   }
 
   // The real run.
-  if (Status s = session->bindInput("encoder_states", states); !s.ok())
-    return fail(s.message());
-  if (Status s = session->bindInput("mask", mask); !s.ok())
+  if (Status s = bindAll(/*withMask=*/true); !s.ok())
     return fail(s.message());
   std::vector<float> all;
   if (Status s = session->prefill(first.data(), prefillCount, logits.data()); !s.ok())

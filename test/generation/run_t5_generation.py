@@ -12,12 +12,15 @@ against two references that do not use the KV cache:
       (decoder start + output = n_positions); --decoder-start changes the first decoder id;
   (d) bad input is refused with a clear message and exit 1: a source id outside the
       vocabulary, a decoder start id outside it;
-  (e) the DecoderSession itself (kiln-seq2seq-check), batch 2 with a padded source: prefill of
+  (e) the DecoderSession itself (kiln-seq2seq-check), batch 2 with a padded source: `encode`
+      returns the encoder states and each decoder layer's cross-attention keys and values
+      (each within 1e-4 of the numpy encoder's), which are the session's extra inputs with the
+      mask (the decoder takes no encoder states: it projects nothing per step); prefill of
       3 decoder ids, then 5 decode calls, each call's last-position logits equal the numpy
       T5's over the whole decoder sequence so far (the padding mask reaches cross-attention),
       within 1e-4; and bindInput / prefill refuse an unbound input, an unknown name, a wrong
       dtype, width or batch, and extra inputs that disagree on the source length; a source one
-      position shorter (states and mask agreeing) runs, or, specialized, is refused.
+      position shorter (keys, values and mask agreeing) runs, or, specialized, is refused.
 
 With --specialize, the artifacts are compiled by `kilnc --specialize` (encode, prefill and
 decode cut into per-op dispatches at static sizes; no "compiled whole" warning): `kiln generate`
@@ -116,6 +119,25 @@ def main():
         return mn.t5_reference(p64, ids, np.ones_like(ids), np.array([decoder], np.int32),
                                2, 2, 4)[0]
 
+    def numpy_encoder(ids, mask):
+        """The T5 encoder (Raffel et al. 2020) alone: [batch, seq, d_model]."""
+        rms = lambda x, n: mn.nx.rms_norm(x, p64[f"{n}.weight"], 1e-6)  # noqa: E731
+        lin = lambda x, n: x @ p64[f"{n}.weight"].T  # noqa: E731
+        table = p64["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"]
+        bias = mn.nx.relative_bias(ids.shape[1], ids.shape[1], table, True, 32, 128)
+        x = p64["shared.weight"][ids]
+        for i in range(2):
+            n = f"encoder.block.{i}.layer."
+            h = rms(x, n + "0.layer_norm")
+            a = n + "0.SelfAttention"
+            x = x + lin(mn.nx.attention(lin(h, a + ".q"), lin(h, a + ".k"), lin(h, a + ".v"),
+                                        2, 2, 4, 1.0, causal=False, mask=mask, bias=bias),
+                        a + ".o")
+            h = rms(x, n + "1.layer_norm")
+            x = x + lin(np.maximum(lin(h, n + "1.DenseReluDense.wi"), 0),
+                        n + "1.DenseReluDense.wo")
+        return rms(x, "encoder.final_layer_norm")
+
     def numpy_greedy(source, start, new, eos=None):
         seq = [start]
         margins = []
@@ -206,10 +228,30 @@ def main():
     text = lambda a: ";".join(",".join(map(str, r)) for r in a)  # noqa: E731
     out = os.path.join(args.workdir, "session")
     os.makedirs(out, exist_ok=True)
-    proc = run([args.tool, session_model, wpath, "--out", out, "--src", text(src), "--mask", text(mask),
+    proc = run([args.tool, session_model, wpath, "--out", out, "--src", text(src),
+                "--mask", text(mask),
                 "--decoder", text(dec), "--prefill", "3", "--threads", "2"])
-    check("extra-inputs: encoder_states mask" in proc.stdout,
-          "the session's extra inputs are encoder_states and mask")
+    cross = [f"cross_{kv}_{i}" for i in range(2) for kv in "kv"]
+    check(f"encode-outputs: encoder_states {' '.join(cross)}\n" in proc.stdout,
+          "encode returns the encoder states and each decoder layer's cross-attention keys "
+          "and values")
+    check(f"extra-inputs: {' '.join(cross)} mask\n" in proc.stdout,
+          "the session's extra inputs are the cross-attention keys and values and the mask "
+          "(not the encoder states: no projection of them runs per decoder step)")
+    # encode's outputs against the numpy encoder: the states, and K = enc W_k^T, V = enc W_v^T
+    # of each decoder layer's cross-attention.
+    enc = numpy_encoder(src, mask)
+    expected = {"encoder_states": enc}
+    for i in range(2):
+        for kv in "kv":
+            w = p64[f"decoder.block.{i}.layer.1.EncDecAttention.{kv}.weight"]
+            expected[f"cross_{kv}_{i}"] = enc @ w.T
+    for name, ref in expected.items():
+        path = os.path.join(out, name + ".npy")
+        got_t = np.load(path).astype(np.float64) if os.path.exists(path) else np.zeros(0)
+        err = float(np.abs(got_t - ref).max()) if got_t.shape == ref.shape else float("inf")
+        check(err <= TOL, f"encode output {name} {got_t.shape} vs numpy: max abs error "
+                          f"{err:.2e} tol {TOL:.0e}")
     got = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
     check(got.shape == (6, 2, VOCAB), f"session logits shape {got.shape}")
     for call in range(min(got.shape[0], 6)):
@@ -223,7 +265,7 @@ def main():
         "prefill-unbound": "is not bound",
         "unknown-name": "has no input 'encoder_output'",
         "wrong-dtype": "element type",
-        "wrong-width": "size 2 must be 16",
+        "wrong-width": "size 2 must be 8",
         "wrong-batch": "the session's batch is 2",
         "prefill-seq-mismatch": "seq = 1 but",
     }

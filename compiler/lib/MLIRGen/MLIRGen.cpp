@@ -20,6 +20,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <map>
 #include <set>
 
 using namespace mlir;
@@ -104,11 +105,16 @@ private:
     Value biasQuery, biasKey;
   };
 
-  /// How an encoder-decoder model splits into `encode` (source ids -> encoder states) and the
-  /// decoder's `prefill` / `decode` (which take the encoder states as an input).
+  /// How an encoder-decoder model splits into `encode` (source ids -> encoder states and the
+  /// cross-attention keys and values) and the decoder's `prefill` / `decode` (which take those
+  /// keys and values as inputs, so that no projection of the encoder states runs per step).
   struct Seq2SeqPlan {
     unsigned decoderIds = 0; // index into G.Inputs
-    int states = -1;         // the encoder tensor the decoder reads
+    int states = -1;         // the encoder output the decoder's cross-attentions read
+    /// The encoder tensors the decoder takes as inputs, by name, in signature order: each
+    /// cross-attention's keys and values (`cross_k_<i>`, `cross_v_<i>`), or, when the decoder
+    /// reads the encoder otherwise, the encoder states alone.
+    SmallVector<std::pair<std::string, int>> carried;
     SmallVector<unsigned> encodeInputs, decoderInputs; // G.Inputs indices, graph order
     std::vector<bool> encodeNodes, decoderNodes;        // by node index
     std::vector<bool> onDecoder;                        // by tensor
@@ -125,10 +131,11 @@ private:
   /// Why an encoder-decoder model gets no encode/prefill/decode entry points; empty when it
   /// gets them (and `plan` is filled).
   std::string seq2seqBlocker(Seq2SeqPlan &plan) const;
-  /// `encode`: the encoder alone, returning the states the decoder reads.
+  /// `encode`: the encoder alone, returning its states and what the decoder takes from it.
   LogicalResult emitEncode(ModuleOp m, const Seq2SeqPlan &plan);
   /// `prefill` (dynamic seq) or `decode` (seq 1); with `plan`, the decoder of an
-  /// encoder-decoder model, which also takes the encoder states and the decoder's other inputs.
+  /// encoder-decoder model, which also takes what `encode` computed for it (the
+  /// cross-attention keys and values) and the decoder's other inputs.
   LogicalResult emitGeneration(ModuleOp m, StringRef name, bool decode, int64_t kvWidth,
                                int64_t layers, const Seq2SeqPlan *plan = nullptr);
 
@@ -185,7 +192,8 @@ LogicalResult Generator::emitNode(const fe::Node &n, llvm::DenseMap<int, Value> 
       // Positions start at the number of tokens already cached.
       operands.push_back(gen->position);
     } else if (n.Op == "attention" && gen->onDecoder && !(*gen->onDecoder)[n.Operands[1]]) {
-      // Cross-attention: keys and values come from the encoder states, recomputed each call.
+      // Cross-attention: its keys and values are inputs, computed once per source by
+      // `encode` (or projected from the encoder states at each call; see Seq2SeqPlan).
     } else if (n.Op == "relative_position_bias") {
       // Queries are at positions p .. p+S-1 and keys at 0 .. p+S-1 (the cached ones): the
       // bias [H, S, p+S] is emitted with the first self-attention's queries and KV-cache
@@ -484,6 +492,9 @@ std::string Generator::seq2seqBlocker(Seq2SeqPlan &plan) const {
       if (encoderOnly(t))
         read.insert({producer[t], t});
   }
+  std::set<int> boundary; // the encoder tensors decoder nodes read
+  for (auto [node, t] : read)
+    boundary.insert(t);
   while (read.size() > 1) {
     auto [node, t] = *read.rbegin();
     int from = -1;
@@ -511,31 +522,81 @@ std::string Generator::seq2seqBlocker(Seq2SeqPlan &plan) const {
   if (!plan.onDecoder[logits])
     return "its logits do not depend on the decoder's ids";
 
-  // Nodes of each entry point: what its result needs, stopping at inputs (and, for the
-  // decoder, at the encoder states).
-  auto reach = [&](int root, int stop, std::vector<bool> &nodes) {
+  // What the decoder takes from `encode`: when every encoder tensor it reads is the key or the
+  // value of exactly one cross-attention, those keys and values (they depend only on the
+  // source and the parameters, so `encode` computes them once per source); otherwise the
+  // encoder states, from which each call recomputes what it reads.
+  std::map<int, std::string> crossName;
+  bool crossOnly = true;
+  int cross = 0;
+  for (const fe::Node &n : G.Nodes) {
+    if (!plan.onDecoder[n.Result])
+      continue;
+    bool isCross = n.Op == "attention" && !plan.onDecoder[n.Operands[1]];
+    for (size_t o = 0; o < n.Operands.size(); ++o) {
+      int t = n.Operands[o];
+      if (!boundary.count(t))
+        continue;
+      if (!isCross || (o != 1 && o != 2) || crossName.count(t))
+        crossOnly = false;
+      else
+        crossName[t] = (o == 1 ? "cross_k_" : "cross_v_") + std::to_string(cross);
+    }
+    cross += isCross;
+  }
+  for (int t : boundary) {
+    const fe::TensorType &type = G.Tensors[t];
+    if (!crossName.count(t) || type.Type != fe::DType::F32 || type.Shape.size() != 3)
+      crossOnly = false;
+  }
+  // The runtime binds the decoder's extra inputs by name: none may be a model input's.
+  for (const fe::GraphInput &in : G.Inputs)
+    for (const auto &[t, name] : crossName)
+      if (in.Name == name)
+        crossOnly = false;
+  if (crossOnly) {
+    for (const fe::Node &n : G.Nodes)
+      if (n.Op == "attention" && plan.onDecoder[n.Result] && !plan.onDecoder[n.Operands[1]])
+        for (int t : {n.Operands[1], n.Operands[2]})
+          plan.carried.emplace_back(crossName[t], t);
+  } else {
+    plan.carried.emplace_back(kEncoderStates, plan.states);
+  }
+
+  // Nodes of each entry point: what its results need, stopping at inputs (and, for the
+  // decoder, at what it takes from `encode`).
+  std::vector<bool> stopAt(G.Tensors.size(), false);
+  for (auto &[name, t] : plan.carried)
+    stopAt[t] = true;
+  auto reach = [&](ArrayRef<int> roots, const std::vector<bool> *stop, std::vector<bool> &nodes) {
     nodes.assign(G.Nodes.size(), false);
-    SmallVector<int> work = {root};
+    SmallVector<int> work(roots.begin(), roots.end());
     while (!work.empty()) {
       int t = work.pop_back_val();
-      if (t == stop || producer[t] < 0 || nodes[producer[t]])
+      if ((stop && (*stop)[t]) || producer[t] < 0 || nodes[producer[t]])
         continue;
       nodes[producer[t]] = true;
       for (int o : G.Nodes[producer[t]].Operands)
         work.push_back(o);
     }
   };
-  reach(plan.states, -1, plan.encodeNodes);
-  reach(logits, plan.states, plan.decoderNodes);
+  SmallVector<int> encodeRoots = {plan.states};
+  for (auto &[name, t] : plan.carried)
+    encodeRoots.push_back(t);
+  reach(encodeRoots, nullptr, plan.encodeNodes);
+  reach({logits}, &stopAt, plan.decoderNodes);
   std::vector<bool> decoderReads(G.Tensors.size(), false);
   for (unsigned i = 0; i < G.Nodes.size(); ++i)
     if (plan.decoderNodes[i])
       for (int t : G.Nodes[i].Operands)
         decoderReads[t] = true;
+  uint64_t encodeDeps = 0;
+  for (int t : encodeRoots)
+    encodeDeps |= deps[t];
   for (unsigned i = 0; i < G.Inputs.size(); ++i) {
     if (G.Inputs[i].Kind == "labels")
       continue;
-    if (deps[plan.states] & (uint64_t(1) << i))
+    if (encodeDeps & (uint64_t(1) << i))
       plan.encodeInputs.push_back(i);
     if (int(i) != decoder && decoderReads[G.Inputs[i].Tensor])
       plan.decoderInputs.push_back(i);
@@ -601,18 +662,26 @@ LogicalResult Generator::emitEncode(ModuleOp m, const Seq2SeqPlan &plan) {
   SmallVector<Type> argTypes;
   for (unsigned i : plan.encodeInputs)
     argTypes.push_back(tensorType(G.Tensors[G.Inputs[i].Tensor]));
-  const fe::TensorType &statesT = G.Tensors[plan.states];
+  // The encoder states, then what the decoder takes besides them (cross keys and values).
+  SmallVector<std::pair<std::string, int>> outputs = {{kEncoderStates, plan.states}};
+  for (const auto &c : plan.carried)
+    if (c.second != plan.states)
+      outputs.push_back(c);
+  SmallVector<Type> resultTypes;
+  for (const auto &o : outputs)
+    resultTypes.push_back(tensorType(G.Tensors[o.second]));
   Location l = loc(G.ModelWhere);
   B.setInsertionPointToEnd(m.getBody());
-  auto fn = B.create<func::FuncOp>(l, "encode",
-                                   B.getFunctionType(argTypes, {tensorType(statesT)}));
+  auto fn = B.create<func::FuncOp>(l, "encode", B.getFunctionType(argTypes, resultTypes));
   for (unsigned a = 0; a < plan.encodeInputs.size(); ++a) {
     const fe::GraphInput &in = G.Inputs[plan.encodeInputs[a]];
     fn.setArgAttr(a, KilnDialect::kInputAttrName, B.getStringAttr(in.Name));
     setArgDims(fn, a, G.Tensors[in.Tensor]);
   }
-  fn.setResultAttr(0, KilnDialect::kOutputAttrName, B.getStringAttr(kEncoderStates));
-  setResultDims(fn, 0, statesT);
+  for (unsigned r = 0; r < outputs.size(); ++r) {
+    fn.setResultAttr(r, KilnDialect::kOutputAttrName, B.getStringAttr(outputs[r].first));
+    setResultDims(fn, r, G.Tensors[outputs[r].second]);
+  }
   Block *body = fn.addEntryBlock();
   B.setInsertionPointToStart(body);
   llvm::DenseMap<int, Value> values;
@@ -621,7 +690,10 @@ LogicalResult Generator::emitEncode(ModuleOp m, const Seq2SeqPlan &plan) {
   for (unsigned i = 0; i < G.Nodes.size(); ++i)
     if (plan.encodeNodes[i] && failed(emitNode(G.Nodes[i], values)))
       return failure();
-  B.create<func::ReturnOp>(l, values.lookup(plan.states));
+  SmallVector<Value> results;
+  for (const auto &o : outputs)
+    results.push_back(values.lookup(o.second));
+  B.create<func::ReturnOp>(l, results);
   return success();
 }
 
@@ -647,11 +719,12 @@ LogicalResult Generator::emitGeneration(ModuleOp m, StringRef name, bool decode,
   fe::TensorType logits;
   logits.Shape = {logitsT.Shape[0], logitsT.Shape[2]};
   Type positionType = RankedTensorType::get({1}, B.getI32Type());
-  // Encoder-decoder: the encoder states, then the decoder's other inputs (the source mask),
-  // between the position and the caches.
+  // Encoder-decoder: what the decoder takes from `encode` (the cross-attention keys and
+  // values), then the decoder's other inputs (the source mask), between the position and the
+  // caches.
   SmallVector<std::pair<std::string, int>> extra; // (input name, tensor)
   if (plan) {
-    extra.emplace_back(kEncoderStates, plan->states);
+    extra.append(plan->carried.begin(), plan->carried.end());
     for (unsigned i : plan->decoderInputs)
       extra.emplace_back(G.Inputs[i].Name, G.Inputs[i].Tensor);
   }

@@ -3,8 +3,8 @@
 // A decoder session runs a model's `prefill` and `decode` entry points (docs/artifact.md,
 // "State") against KV caches it owns: allocated zeroed once per session, passed to every call
 // and updated in place by the compiled code. Inputs other than the token ids and the position
-// (an encoder-decoder model's encoder states and source mask) are bound once with bindInput()
-// and held for the whole sequence. docs/runtime.md.
+// (an encoder-decoder model's cross-attention keys and values and source mask) are bound once
+// with bindInput() and held for the whole sequence. docs/runtime.md.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_EXEC_DECODERSESSION_H
@@ -44,8 +44,9 @@ public:
   int64_t vocabSize() const;
 
   /// The entry points' inputs other than the token ids (their first input) and `position`, in
-  /// signature order: an encoder-decoder model's `encoder_states` and `mask`; empty for a
-  /// decoder-only model. prefill() and decode() refuse to run until each is bound.
+  /// signature order: an encoder-decoder model's cross-attention keys and values (`cross_k_0`,
+  /// `cross_v_0`, ...: outputs of its `encode`) and `mask`; empty for a decoder-only model.
+  /// prefill() and decode() refuse to run until each is bound.
   const std::vector<TensorSignature> &extraInputs() const;
   /// Copies `tensor` into the session as extra input `name`, used by every later prefill() and
   /// decode() (reset() keeps it) until it is bound again. Its dtype and rank must be the
