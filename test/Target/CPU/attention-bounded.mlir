@@ -13,16 +13,28 @@
 // CHECK: scf.forall (%{{.*}}) in (12) {
 // CHECK: %[[P:.*]] = memref.load %[[POS]]
 // CHECK: %[[PI:.*]] = arith.index_cast %[[P]]
-// roundUp(p + 1, 16) = ((p + 16) / 16) * 16
-// CHECK: %[[UP:.*]] = arith.addi %[[PI]], %c16
-// CHECK: %[[Q:.*]] = arith.divui %[[UP]], %c16
-// CHECK: %[[R:.*]] = arith.muli %[[Q]], %c16
+// roundUp(p + 1, 8) = ((p + 8) / 8) * 8
+// CHECK: %[[UP:.*]] = arith.addi %[[PI]], %c8
+// CHECK: %[[Q:.*]] = arith.divui %[[UP]], %c8
+// CHECK: %[[R:.*]] = arith.muli %[[Q]], %c8
 // CHECK: %[[B:.*]] = arith.minui %[[R]], %c1024
-// The key operand's per-workgroup pack and the register blocks over keys.
-// CHECK: scf.for %{{.*}} = %c0 to %[[B]] step %c8
-// CHECK: scf.for %{{.*}} = %c0 to %[[B]] step %c16
+// One query: dot products over blocks of 8 keys read where they lie (no pack), one vector
+// accumulator per key carried along D, then one transposing reduction per block (pairwise
+// sums of even and odd lanes, no horizontal reduction per key).
+// CHECK: scf.for %[[J:.*]] = %c0 to %[[B]] step %c8 {
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %c64 step %c8 iter_args(%{{.*}}) -> (vector<8x8xf32>) {
+// CHECK: vector.transfer_read %{{.*}}[%c0, %[[J]], %{{.*}}, %{{.*}}], %{{.*}} : memref<1x1024x12x64xf32, {{.*}}>, vector<8x1x8xf32>
+// CHECK: arith.mulf {{.*}} fastmath<contract> : vector<8x8xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 2, 8, 10, 4, 6, 12, 14] : vector<8xf32>, vector<8xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>, vector<8xf32>
+// CHECK: arith.select
+// CHECK: vector.transfer_write %{{.*}}, %{{.*}}[%c0, %c0, %c0, %[[J]]] {{.*}} : vector<8xf32>
 // CHECK-NOT: to %c1024 step
+// CHECK-NOT: vector.reduction
+// CHECK-NOT: vector.multi_reduction
 // CHECK-LABEL: func.func @decode_softmax(
+// One workgroup per head: the exps and the row sums both come out of the forall.
+// CHECK: scf.forall (%{{.*}}) in (12) {
 // CHECK: memref.load
 // CHECK: %[[SB:.*]] = arith.minui %{{.*}}, %c1024
 // CHECK: scf.for %{{.*}} = %c0 to %[[SB]] step %c8 iter_args
@@ -35,13 +47,16 @@
 // CHECK: scf.forall (%{{.*}}) in (12) {
 // CHECK: memref.load
 // CHECK: %[[PB:.*]] = arith.minui %{{.*}}, %c1024
-// CHECK: scf.for %{{.*}} = %c0 to %[[PB]] step %c1 iter_args
+// One query: the head's whole row of 64 (8 vectors) accumulates across the keys.
+// CHECK: scf.for %{{.*}} = %c0 to %[[PB]] step %c1 iter_args(%{{.*}}) -> (vector<64xf32>)
+// CHECK: vector.outerproduct {{.*}} : vector<64xf32>, f32
 // CHECK-LABEL: func.func @prefill_scores(
 // CHECK: scf.forall
 // CHECK: memref.load
 // CHECK: %[[QB:.*]] = arith.minui %{{.*}}, %c1024
 // CHECK: scf.for %{{.*}} = %c0 to %[[QB]] step %c16
 // CHECK-LABEL: func.func @prefill_softmax(
+// CHECK: scf.forall (%{{.*}}) in (12) {
 // CHECK: arith.minui
 // CHECK-LABEL: func.func @prefill_pv(
 // CHECK: scf.forall
@@ -50,15 +65,21 @@
 // CHECK: scf.for %{{.*}} = %c0 to %[[VB]] step %c1 iter_args
 //
 // WG: dispatch decode_scores: buffers 4, workgroups 12x1x1
-// WG: dispatch decode_softmax: buffers 4, workgroups 1x1x1
+// WG: dispatch decode_softmax: buffers 4, workgroups 12x1x1
 // WG: dispatch decode_pv: buffers 5, workgroups 12x1x1
 // WG: dispatch prefill_scores: buffers 4, workgroups 2x12x1
+// WG: dispatch prefill_softmax: buffers 4, workgroups 12x1x1
 // WG: dispatch prefill_pv: buffers 5, workgroups 12x2x1
 //
-// Numerics against numpy at the first, a middle and the last position, with the unwritten cache
-// slots and every result buffer holding NaN beforehand (Inputs/bounded_attention.py).
+// Numerics against numpy at the first, a middle and the last position (decode also at 8 and
+// 1016: L = 8k + 1, so a key bound one short leaves a score of the last 8-key block unwritten),
+// with the unwritten cache slots and every result buffer holding NaN beforehand
+// (Inputs/bounded_attention.py).
 // RUN: %kiln_cpu_compile %s -o %t.so
-// RUN: %python %S/Inputs/bounded_attention.py --runner %kiln_hal_run --blob %t.so --prefix decode --heads 12 --head-dim 64 --queries 1 --capacity 1024 --positions 0,517,1023 | FileCheck %s --check-prefix=NUM
+// RUN: %python %S/Inputs/bounded_attention.py --runner %kiln_hal_run --blob %t.so --prefix decode --heads 12 --head-dim 64 --queries 1 --capacity 1024 --positions 0,8,517,1016,1023 | FileCheck %s --check-prefix=NUM
+// The AVX2 code (%t.v3.so, above) too: on an AVX-512 host %t.so differs (decode's dot products
+// are 8 keys x 16 lanes there, 8 x 8 with AVX2).
+// RUN: %python %S/Inputs/bounded_attention.py --runner %kiln_hal_run --blob %t.v3.so --prefix decode --heads 12 --head-dim 64 --queries 1 --capacity 1024 --positions 0,8,517,1016,1023 | FileCheck %s --check-prefix=NUM
 // RUN: %python %S/Inputs/bounded_attention.py --runner %kiln_hal_run --blob %t.so --prefix prefill --heads 12 --head-dim 64 --queries 64 --capacity 1024 --positions 0,333,960 | FileCheck %s --check-prefix=NUM
 // NUM: position 0: max abs error
 // NUM: max abs error {{.*}} (tolerance

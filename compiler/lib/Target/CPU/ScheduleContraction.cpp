@@ -15,7 +15,11 @@
 //    with AVX2), the contraction and its init fused into each (with an epilogue), K tiled by one,
 //    and every block vectorized: outer products (broadcast + FMA) into accumulators that stay in
 //    registers, the epilogue applied to them before the one store. A ragged N peels the block
-//    loop.
+//    loop. One row (decode's PV): up to 8 vectors of N per block.
+// 4. Dot products: one query row against keys contiguous along K (decode's scores) skips the
+//    pack; blocks of 8 keys each keep a vector accumulator along K (tile_reduction_using_for),
+//    summed by one transposing reduction per block (sumRows), the epilogue applied to the
+//    block's vector of scores.
 //
 //===----------------------------------------------------------------------===//
 #include "Schedules.h"
@@ -24,6 +28,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/Support/raw_ostream.h"
@@ -108,7 +113,7 @@ bool isEpilogueOf(linalg::GenericOp op, Operation *contraction) {
 /// Interchanges the loops to [batch..., m, n, k] and packs a right-hand side that is not
 /// contiguous along N. Returns the normalized op and its transpose (null when not packed).
 FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp op,
-                                       linalg::TransposeOp &pack) {
+                                       bool allowPack, linalg::TransposeOp &pack) {
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::GenericOp> generic = dyn_cast<linalg::GenericOp>(op.getOperation());
   if (!*generic)
@@ -124,7 +129,7 @@ FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp 
   unsigned nb = dims.batch.size();
   unsigned nLoop = nb + 1, kLoop = nb + 2;
   AffineMap rhsMap = generic->getIndexingMapsArray()[1];
-  if (rhsMap.getNumResults() == 0 ||
+  if (!allowPack || rhsMap.getNumResults() == 0 ||
       rhsMap.getDimPosition(rhsMap.getNumResults() - 1) == nLoop)
     return generic;
   // Pack B as [batch..., K, N]: result dim i = source dim perm[i].
@@ -160,6 +165,121 @@ FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp 
     generic->setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
   });
   return generic;
+}
+
+/// Decode's scores: one query row (M = 1) against a right-hand side that, like the left-hand
+/// one, is contiguous along K (keys [T, H, D]: D innermost) and K a multiple of the vector.
+/// Each output is then a dot product read straight from the operands, with no packing; returns
+/// how many run side by side (the largest of 8, 4, 2, 1 dividing N), or 0 when the form does
+/// not apply.
+int64_t dotProductRows(linalg::LinalgOp op, const linalg::ContractionDimensions &dims,
+                       int64_t lanes) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned m = dims.m[0], n = dims.n[0], k = dims.k[0];
+  auto innermost = [&](AffineMap map, unsigned loop) {
+    return map.getNumResults() != 0 &&
+           map.getResults().back() == getAffineDimExpr(loop, map.getContext());
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (ranges[m] != 1 || ranges[k] % lanes != 0 || !innermost(maps[0], k) ||
+      !innermost(maps[1], k) || !innermost(maps[2], n))
+    return 0;
+  for (int64_t rows : {8, 4, 2})
+    if (ranges[n] % rows == 0)
+      return rows;
+  return 1;
+}
+
+/// Lets LLVM fuse the multiply and the add of a contraction's body into one FMA: the dot
+/// products' partial sums are elementwise multiply-adds, which no contraction lowering turns
+/// into vector.fma.
+void allowFusedMultiplyAdd(linalg::GenericOp op) {
+  auto contract = arith::FastMathFlagsAttr::get(op.getContext(), arith::FastMathFlags::contract);
+  op.getBody()->walk([&](Operation *inner) {
+    if (isa<arith::MulFOp, arith::AddFOp>(inner))
+      cast<arith::ArithFastMathInterface>(inner)->setAttr(
+          cast<arith::ArithFastMathInterface>(inner).getFastMathAttrName(), contract);
+  });
+}
+
+/// The sums of `v.size()` vectors of `width` lanes (4 <= v.size() <= width, both powers of
+/// two), as one vector with one lane per input: the transposing reduction of the dot products'
+/// accumulators. Levels of pairwise sums (even + odd lanes of two vectors side by side): twice
+/// within each 128-bit block of four lanes (shufps), which leaves one lane per input per block,
+/// then with whole blocks as units (vperm2f128 / vshuff32x4) until one vector with one lane per
+/// input is left. About three single-cycle instructions per input, instead of a horizontal
+/// reduction (and an insertion) each.
+Value sumRows(OpBuilder &b, Location loc, SmallVector<Value> v, int64_t width) {
+  auto rows = static_cast<int64_t>(v.size());
+  // even[i] indexes the concatenation of x and y; odd is even + delta.
+  auto add = [&](Value x, Value y, ArrayRef<int64_t> even, int64_t delta) -> Value {
+    SmallVector<int64_t> odd(even);
+    for (int64_t &i : odd)
+      i += delta;
+    Value e = b.create<vector::ShuffleOp>(loc, x, y, even);
+    Value o = b.create<vector::ShuffleOp>(loc, x, y, odd);
+    return b.create<arith::AddFOp>(loc, e, o);
+  };
+  // Within blocks: lanes (0, 2) of x's block, then of y's (even; odd: (1, 3)).
+  SmallVector<int64_t> inBlock;
+  for (int64_t i = 0; i < width; ++i)
+    inBlock.push_back((i % 4 < 2 ? 0 : width) + i / 4 * 4 + i % 2 * 2);
+  // Blocks of four lanes: block 2j of the concatenation (even; odd: block 2j + 1).
+  auto blockMask = [](int64_t resultWidth) {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < resultWidth; ++i)
+      mask.push_back(i / 4 * 8 + i % 4);
+    return mask;
+  };
+  for (int level = 0; level < 2; ++level) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < v.size(); i += 2)
+      next.push_back(add(v[i], v[i + 1], inBlock, 1));
+    v = std::move(next);
+  }
+  while (v.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < v.size(); i += 2)
+      next.push_back(add(v[i], v[i + 1], blockMask(width), 4));
+    v = std::move(next);
+  }
+  Value sum = v.front();
+  for (int64_t w = width / 2; w >= rows; w /= 2)
+    sum = add(sum, sum, blockMask(w), 4);
+  return sum;
+}
+
+/// Rewrites each `vector.multi_reduction <add>` along the innermost dimension of rows x lanes
+/// (leading unit dimensions allowed) with 4 <= rows <= lanes, both powers of two, as
+/// `sumRows` + the accumulator.
+void sumRowsPairwise(func::FuncOp func) {
+  SmallVector<vector::MultiDimReductionOp> reductions;
+  func.walk([&](vector::MultiDimReductionOp op) { reductions.push_back(op); });
+  for (vector::MultiDimReductionOp op : reductions) {
+    VectorType type = op.getSourceVectorType();
+    int64_t rank = type.getRank();
+    SmallVector<bool> reduced = op.getReductionMask();
+    if (op.getKind() != vector::CombiningKind::ADD || rank < 2 ||
+        llvm::count(reduced, true) != 1 || !reduced.back() || type.isScalable() ||
+        !llvm::all_of(type.getShape().drop_back(2), [](int64_t d) { return d == 1; }))
+      continue;
+    int64_t rows = type.getDimSize(rank - 2), width = type.getDimSize(rank - 1);
+    if (rows < 4 || rows > width || !llvm::isPowerOf2_64(rows) || !llvm::isPowerOf2_64(width))
+      continue;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value matrix = b.create<vector::ShapeCastOp>(
+        loc, VectorType::get({rows, width}, type.getElementType()), op.getSource());
+    SmallVector<Value> v;
+    for (int64_t r = 0; r < rows; ++r)
+      v.push_back(b.create<vector::ExtractOp>(loc, matrix, r));
+    Value sum = sumRows(b, loc, v, width);
+    auto accType = cast<VectorType>(op.getAcc().getType());
+    Value acc = b.create<vector::ShapeCastOp>(loc, sum.getType(), op.getAcc());
+    Value result = b.create<arith::AddFOp>(loc, sum, acc);
+    op.replaceAllUsesWith(b.create<vector::ShapeCastOp>(loc, accType, result).getResult());
+    op.erase();
+  }
 }
 
 std::string list(ArrayRef<int64_t> v) {
@@ -239,14 +359,20 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
     if (index->use_empty())
       rewriter.eraseOp(index);
   }
+  int64_t lanes = vectorBits / 32;
+  int64_t dotRows = predicate ? 0 : dotProductRows(found, dims0, lanes);
+  if (keyLoop && *keyLoop != nb0 + 1)
+    dotRows = 0;
   linalg::TransposeOp pack;
-  FailureOr<linalg::GenericOp> normalized = normalize(rewriter, found, pack);
+  FailureOr<linalg::GenericOp> normalized = normalize(rewriter, found, dotRows == 0, pack);
   if (failed(normalized))
     return predicate ? func.emitError("internal error: cannot normalize the contraction of "
                                       "dispatch '")
                            << func.getSymName() << "'"
                      : success();
   linalg::GenericOp op = *normalized;
+  if (dotRows)
+    allowFusedMultiplyAdd(op);
   linalg::ContractionDimensions dims = *linalg::inferContractionDims(op);
   unsigned nb = dims.batch.size();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -256,8 +382,8 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   if (fill && (!fill->getResult(0).hasOneUse() || !fill.hasPureTensorSemantics()))
     fill = nullptr;
 
-  // Register block: as the matmul's (16 accumulators with AVX-512, 8 with AVX2).
-  int64_t lanes = vectorBits / 32;
+  // Register block: as the matmul's (16 accumulators with AVX-512, 8 with AVX2), or
+  // `dotRows` dot products side by side for one query row.
   int64_t rows = vectorBits >= 512 ? 8 : 4;
   int64_t tileM = m;
   for (int64_t t : {32, 16, 8})
@@ -274,10 +400,21 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   int64_t regN = n % (2 * lanes) == 0 ? 2 * lanes : n % lanes == 0 ? lanes
                  : n <= 2 * lanes   ? n
                                     : lanes;
+  if (dotRows) {
+    regN = dotRows;
+  } else if (m == 1) {
+    // One row (decode's PV): up to 8 vectors of N side by side, independent FMA chains that
+    // hide the FMA latency, with each left-hand element loaded once.
+    for (int64_t v : {8, 4, 2})
+      if (n % (v * lanes) == 0) {
+        regN = v * lanes;
+        break;
+      }
+  }
   bool peel = n % regN != 0;
   // Loops over N stop at roundUp(L, regN): the pack's step must divide it.
   int64_t packN = n % lanes == 0 ? lanes : 1;
-  bool boundN = keyLoop == nb + 1 && !peel && regN % packN == 0;
+  bool boundN = keyLoop == nb + 1 && !peel && (!pack || regN % packN == 0);
 
   // Tile sizes along the root's dimensions (the epilogue's = the contraction's result dims).
   unsigned rootRank = epilogue ? epilogue.getNumLoops() : op.getNumLoops();
@@ -361,8 +498,19 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
           "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
           "(!transform.any_op, !transform.any_op)\n";
   match("%cs", kContractAttr);
-  os << "  %c2, %lk = transform.structured.tile_using_for %cs tile_sizes [" << list(kTiles)
-     << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  if (dotRows) {
+    // Each of the block's dot products keeps a vector accumulator along K, reduced once.
+    SmallVector<int64_t> laneTiles(op.getNumLoops(), 0);
+    laneTiles[nb + 2] = lanes;
+    os << "  %pfill, %partial, %combine, %lk = transform.structured.tile_reduction_using_for "
+          "%cs by tile_sizes = ["
+       << list(laneTiles)
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+          "!transform.any_op, !transform.any_op)\n";
+  } else {
+    os << "  %c2, %lk = transform.structured.tile_using_for %cs tile_sizes [" << list(kTiles)
+       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  }
   // Key loops stopped at the run-time bound between the tiling and the vectorization (a later
   // canonicalization may rebuild the loops and drop their marks).
   bool bounded = keyLoop.has_value();
@@ -422,6 +570,8 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   }
   if (succeeded(result))
     result = applySchedule(func, s, dump);
+  if (succeeded(result) && dotRows)
+    sumRowsPairwise(func);
   func.walk([&](Operation *o) {
     o->removeAttr(kRootAttr);
     o->removeAttr(kContractAttr);

@@ -6,19 +6,65 @@
 // general row-reduction schedule (layer norms have their own): each generic is tiled along the
 // key loop in vector-width tiles (inside loops over heads and blocks of 4 queries), the key
 // tile loops stop at roundUp(L, width) (BoundLoops.cpp), and every tile is vectorized (the
-// reductions become vector multi-reductions into the row accumulators). The dispatch stays one workgroup: its three generics depend on each other
-// row by row, and one workgroup of L keys x heads is a few microseconds.
+// reductions become vector multi-reductions into the row accumulators). Its three generics depend
+// on each other row by row but not across heads: the dispatch gets one workgroup per head, the
+// row sums tiled over heads with the exps and row max fused in (tileOverHeads).
 //
 //===----------------------------------------------------------------------===//
 #include "Schedules.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
 namespace kiln::cpu {
+
+/// One workgroup per head: the last generic (the row sums) is tiled with scf.forall over the
+/// head loop (loop 1) and its producers (the exps, the row max, their inits) are fused into it;
+/// the exps, which the dispatch also stores, are yielded by the forall (each head's tile is its
+/// own). Leaves the dispatch as one workgroup when that does not take in every generic.
+static void tileOverHeads(func::FuncOp func, ArrayRef<linalg::GenericOp> generics) {
+  linalg::GenericOp last = generics.back();
+  if (last.getIteratorTypesArray()[1] != utils::IteratorType::parallel ||
+      last.getStaticLoopRanges()[1] < 2)
+    return;
+  MLIRContext *ctx = func.getContext();
+  scf::SCFTilingOptions tiling;
+  tiling.setTileSizes(getAsIndexOpFoldResult(ctx, ArrayRef<int64_t>{0, 1, 0, 0}));
+  tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+  scf::SCFTileAndFuseOptions options;
+  options.setTilingOptions(tiling);
+  options.setFusionControlFn([](tensor::ExtractSliceOp, OpResult producer, bool) {
+    bool stored = llvm::any_of(producer.getUsers(), [](Operation *user) {
+      return isa<bufferization::MaterializeInDestinationOp>(user);
+    });
+    return std::make_tuple(true, stored);
+  });
+  IRRewriter rewriter(ctx);
+  rewriter.setInsertionPoint(last);
+  FailureOr<scf::SCFTileAndFuseResult> fused = scf::tileConsumerAndFuseProducersUsingSCF(
+      rewriter, cast<TilingInterface>(last.getOperation()), options);
+  if (failed(fused))
+    return;
+  for (auto [original, replacement] : fused->replacements)
+    rewriter.replaceAllUsesWith(original, replacement);
+  // The untiled ops, consumers first.
+  for (linalg::GenericOp generic : llvm::reverse(generics)) {
+    SmallVector<Operation *> inits;
+    for (Value init : generic.getDpsInits())
+      if (Operation *def = init.getDefiningOp())
+        inits.push_back(def);
+    if (generic->use_empty())
+      rewriter.eraseOp(generic);
+    for (Operation *def : inits)
+      if (def->use_empty() && isa<linalg::FillOp>(def))
+        rewriter.eraseOp(def);
+  }
+}
 
 LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
                               bool &scheduled) {
@@ -98,6 +144,7 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
         "}\n"
         "}\n";
 
+  tileOverHeads(func, generics);
   LogicalResult result = applySchedule(func, tiling, dump);
   unsigned count = 0;
   if (succeeded(result)) {
@@ -111,6 +158,7 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
   if (succeeded(result))
     result = applySchedule(func, vectorize, dump);
   stripScheduleMarkers(func);
+  sinkScalarReadsIntoWorkgroups(func);
   scheduled = true;
   return result;
 }
