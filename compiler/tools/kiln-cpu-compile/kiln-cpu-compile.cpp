@@ -51,6 +51,11 @@ static cl::opt<unsigned> singleWorkgroupOptLevel(
     cl::init(kiln::cpu::CPUTargetOptions().singleWorkgroupOptLevel));
 static cl::opt<bool> dumpSchedules("dump-schedules",
                                    cl::desc("Print each dispatch's transform schedule"));
+static cl::opt<unsigned> scheduleVectorBits(
+    "schedule-vector-bits",
+    cl::desc("Make the schedules for this vector width (256 or 512; default: the target's). "
+             "The code is still for the target: 512-bit schedules run on AVX2, split in two"),
+    cl::init(0));
 static cl::opt<bool> printInfo("print-dispatches",
                                cl::desc("Print each dispatch's ABI summary to stderr"));
 static cl::opt<bool> timing("time", cl::desc("Print compile time to stderr"));
@@ -90,6 +95,12 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.singleWorkgroupOptLevel = singleWorkgroupOptLevel;
   options.dumpSchedules = dumpSchedules;
+  if (scheduleVectorBits != 0 && scheduleVectorBits != 256 && scheduleVectorBits != 512) {
+    llvm::errs() << "kiln-cpu-compile: --schedule-vector-bits must be 256 or 512, got "
+                 << scheduleVectorBits << "\n";
+    return 1;
+  }
+  options.scheduleVectorBits = scheduleVectorBits;
   options.jobs = jobs;
   std::vector<kiln::cpu::DispatchInfo> infos;
 

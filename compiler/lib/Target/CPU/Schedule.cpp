@@ -408,6 +408,8 @@ void stripScheduleMarkers(func::FuncOp func) {
 
 /// Width of the target's vector registers in bits.
 static unsigned vectorBits(const CPUTargetOptions &options) {
+  if (options.scheduleVectorBits)
+    return options.scheduleVectorBits;
   bool avx512 = StringRef(options.features).contains("+avx512f");
   if (options.cpu == "host") {
     llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();

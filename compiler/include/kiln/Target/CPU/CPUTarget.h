@@ -51,6 +51,11 @@ struct CPUTargetOptions {
   std::string linker = "/usr/lib/llvm-19/bin/ld.lld";
   /// Dump the schedule (transform script) of each dispatch to stderr.
   bool dumpSchedules = false;
+  /// Vector width in bits the schedules are made for (tile sizes, accumulator shapes); 0: the
+  /// target's (512 with AVX-512, else 256). Code is still generated for the target, so a
+  /// 512-bit schedule on an AVX2 target runs there, each vector split in two: the tests run
+  /// the AVX-512 schedules' numerics on machines without AVX-512 this way.
+  unsigned scheduleVectorBits = 0;
   /// Threads that optimize and generate code for the dispatches (each dispatch is its own LLVM
   /// module); 0 means one per hardware thread. The shared object is the same for any value.
   unsigned jobs = 0;
