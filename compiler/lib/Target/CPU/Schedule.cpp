@@ -123,15 +123,18 @@ struct MatmulTiles {
 
 static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
   // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
-  // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 3 registers = 12
-  // accumulators + 3 B vectors + 1 broadcast. Decode-sized M gets one long row: the kernel
-  // streams the weights and FLOPs are cheap.
+  // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 2 registers = 8
+  // accumulators + 2 B vectors + 1 broadcast (a 4 x 24 block, 12 accumulators, would fill more
+  // of them, but vector<4x24xf32> is not a native width and LLVM scalarized it: 6 GFLOP/s).
+  // Fewer rows than a block get one long row: the kernel streams the weights and FLOPs are
+  // cheap.
   int64_t lanes = vectorBits / 32;
   bool wide = vectorBits >= 512;
   int64_t rows = wide ? 8 : 4;
   int64_t regM = d.m % rows == 0 ? rows : d.m % 4 == 0 ? 4 : d.m % 2 == 0 ? 2 : 1;
   int64_t regN = regM >= 4 ? 2 * lanes : 4 * lanes;
-  // Workgroup tile: the B panel of K x tileN stays in L2 (768 x 128 x 4 = 384 KiB).
+  // Workgroup tile: 4 register blocks wide, narrowed below so that the K x tileN panel stays
+  // in L2 (kPanelBytes).
   int64_t tileM = std::min<int64_t>(d.m, 64);
   tileM = tileM - tileM % regM;
   if (tileM == 0)
