@@ -2,10 +2,14 @@
 //
 // Attention's scores (QK^T, [B, S, H, D] x [B, T, H, D] -> [B, H, S, T], then scale and mask)
 // and weighted sum (PV, [B, H, S, T] x [B, T, H, D] -> [B, S, H, D], then division by the row
-// sum) are linalg.generic contractions with batch dimensions. Any such contraction with one M,
-// one N, one K and at most two batch dimensions is scheduled here:
+// sum) are linalg.generic contractions with batch dimensions. Any such contraction with one or
+// two M, one N, one K and at most two batch dimensions is scheduled here. Two M dimensions come
+// from grouped KV heads (LowerAttention.cpp): the G query heads sharing a KV head and the
+// queries; the larger is the schedule's M, the other is tiled by one like a batch dimension
+// (decode: the G heads are the rows of one contraction against their KV head's keys).
 //
-// 1. Normalization: the loops are interchanged to [batch..., m, n, k]; when the right-hand
+// 1. Normalization: the loops are interchanged to [lead..., m, n, k] (lead: the batch loops,
+//    then the other M loop if any); when the right-hand
 //    operand is not contiguous along N (K of QK^T is [T, D] per head), it is read through a
 //    linalg.transpose into [batch..., K, N], packed per workgroup like the matmul's panel.
 // 2. Workgroups: the root (the epilogue, or the contraction) is tiled with scf.forall into one
@@ -83,16 +87,48 @@ arith::SelectOp keyPredicate(linalg::LinalgOp op) {
   return select;
 }
 
-/// A contraction with batch dimensions, single M, N and K dimensions (decode's one query is a
-/// unit M), possibly key-bounded (keyPredicate).
+/// The loops of a batched contraction in the order the schedule puts them: `lead` (tiled by
+/// one: the batch loops, then with two M loops the smaller one), then m, n and k.
+struct ContractionLoops {
+  SmallVector<unsigned> lead;
+  unsigned m, n, k;
+  SmallVector<unsigned> order() const {
+    SmallVector<unsigned> all(lead);
+    all.append({m, n, k});
+    return all;
+  }
+};
+
+/// A contraction with one to two batch dimensions, one or two M dimensions (decode's one query
+/// is a unit M) and single N and K dimensions, as ContractionLoops.
+std::optional<ContractionLoops> contractionLoops(linalg::LinalgOp op) {
+  FailureOr<linalg::ContractionDimensions> dims = linalg::inferContractionDims(op);
+  if (failed(dims) || dims->batch.empty() || dims->batch.size() > 2 || dims->m.empty() ||
+      dims->m.size() > 2 || dims->n.size() != 1 || dims->k.size() != 1)
+    return std::nullopt;
+  ContractionLoops loops;
+  loops.lead.assign(dims->batch.begin(), dims->batch.end());
+  loops.m = dims->m.back();
+  if (dims->m.size() == 2) {
+    // The larger M (ties: the later loop) is the schedule's M.
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    unsigned other = dims->m.front();
+    if (ranges[other] > ranges[loops.m])
+      std::swap(other, loops.m);
+    loops.lead.push_back(other);
+  }
+  loops.n = dims->n.front();
+  loops.k = dims->k.front();
+  return loops;
+}
+
+/// A batched contraction (contractionLoops), possibly key-bounded (keyPredicate).
 bool isBatchedContraction(linalg::LinalgOp op) {
   if (!isa<linalg::GenericOp, linalg::BatchMatmulOp>(op) || !op.hasPureTensorSemantics() ||
       op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || !hasStaticF32Operands(op) ||
       !(linalg::isaContractionOpInterface(op) || keyPredicate(op)))
     return false;
-  FailureOr<linalg::ContractionDimensions> dims = linalg::inferContractionDims(op);
-  return succeeded(dims) && !dims->batch.empty() && dims->batch.size() <= 2 &&
-         dims->m.size() == 1 && dims->n.size() == 1 && dims->k.size() == 1;
+  return contractionLoops(op).has_value();
 }
 
 /// The elementwise op applied to the contraction's result, read through an identity map.
@@ -110,32 +146,33 @@ bool isEpilogueOf(linalg::GenericOp op, Operation *contraction) {
   return false;
 }
 
-/// Interchanges the loops to [batch..., m, n, k] and packs a right-hand side that is not
-/// contiguous along N. Returns the normalized op and its transpose (null when not packed).
+/// Interchanges the loops to `loops.order()` ([lead..., m, n, k]) and packs a right-hand side
+/// that is not contiguous along N. Returns the normalized op and its transpose (null when not
+/// packed).
 FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp op,
-                                       bool allowPack, linalg::TransposeOp &pack) {
+                                       const ContractionLoops &loops, bool allowPack,
+                                       linalg::TransposeOp &pack) {
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::GenericOp> generic = dyn_cast<linalg::GenericOp>(op.getOperation());
   if (!*generic)
     generic = linalg::generalizeNamedOp(rewriter, op);
   if (failed(generic))
     return failure();
-  linalg::ContractionDimensions dims = *linalg::inferContractionDims(*generic);
-  SmallVector<unsigned> order(dims.batch.begin(), dims.batch.end());
-  order.append({dims.m[0], dims.n[0], dims.k[0]});
-  generic = linalg::interchangeGenericOp(rewriter, *generic, order);
+  generic = linalg::interchangeGenericOp(rewriter, *generic, loops.order());
   if (failed(generic))
     return failure();
-  unsigned nb = dims.batch.size();
+  auto nb = static_cast<unsigned>(loops.lead.size());
   unsigned nLoop = nb + 1, kLoop = nb + 2;
   AffineMap rhsMap = generic->getIndexingMapsArray()[1];
   if (!allowPack || rhsMap.getNumResults() == 0 ||
       rhsMap.getDimPosition(rhsMap.getNumResults() - 1) == nLoop)
     return generic;
-  // Pack B as [batch..., K, N]: result dim i = source dim perm[i].
+  // Pack B as [batch..., K, N] (its lead loops: the batch loops, not a second M): result dim
+  // i = source dim perm[i].
   SmallVector<unsigned> want;
   for (unsigned l = 0; l < nb; ++l)
-    want.push_back(l);
+    if (rhsMap.getResultPosition(rewriter.getAffineDimExpr(l)))
+      want.push_back(l);
   want.append({kLoop, nLoop});
   if (rhsMap.getNumResults() != want.size())
     return generic;
@@ -172,10 +209,9 @@ FailureOr<linalg::GenericOp> normalize(RewriterBase &rewriter, linalg::LinalgOp 
 /// Each output is then a dot product read straight from the operands, with no packing; returns
 /// how many run side by side (the largest of 8, 4, 2, 1 dividing N), or 0 when the form does
 /// not apply.
-int64_t dotProductRows(linalg::LinalgOp op, const linalg::ContractionDimensions &dims,
-                       int64_t lanes) {
+int64_t dotProductRows(linalg::LinalgOp op, const ContractionLoops &loops, int64_t lanes) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  unsigned m = dims.m[0], n = dims.n[0], k = dims.k[0];
+  unsigned m = loops.m, n = loops.n, k = loops.k;
   auto innermost = [&](AffineMap map, unsigned loop) {
     return map.getNumResults() != 0 &&
            map.getResults().back() == getAffineDimExpr(loop, map.getContext());
@@ -315,9 +351,8 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   // The key loop bounded at run time, as a loop of the normalized contraction
   // [batch..., m, n, k]: N (scores, marked in the epilogue) or K (PV, marked in the
   // contraction). Found before normalization, which rewrites linalg.index ops.
-  linalg::ContractionDimensions dims0 = *linalg::inferContractionDims(found);
-  SmallVector<unsigned> order(dims0.batch.begin(), dims0.batch.end());
-  order.append({dims0.m[0], dims0.n[0], dims0.k[0]});
+  ContractionLoops loops = *contractionLoops(found);
+  SmallVector<unsigned> order = loops.order();
   auto normalizedLoop = [&](unsigned loop) -> std::optional<unsigned> {
     auto *it = llvm::find(order, loop);
     if (it == order.end())
@@ -336,13 +371,13 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
       keyBound = eb->bound;
     }
   }
-  unsigned nb0 = dims0.batch.size();
+  auto nb = static_cast<unsigned>(loops.lead.size());
   arith::SelectOp predicate = keyPredicate(found);
   if (keyBound && !keyBound.getDefiningOp())
     keyLoop.reset();
-  if (keyLoop && *keyLoop != nb0 + 1 && *keyLoop != nb0 + 2)
+  if (keyLoop && *keyLoop != nb + 1 && *keyLoop != nb + 2)
     keyLoop.reset();
-  if (predicate && keyLoop != nb0 + 2)
+  if (predicate && keyLoop != nb + 2)
     return success(); // a predicated product the schedule cannot bound: one workgroup
   if (keyLoop)
     markKeyBound(keyBound);
@@ -360,11 +395,12 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
       rewriter.eraseOp(index);
   }
   int64_t lanes = vectorBits / 32;
-  int64_t dotRows = predicate ? 0 : dotProductRows(found, dims0, lanes);
-  if (keyLoop && *keyLoop != nb0 + 1)
+  int64_t dotRows = predicate ? 0 : dotProductRows(found, loops, lanes);
+  if (keyLoop && *keyLoop != nb + 1)
     dotRows = 0;
   linalg::TransposeOp pack;
-  FailureOr<linalg::GenericOp> normalized = normalize(rewriter, found, dotRows == 0, pack);
+  FailureOr<linalg::GenericOp> normalized =
+      normalize(rewriter, found, loops, dotRows == 0, pack);
   if (failed(normalized))
     return predicate ? func.emitError("internal error: cannot normalize the contraction of "
                                       "dispatch '")
@@ -373,8 +409,6 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   linalg::GenericOp op = *normalized;
   if (dotRows)
     allowFusedMultiplyAdd(op);
-  linalg::ContractionDimensions dims = *linalg::inferContractionDims(op);
-  unsigned nb = dims.batch.size();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t m = ranges[nb], n = ranges[nb + 1];
 
@@ -474,7 +508,7 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
     match("%pk", kPackAttr);
     fuse("%pk0", "%wg3", "%pk", wg);
     int64_t kSize = ranges[nb + 2];
-    SmallVector<int64_t> packTiles(nb, 0);
+    SmallVector<int64_t> packTiles(pack.getInit().getType().getRank() - 2, 0);
     packTiles.push_back(kSize % 8 == 0 ? 8 : 1);
     packTiles.push_back(packN);
     os << "  %pk1, %pl0, %pl1 = transform.structured.tile_using_for %pk0 tile_sizes ["

@@ -2,13 +2,14 @@
 //
 // With a run-time position, attention's softmax statistics (row max, exp, row sum over the
 // keys of a cache's whole capacity) form one dispatch whose generics all carry the key bound
-// on their last loop (LowerAttention.cpp). This schedule is for that dispatch only, not a
+// on their last loop (LowerAttention.cpp), over loops (batch, heads..., queries, keys): one head
+// loop, or two with grouped KV heads. This schedule is for that dispatch only, not a
 // general row-reduction schedule (layer norms have their own): each generic is tiled along the
 // key loop in vector-width tiles (inside loops over heads and blocks of 4 queries), the key
 // tile loops stop at roundUp(L, width) (BoundLoops.cpp), and every tile is vectorized (the
 // reductions become vector multi-reductions into the row accumulators). Its three generics depend
-// on each other row by row but not across heads: the dispatch gets one workgroup per head, the
-// row sums tiled over heads with the exps and row max fused in (tileOverHeads).
+// on each other row by row but not across heads: the dispatch gets one workgroup per (KV) head,
+// the row sums tiled over the first head loop with the exps and row max fused in (tileOverHeads).
 //
 //===----------------------------------------------------------------------===//
 #include "Schedules.h"
@@ -34,7 +35,9 @@ static void tileOverHeads(func::FuncOp func, ArrayRef<linalg::GenericOp> generic
     return;
   MLIRContext *ctx = func.getContext();
   scf::SCFTilingOptions tiling;
-  tiling.setTileSizes(getAsIndexOpFoldResult(ctx, ArrayRef<int64_t>{0, 1, 0, 0}));
+  SmallVector<int64_t> tiles(last.getNumLoops(), 0);
+  tiles[1] = 1;
+  tiling.setTileSizes(getAsIndexOpFoldResult(ctx, tiles));
   tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
   scf::SCFTileAndFuseOptions options;
   options.setTilingOptions(tiling);
@@ -84,7 +87,8 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
     std::optional<KeyBound> kb = findKeyBound(generic);
     unsigned last = generic.getNumLoops() - 1;
     SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
-    bool ok = kb && kb->loop == last && generic.getNumLoops() == 4 &&
+    bool ok = kb && kb->loop == last && (generic.getNumLoops() == 4 ||
+                                         generic.getNumLoops() == 5) &&
               (!bound || kb->bound == bound) && !ShapedType::isDynamic(ranges[last]) &&
               ranges[last] % lanes == 0;
     for (Value v : generic->getOperands()) {
@@ -114,15 +118,22 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
     std::string attr = "kiln.cpu.softmax_" + std::to_string(i);
     generic->setAttr(attr, UnitAttr::get(func.getContext()));
     // Loops over heads, row blocks (4 queries when they divide) and key tiles.
-    int64_t queries = generic.getStaticLoopRanges()[2];
+    unsigned loops = generic.getNumLoops();
+    int64_t queries = generic.getStaticLoopRanges()[loops - 2];
     int64_t rowTile = queries % 4 == 0 ? 4 : 1;
     os << "  %s" << i << " = transform.structured.match attributes{" << attr
        << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %t" << i << ", %h" << i << ", %r" << i << ", %l" << i
-       << " = transform.structured.tile_using_for %s" << i << " tile_sizes [0, 1, " << rowTile
-       << ", " << lanes
-       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
-          "!transform.any_op, !transform.any_op)\n"
+          "  %t" << i;
+    for (unsigned h = 1; h + 2 < loops; ++h)
+      os << ", %h" << i << "_" << h;
+    os << ", %r" << i << ", %l" << i << " = transform.structured.tile_using_for %s" << i
+       << " tile_sizes [0, ";
+    for (unsigned h = 1; h + 2 < loops; ++h)
+      os << "1, ";
+    os << rowTile << ", " << lanes << "] : (!transform.any_op) -> (!transform.any_op";
+    for (unsigned h = 0; h + 1 < loops; ++h)
+      os << ", !transform.any_op";
+    os << ")\n"
           "  transform.annotate %l" << i << " \"" << kKeyLoopAttr
        << "\" = %g : !transform.any_op, !transform.param<i64>\n";
   }

@@ -2,12 +2,15 @@
 code blob at several positions and compares the result with numpy.
 
     bounded_attention.py --runner kiln-hal-run --blob d.so --prefix decode --heads 12
-                         --head-dim 64 --queries 1 --capacity 1024 --positions 0,500,1023
+                         [--kv-heads 4] --head-dim 64 --queries 1 --capacity 1024
+                         --positions 0,500,1023
 
 The dispatches are PREFIX_scores(q, k_cache, position) -> scores,
 PREFIX_softmax(scores, position) -> (exps, sums) and
 PREFIX_pv(exps, v_cache, position, sums) -> out, as the kiln lowering forms them for a KV cache
-of one layer [1, 1, capacity, heads * head_dim]. The cache slots at and beyond position + queries
+of one layer [1, 1, capacity, kv_heads * head_dim]. With grouped KV heads (--kv-heads below
+--heads) query head h reads KV head h // (heads / kv_heads); the lowering's [KV, G] head
+dimensions are laid out as the [H] ones, so the same buffers serve both. The cache slots at and beyond position + queries
 (unwritten) hold NaN, and every result buffer starts as NaN: the result must still equal the
 reference, which is causal attention written from its definition (float64): query i, at
 position p + i, sees keys j <= p + i.
@@ -22,8 +25,12 @@ import numpy as np
 
 
 def reference(q, k, v, p):
-    # q [S, H, D], k / v [T, H, D] (only the written slots): softmax(q k^T / sqrt(D)) v.
+    # q [S, H, D], k / v [T, KV, D] (only the written slots): softmax(q k^T / sqrt(D)) v, query
+    # head h reading KV head h // (H / KV) (Ainslie et al. 2023).
     s_count, heads, dim = q.shape
+    group = heads // k.shape[1]
+    k = np.repeat(k, group, axis=1)
+    v = np.repeat(v, group, axis=1)
     out = np.zeros_like(q)
     for i in range(s_count):
         keys = p + i + 1
@@ -51,6 +58,7 @@ def main():
     ap.add_argument("--blob", required=True)
     ap.add_argument("--prefix", required=True)
     ap.add_argument("--heads", type=int, required=True)
+    ap.add_argument("--kv-heads", type=int, help="KV heads (default: --heads)")
     ap.add_argument("--head-dim", type=int, required=True)
     ap.add_argument("--queries", type=int, required=True)
     ap.add_argument("--capacity", type=int, required=True)
@@ -61,12 +69,13 @@ def main():
 
     rng = np.random.default_rng(0)
     H, D, S, T = args.heads, args.head_dim, args.queries, args.capacity
+    KV = args.kv_heads or H
     worst = 0.0
     failed = False
     for p in [int(x) for x in args.positions.split(",")]:
         q = rng.standard_normal((1, S, H, D)).astype(np.float32)
-        k = rng.standard_normal((1, 1, T, H * D)).astype(np.float32)
-        v = rng.standard_normal((1, 1, T, H * D)).astype(np.float32)
+        k = rng.standard_normal((1, 1, T, KV * D)).astype(np.float32)
+        v = rng.standard_normal((1, 1, T, KV * D)).astype(np.float32)
         k[:, :, p + S:] = np.nan
         v[:, :, p + S:] = np.nan
         pos = np.array([p], dtype=np.int32)
@@ -83,7 +92,7 @@ def main():
                          [("in", "exps", exps), ("in", "v", v), ("in", "pos", pos),
                           ("in", "sums", sums),
                           ("inout", "out", np.full((1, S, H, D), nan, np.float32))])
-        hd = lambda c: c[0, 0].reshape(T, H, D).astype(np.float64)
+        hd = lambda c: c[0, 0].reshape(T, KV, D).astype(np.float64)
         want = reference(q[0].astype(np.float64), hd(k), hd(v), p)
         err = float(np.max(np.abs(out[0] - want)))
         if not err <= args.tol:  # NaN fails too
