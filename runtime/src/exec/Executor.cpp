@@ -130,6 +130,8 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
   if (!target)
     return Status::unsupported(artifactPath + ": the artifact has no " + kCPUTarget +
                                " code (compile it with kilnc --target=cpu)");
+  if (Status s = checkParameterDTypes(manifest, artifactPath); !s.ok())
+    return s;
   if (Status s = WeightSet::load(manifest, weightsPath, m.weights); !s.ok())
     return s;
 
@@ -149,9 +151,9 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const Parameter &p = m.weights.parameter(i);
     std::unique_ptr<hal::Buffer> buffer;
-    // Parameters are only read by dispatches.
-    if (hal::Status s = m.device->wrapHostMemory(const_cast<float *>(m.weights.data(i)),
-                                                 size_t(p.numElements()) * sizeof(float), buffer);
+    // Parameters are only read by dispatches, in their table dtype (f32 or bf16).
+    if (hal::Status s = m.device->wrapHostMemory(const_cast<void *>(m.weights.bytes(i)),
+                                                 m.weights.byteSize(i), buffer);
         !s)
       return Status::invalid("parameter '" + p.name + "': " + s.message());
     m.params.emplace(p.name, std::move(buffer));

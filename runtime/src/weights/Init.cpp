@@ -74,14 +74,27 @@ void initializeParameter(const Parameter &param, uint64_t seed, float *out) {
 }
 
 Status writeInitializedWeights(const Manifest &manifest, uint64_t seed, const std::string &path) {
+  if (Status s = checkParameterDTypes(manifest, path); !s.ok())
+    return s;
   std::vector<SafetensorsEntry> entries;
   entries.reserve(manifest.parameters.size());
   for (const Parameter &p : manifest.parameters) {
     SafetensorsEntry e;
     e.name = p.name;
-    e.dtype = DType::F32;
+    e.dtype = p.dtype;
     e.shape = p.shape;
-    e.fill = [&p, seed](void *dst) { initializeParameter(p, seed, static_cast<float *>(dst)); };
+    if (p.dtype == DType::F32) {
+      e.fill = [&p, seed](void *dst) { initializeParameter(p, seed, static_cast<float *>(dst)); };
+    } else {
+      // bf16: the f32 values of this one parameter, rounded to nearest even.
+      e.fill = [&p, seed](void *dst) {
+        std::vector<float> values(static_cast<size_t>(p.numElements()));
+        initializeParameter(p, seed, values.data());
+        uint16_t *out = static_cast<uint16_t *>(dst);
+        for (size_t i = 0; i < values.size(); ++i)
+          out[i] = floatToBfloat16(values[i]);
+      };
+    }
     entries.push_back(std::move(e));
   }
   return writeSafetensors(path, entries,

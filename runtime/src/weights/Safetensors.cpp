@@ -85,6 +85,18 @@ float bfloat16ToFloat(uint16_t b) {
   return f;
 }
 
+uint16_t floatToBfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep sign and top payload bits, set quiet bit
+    return uint16_t((bits >> 16) | 0x0040u);
+  // Round to nearest, ties to even: add just under half an ulp of the result, plus its low bit.
+  // A carry out of the mantissa moves to the next binade, and past the largest finite value to
+  // the infinity (exponent all ones, mantissa zero).
+  uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return uint16_t((bits + rounding) >> 16);
+}
+
 const SafetensorsTensor *SafetensorsFile::find(std::string_view name) const {
   for (const SafetensorsTensor &t : tensors_)
     if (t.name == name)

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unordered_map>
 
-// safetensors data is little-endian and f32 tensors are used in place.
+// safetensors data is little-endian and tensors of a parameter's dtype are used in place.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "Kiln's runtime needs a little-endian host");
 
@@ -28,15 +28,15 @@ namespace kiln::rt {
 
 namespace {
 struct AlignedFree {
-  void operator()(float *p) const { std::free(p); }
+  void operator()(void *p) const { std::free(p); }
 };
-using AlignedBuffer = std::unique_ptr<float, AlignedFree>;
+using AlignedBuffer = std::unique_ptr<void, AlignedFree>;
 
-AlignedBuffer allocate(size_t n) {
+AlignedBuffer allocate(size_t bytes) {
   void *p = nullptr;
-  if (posix_memalign(&p, 64, std::max<size_t>(n, 1) * sizeof(float)) != 0)
+  if (posix_memalign(&p, 64, std::max<size_t>(bytes, 1)) != 0)
     return nullptr;
-  return AlignedBuffer(static_cast<float *>(p));
+  return AlignedBuffer(p);
 }
 
 std::string shapeString(const std::vector<int64_t> &shape) {
@@ -128,19 +128,51 @@ bool sourceShape(const Source &src, std::vector<int64_t> &shape) {
   return true;
 }
 
-/// Materializes a source as a dense f32 tensor of `n` elements in `out`.
-void materialize(const Source &src, float *out, size_t n) {
+/// Stored elements converted at a time through f32 when the parameter is not f32.
+constexpr size_t kChunk = size_t(1) << 14;
+/// Columns of a transposed matrix converted at a time: the scratch holds rows x kColumns floats.
+constexpr size_t kColumns = 32;
+
+/// The floats of scratch `materialize` needs for a source of `n` elements.
+size_t scratchFloats(const Source &src, size_t n) {
+  if (!src.transpose)
+    return kChunk;
+  size_t rows = static_cast<size_t>(src.tensor->shape[0]);
+  if (src.hasSlice && src.slice.axis == 0)
+    rows /= static_cast<size_t>(src.slice.count);
+  return n == 0 ? 0 : rows * kColumns;
+}
+
+/// Rounds `count` f32 values to bf16 (nearest even).
+void roundRun(const float *v, size_t count, uint16_t *out) {
+  for (size_t i = 0; i < count; ++i)
+    out[i] = floatToBfloat16(v[i]);
+}
+
+/// Materializes a source as a dense tensor of `n` elements of `type` (F32 or BF16) in `out`:
+/// each stored value converted to f32, then to `type`. `scratch` holds scratchFloats() floats;
+/// no other memory is used, so a bf16 parameter never needs an f32 copy of itself.
+void materialize(const Source &src, DType type, void *out, size_t n, float *scratch) {
   const SafetensorsFile &file = *src.file;
-  const std::vector<int64_t> &shape = src.tensor->shape;
-  std::vector<float> sliced;
-  float *dst = out;
-  if (src.transpose) {
-    sliced.resize(n);
-    dst = sliced.data();
-  }
-  if (!src.hasSlice) {
-    convertRun(file, *src.tensor, 0, n, dst);
-  } else {
+  const SafetensorsTensor &t = *src.tensor;
+  const std::vector<int64_t> &shape = t.shape;
+  // Copies `count` stored elements from element `first` to element `at` of out.
+  auto copyRun = [&](size_t first, size_t count, size_t at) {
+    if (type == DType::F32) {
+      convertRun(file, t, first, count, static_cast<float *>(out) + at);
+      return;
+    }
+    for (size_t done = 0; done < count; done += kChunk) {
+      size_t k = std::min(kChunk, count - done);
+      convertRun(file, t, first + done, k, scratch);
+      roundRun(scratch, k, static_cast<uint16_t *>(out) + at + done);
+    }
+  };
+  if (!src.transpose) {
+    if (!src.hasSlice) {
+      copyRun(0, n, 0);
+      return;
+    }
     size_t axis = static_cast<size_t>(src.slice.axis);
     size_t outer = 1, inner = 1;
     for (size_t i = 0; i < axis; ++i)
@@ -151,21 +183,43 @@ void materialize(const Source &src, float *out, size_t n) {
     size_t chunk = full / static_cast<size_t>(src.slice.count);
     size_t start = chunk * static_cast<size_t>(src.slice.index);
     for (size_t o = 0; o < outer; ++o)
-      convertRun(file, *src.tensor, (o * full + start) * inner, chunk * inner,
-                 dst + o * chunk * inner);
+      copyRun((o * full + start) * inner, chunk * inner, o * chunk * inner);
+    return;
   }
-  if (src.transpose) {
-    // dst holds the (sliced) stored matrix [rows, cols]; out gets its transpose [cols, rows].
-    size_t rows = n == 0 ? 0 : static_cast<size_t>(src.hasSlice && src.slice.axis == 0
-                                                        ? shape[0] / src.slice.count
-                                                        : shape[0]);
-    size_t cols = rows == 0 ? 0 : n / rows;
-    constexpr size_t B = 32;
-    for (size_t r0 = 0; r0 < rows; r0 += B)
-      for (size_t c0 = 0; c0 < cols; c0 += B)
-        for (size_t r = r0; r < std::min(rows, r0 + B); ++r)
-          for (size_t c = c0; c < std::min(cols, c0 + B); ++c)
-            out[c * rows + r] = dst[r * cols + c];
+  // Rank 2: the stored matrix [R, C], possibly sliced, is the matrix [rows, cols] whose element
+  // (r, c) is stored at base + r * C + c; out gets its transpose [cols, rows]. kColumns columns
+  // at a time go through the scratch.
+  if (n == 0)
+    return;
+  size_t storedCols = static_cast<size_t>(shape[1]);
+  size_t rows = static_cast<size_t>(shape[0]), cols = storedCols, base = 0;
+  if (src.hasSlice) {
+    size_t count = static_cast<size_t>(src.slice.count);
+    size_t index = static_cast<size_t>(src.slice.index);
+    if (src.slice.axis == 0) {
+      rows /= count;
+      base = index * rows * storedCols;
+    } else {
+      cols /= count;
+      base = index * cols;
+    }
+  }
+  for (size_t c0 = 0; c0 < cols; c0 += kColumns) {
+    size_t w = std::min(kColumns, cols - c0);
+    for (size_t r = 0; r < rows; ++r)
+      convertRun(file, t, base + r * storedCols + c0, w, scratch + r * kColumns);
+    for (size_t c = 0; c < w; ++c) {
+      size_t at = (c0 + c) * rows;
+      if (type == DType::F32) {
+        float *o = static_cast<float *>(out) + at;
+        for (size_t r = 0; r < rows; ++r)
+          o[r] = scratch[r * kColumns + c];
+      } else {
+        uint16_t *o = static_cast<uint16_t *>(out) + at;
+        for (size_t r = 0; r < rows; ++r)
+          o[r] = floatToBfloat16(scratch[r * kColumns + c]);
+      }
+    }
   }
 }
 
@@ -184,7 +238,7 @@ void appendList(std::string &msg, const char *label, const std::vector<std::stri
 struct WeightSet::Impl {
   std::vector<std::unique_ptr<SafetensorsFile>> ownedFiles;
   std::vector<Parameter> params;
-  std::vector<const float *> data;
+  std::vector<const void *> data;
   std::vector<AlignedBuffer> owned;
   std::string naming;
 };
@@ -196,13 +250,50 @@ WeightSet &WeightSet::operator=(WeightSet &&) noexcept = default;
 
 size_t WeightSet::size() const { return impl_->params.size(); }
 const Parameter &WeightSet::parameter(size_t i) const { return impl_->params[i]; }
-const float *WeightSet::data(size_t i) const { return impl_->data[i]; }
+DType WeightSet::dtype(size_t i) const { return impl_->params[i].dtype; }
+const void *WeightSet::bytes(size_t i) const { return impl_->data[i]; }
+size_t WeightSet::byteSize(size_t i) const {
+  const Parameter &p = impl_->params[i];
+  return static_cast<size_t>(p.numElements()) * dtypeSize(p.dtype);
+}
+const float *WeightSet::f32(size_t i) const {
+  return impl_->params[i].dtype == DType::F32 ? static_cast<const float *>(impl_->data[i])
+                                              : nullptr;
+}
 const std::string &WeightSet::naming() const { return impl_->naming; }
-const float *WeightSet::find(std::string_view name) const {
+size_t WeightSet::indexOf(std::string_view name) const {
   for (size_t i = 0; i < impl_->params.size(); ++i)
     if (impl_->params[i].name == name)
-      return impl_->data[i];
-  return nullptr;
+      return i;
+  return impl_->params.size();
+}
+const void *WeightSet::find(std::string_view name) const {
+  size_t i = indexOf(name);
+  return i < size() ? bytes(i) : nullptr;
+}
+const float *WeightSet::findF32(std::string_view name) const {
+  size_t i = indexOf(name);
+  return i < size() ? f32(i) : nullptr;
+}
+
+Status checkParameterDTypes(const Manifest &manifest, std::string_view where) {
+  for (const Parameter &p : manifest.parameters)
+    if (p.dtype != DType::F32 && p.dtype != DType::BF16)
+      return Status::unsupported(std::string(where) + ": parameter '" + p.name + "' of model '" +
+                                 manifest.model + "' is stored as " + dtypeName(p.dtype) +
+                                 " in the parameter table; kiln loads f32 and bf16 parameters");
+  return Status::success();
+}
+
+Status checkTrainableParameters(const Manifest &manifest, std::string_view where) {
+  for (const Parameter &p : manifest.parameters)
+    if (p.dtype != DType::F32)
+      return Status::unsupported(std::string(where) + ": parameter '" + p.name +
+                                 "' is stored as " + dtypeName(p.dtype) +
+                                 "; training needs f32 parameters: compile without "
+                                 "--weight-dtype=" +
+                                 dtypeName(p.dtype));
+  return Status::success();
 }
 
 namespace {
@@ -310,6 +401,8 @@ Status WeightSet::load(const Manifest &manifest, const SafetensorsFile &file, We
 Status WeightSet::load(const Manifest &manifest, const std::vector<const SafetensorsFile *> &files,
                        std::string_view name, WeightSet &out) {
   const std::vector<Parameter> &params = manifest.parameters;
+  if (Status s = checkParameterDTypes(manifest, name); !s.ok())
+    return s;
   // Every tensor of every file, by name.
   struct Ref {
     const SafetensorsFile *file;
@@ -463,20 +556,25 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
   std::set<const SafetensorsTensor *> usedInPlace;
   for (size_t i = 0; i < params.size(); ++i)
     lastUser[sources[i].tensor] = i;
+  std::vector<float> scratch;
   for (size_t i = 0; i < params.size(); ++i) {
     const Source &src = sources[i];
+    DType type = params[i].dtype;
     size_t n = static_cast<size_t>(params[i].numElements());
     const uint8_t *bytes = src.file->bytes(*src.tensor);
-    if (src.tensor->dtype == DType::F32 && !src.hasSlice && !src.transpose &&
-        reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
-      impl->data[i] = reinterpret_cast<const float *>(bytes);
+    if (src.tensor->dtype == type && !src.hasSlice && !src.transpose &&
+        reinterpret_cast<uintptr_t>(bytes) % dtypeSize(type) == 0) {
+      impl->data[i] = bytes;
       usedInPlace.insert(src.tensor);
       continue;
     }
-    AlignedBuffer buf = allocate(n);
+    AlignedBuffer buf = allocate(n * dtypeSize(type));
     if (!buf)
       return Status::ioError(std::string(name) + ": out of memory loading " + params[i].name);
-    materialize(src, buf.get(), n);
+    size_t need = scratchFloats(src, n);
+    if (scratch.size() < need)
+      scratch.resize(need);
+    materialize(src, type, buf.get(), n, scratch.data());
     impl->data[i] = buf.get();
     impl->owned.push_back(std::move(buf));
     if (lastUser[src.tensor] == i && !usedInPlace.count(src.tensor))

@@ -33,9 +33,10 @@ const char *kInfoHelp =
 const char *kInitHelp =
     "usage: kiln init MODEL.kc [--seed N] -o WEIGHTS.safetensors\n"
     "\n"
-    "Writes freshly initialized weights for the model's parameter table, as f32 safetensors\n"
-    "with Kiln names: each parameter is normal(0, std), zeros or ones as the model file says.\n"
-    "The values depend only on the seed and the parameter names. The output file is replaced\n"
+    "Writes freshly initialized weights for the model's parameter table, as safetensors with\n"
+    "Kiln names: each parameter is normal(0, std), zeros or ones as the model file says, stored\n"
+    "in the parameter's dtype (F32, or BF16 rounded to nearest even from the f32 values). The\n"
+    "values depend only on the seed and the parameter names. The output file is replaced\n"
     "atomically.\n"
     "\n"
     "options:\n"
@@ -232,11 +233,13 @@ int runInit(int argc, char **argv) {
   const Manifest &m = artifact.manifest();
   if (!(s = writeInitializedWeights(m, seed, output)).ok())
     return reportError(s);
-  uint64_t values = 0;
-  for (const Parameter &p : m.parameters)
+  uint64_t values = 0, bytes = 0;
+  for (const Parameter &p : m.parameters) {
     values += static_cast<uint64_t>(p.numElements());
+    bytes += static_cast<uint64_t>(p.numElements()) * dtypeSize(p.dtype);
+  }
   std::fprintf(stderr, "kiln init: wrote %zu parameters (%" PRIu64 " values, %s) to %s\n",
-               m.parameters.size(), values, humanBytes(values * 4).c_str(), output);
+               m.parameters.size(), values, humanBytes(bytes).c_str(), output);
   return kExitOk;
 }
 

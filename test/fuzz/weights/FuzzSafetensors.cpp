@@ -2,7 +2,8 @@
 //
 // Parses the input as a safetensors file; when it is accepted, reads every tensor (every byte
 // of every accepted range must be readable) and loads it against a small GPT-2-like parameter
-// table in both Kiln and Hugging Face naming, exercising slices and transposes.
+// table in both Kiln and Hugging Face naming, exercising slices and transposes, with the
+// matrices as f32 and as bf16 parameters.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/weights/Safetensors.h"
@@ -58,14 +59,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         std::abort();
     }
   }
-  static const Manifest manifest = fuzzManifest();
-  WeightSet w;
-  s = WeightSet::load(manifest, f, w);
-  if (s.ok()) {
-    volatile float sink = 0;
-    for (size_t i = 0; i < w.size(); ++i)
-      for (int64_t k = 0; k < w.parameter(i).numElements(); ++k)
-        sink = sink + w.data(i)[k];
+  // The same table in f32, and with the matrices in bf16 (converted, or in place).
+  static const Manifest f32Table = fuzzManifest();
+  static const Manifest bf16Table = [] {
+    Manifest m = fuzzManifest();
+    for (size_t i = 0; i < 4; ++i)
+      m.parameters[i].dtype = DType::BF16;
+    return m;
+  }();
+  for (const Manifest *manifest : {&f32Table, &bf16Table}) {
+    WeightSet w;
+    s = WeightSet::load(*manifest, f, w);
+    if (!s.ok())
+      continue;
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      const uint8_t *b = static_cast<const uint8_t *>(w.bytes(i));
+      for (size_t k = 0; k < w.byteSize(i); ++k)
+        sink = sink ^ b[k];
+    }
     (void)sink;
   }
   return 0;

@@ -70,6 +70,99 @@ TEST(Safetensors, BFloat16ToFloat) {
   EXPECT_EQ(bfloat16ToFloat(0x0001), std::ldexp(1.0f, -133)); // smallest subnormal
 }
 
+namespace {
+uint16_t toBf16(uint32_t f32Bits) {
+  float f;
+  std::memcpy(&f, &f32Bits, 4);
+  return floatToBfloat16(f);
+}
+
+/// The bfloat16 nearest to finite `x` by value (ties to the even bit pattern), found by comparing
+/// distances in double: independent of the bit trick the runtime uses. Past the largest finite
+/// bfloat16 the next value up is taken to be 2^128, which is where IEEE rounding puts the
+/// boundary to infinity.
+uint16_t nearestBf16ByValue(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  uint16_t sign = uint16_t((bits >> 16) & 0x8000), lo = uint16_t((bits >> 16) & 0x7fff);
+  uint16_t hi = uint16_t(lo + 1);
+  double ax = std::fabs(double(x));
+  double vlo = double(bfloat16ToFloat(lo));
+  double vhi = hi == 0x7f80 ? std::ldexp(1.0, 128) : double(bfloat16ToFloat(hi));
+  if (ax == vlo)
+    return uint16_t(sign | lo);
+  double dlo = ax - vlo, dhi = vhi - ax;
+  uint16_t pick = dlo < dhi ? lo : dhi < dlo ? hi : ((lo & 1) ? hi : lo);
+  return uint16_t(sign | pick);
+}
+} // namespace
+
+TEST(Safetensors, FloatToBFloat16RoundsToNearestEven) {
+  // Exact values keep their upper half.
+  EXPECT_EQ(toBf16(0x3f800000), 0x3f80); // 1
+  EXPECT_EQ(toBf16(0xc0000000), 0xc000); // -2
+  EXPECT_EQ(toBf16(0x3e200000), 0x3e20); // 0.15625
+  // Ties go to the even pattern, down and up, for either sign.
+  EXPECT_EQ(toBf16(0x3f808000), 0x3f80); // 1 + 2^-8: between 0x3f80 (even) and 0x3f81
+  EXPECT_EQ(toBf16(0x3f818000), 0x3f82); // between 0x3f81 and 0x3f82 (even)
+  EXPECT_EQ(toBf16(0xbf808000), 0xbf80);
+  EXPECT_EQ(toBf16(0xbf818000), 0xbf82);
+  // Just above and just below a tie.
+  EXPECT_EQ(toBf16(0x3f808001), 0x3f81);
+  EXPECT_EQ(toBf16(0x3f807fff), 0x3f80);
+  EXPECT_EQ(toBf16(0x3f817fff), 0x3f81);
+  // A carry through the mantissa into the exponent: 1.99999988 -> 2.
+  EXPECT_EQ(toBf16(0x3fffffff), 0x4000);
+  // Near the top: the largest finite f32 and the tie above the largest finite bfloat16 round
+  // to infinity; just below the tie stays finite.
+  EXPECT_EQ(toBf16(0x7f7fffff), 0x7f80);
+  EXPECT_EQ(toBf16(0xff7fffff), 0xff80);
+  EXPECT_EQ(toBf16(0x7f7f8000), 0x7f80);
+  EXPECT_EQ(toBf16(0x7f7f7fff), 0x7f7f);
+  // Zeros and infinities.
+  EXPECT_EQ(toBf16(0x00000000), 0x0000);
+  EXPECT_EQ(toBf16(0x80000000), 0x8000); // -0 stays -0
+  EXPECT_EQ(toBf16(0x7f800000), 0x7f80);
+  EXPECT_EQ(toBf16(0xff800000), 0xff80);
+  // NaNs stay NaNs (quiet), with their sign, even when the payload is only in the low half
+  // (truncation would make an infinity of those).
+  for (uint32_t nan : {0x7fc00000u, 0x7f800001u, 0x7fa00000u, 0xffc00001u, 0xff800001u}) {
+    uint16_t b = toBf16(nan);
+    EXPECT_EQ(b & 0x7f80, 0x7f80) << std::hex << nan;
+    EXPECT_NE(b & 0x007f, 0) << std::hex << nan;
+    EXPECT_NE(b & 0x0040, 0) << std::hex << nan; // quiet
+    EXPECT_EQ(b & 0x8000, (nan >> 16) & 0x8000) << std::hex << nan;
+  }
+  EXPECT_EQ(toBf16(0x7fa00000), 0x7fe0); // leading payload bits kept
+  // Subnormals round like any other value.
+  EXPECT_EQ(toBf16(0x00000001), 0x0000); // smallest f32 subnormal -> +0
+  EXPECT_EQ(toBf16(0x80000001), 0x8000); // -> -0
+  EXPECT_EQ(toBf16(0x00010000), 0x0001); // smallest bfloat16 subnormal, exact
+  EXPECT_EQ(toBf16(0x00008000), 0x0000); // tie -> even (0)
+  EXPECT_EQ(toBf16(0x00018000), 0x0002); // tie -> even (2)
+  EXPECT_EQ(toBf16(0x00008001), 0x0001);
+  EXPECT_EQ(toBf16(0x80008001), 0x8001);
+  EXPECT_EQ(toBf16(0x007fffff), 0x0080); // largest f32 subnormal -> smallest normal
+}
+
+TEST(Safetensors, FloatToBFloat16IsTheNearestValue) {
+  // A stride through every f32 pattern, plus the patterns around each rounding boundary of a
+  // sample of upper halves; each against the nearest bfloat16 found by value.
+  auto check = [](uint32_t bits) {
+    float x;
+    std::memcpy(&x, &bits, 4);
+    if (std::isnan(x))
+      return;
+    uint16_t want = std::isinf(x) ? uint16_t(bits >> 16) : nearestBf16ByValue(x);
+    ASSERT_EQ(floatToBfloat16(x), want) << "f32 0x" << std::hex << bits;
+  };
+  for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 65521)
+    check(uint32_t(b));
+  for (uint32_t hi = 0; hi < 65536; hi += 7)
+    for (uint32_t low : {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu})
+      check((hi << 16) | low);
+}
+
 TEST(Safetensors, WriteThenRead) {
   std::string dir = tempDir(), path = dir + "/w.safetensors";
   std::vector<float> a = {1.5f, -2.0f, 3.25f, 0.0f, 5.0f, -6.5f};

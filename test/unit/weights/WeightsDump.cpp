@@ -2,13 +2,15 @@
 //
 //   kiln-weights-dump MODEL.kc WEIGHTS.safetensors OUTDIR
 //
-// Loads the weights for the artifact's parameter table and writes each parameter as
-// OUTDIR/<name>.f32 (raw little-endian floats), plus OUTDIR/naming.txt. Exit 1 with the loader's
+// Loads the weights for the artifact's parameter table and writes each parameter's bytes as
+// loaded, OUTDIR/<name>.f32 (raw little-endian floats) or OUTDIR/<name>.bf16 (raw little-endian
+// bfloat16 bit patterns), plus OUTDIR/naming.txt. Exit 1 with the loader's
 // message on bad input. Used by reference_test.py to compare against numpy. With OUTDIR `-` it
 // only loads, and prints the load time and peak RSS (gpt2_load_bench.py).
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/artifact/Artifact.h"
+#include "kiln/rt/weights/Safetensors.h"
 #include "kiln/rt/weights/Weights.h"
 
 #include <chrono>
@@ -36,9 +38,17 @@ int main(int argc, char **argv) {
   if (dir == "-") {
     // Touch every value, as a forward pass would.
     double sum = 0;
-    for (size_t i = 0; i < w.size(); ++i)
-      for (int64_t k = 0; k < w.parameter(i).numElements(); ++k)
-        sum += w.data(i)[k];
+    for (size_t i = 0; i < w.size(); ++i) {
+      int64_t n = w.parameter(i).numElements();
+      if (const float *f = w.f32(i)) {
+        for (int64_t k = 0; k < n; ++k)
+          sum += f[k];
+      } else {
+        const uint16_t *b = static_cast<const uint16_t *>(w.bytes(i));
+        for (int64_t k = 0; k < n; ++k)
+          sum += bfloat16ToFloat(b[k]);
+      }
+    }
     double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // VmHWM, not getrusage: ru_maxrss survives exec and would report the parent's peak.
@@ -55,13 +65,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < w.size(); ++i) {
-    std::string path = dir + "/" + w.parameter(i).name + ".f32";
+    std::string path = dir + "/" + w.parameter(i).name + "." + dtypeName(w.dtype(i));
     FILE *f = std::fopen(path.c_str(), "wb");
     if (!f) {
       std::fprintf(stderr, "%s: cannot write\n", path.c_str());
       return 1;
     }
-    std::fwrite(w.data(i), sizeof(float), static_cast<size_t>(w.parameter(i).numElements()), f);
+    std::fwrite(w.bytes(i), 1, w.byteSize(i), f);
     std::fclose(f);
   }
   FILE *f = std::fopen((dir + "/naming.txt").c_str(), "w");

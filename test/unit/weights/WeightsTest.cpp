@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
+#include <map>
 #include <cstdio>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,19 +87,19 @@ TEST(Weights, HuggingFaceLayoutWithPrefixTransposeAndSlices) {
       Status s = WeightSet::load(sampleManifest(), path, w);
       ASSERT_TRUE(s.ok()) << s.message();
       EXPECT_TRUE(contains(w.naming(), "hugging face")) << w.naming();
-      EXPECT_EQ(w.find("wte.weight")[8 * 50 + 3], float(8 * 50 + 3));
-      EXPECT_EQ(w.find("h.0.ln_1.bias")[5], 2005.0f);
+      EXPECT_EQ(w.findF32("wte.weight")[8 * 50 + 3], float(8 * 50 + 3));
+      EXPECT_EQ(w.findF32("h.0.ln_1.bias")[5], 2005.0f);
       // q/k/v[o][i] = c_attn[i][part * 8 + o]  (slice along axis 1, then transpose)
       const char *parts[] = {"h.0.attn.q.weight", "h.0.attn.k.weight", "h.0.attn.v.weight"};
       for (int part = 0; part < 3; ++part) {
-        const float *q = w.find(parts[part]);
+        const float *q = w.findF32(parts[part]);
         ASSERT_NE(q, nullptr);
         for (int o = 0; o < 8; ++o)
           for (int i = 0; i < 8; ++i)
             ASSERT_EQ(q[o * 8 + i], 3000.0f + float(i * 24 + part * 8 + o))
                 << parts[part] << " " << o << "," << i;
       }
-      const float *proj = w.find("h.0.attn.proj.weight");
+      const float *proj = w.findF32("h.0.attn.proj.weight");
       EXPECT_EQ(proj[2 * 8 + 5], 4000.0f + float(5 * 8 + 2));
     }
   }
@@ -128,8 +130,8 @@ TEST(Weights, LegacyLayerNormGammaBetaNamesLoadAsInTransformers) {
   WeightSet w;
   Status s = WeightSet::load(m, path, w);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(w.find("ln.weight")[3], 4.0f);
-  EXPECT_EQ(w.find("ln.bias")[0], 5.0f);
+  EXPECT_EQ(w.findF32("ln.weight")[3], 4.0f);
+  EXPECT_EQ(w.findF32("ln.bias")[0], 5.0f);
 
   // Only LayerNorm names have a legacy spelling.
   ASSERT_TRUE(writeSafetensors(path, {{"bert.embeddings.LayerNorm.gamma", DType::F32, {4},
@@ -169,7 +171,7 @@ TEST(Weights, HalfPrecisionCheckpointsConvert) {
     Status s = WeightSet::load(sampleManifest(), path, w);
     ASSERT_TRUE(s.ok()) << s.message();
     for (int i = 0; i < 8; ++i)
-      EXPECT_EQ(w.find("h.0.ln_1.weight")[i], 0.5f * float(i) - 1.0f);
+      EXPECT_EQ(w.findF32("h.0.ln_1.weight")[i], 0.5f * float(i) - 1.0f);
   }
 }
 
@@ -210,7 +212,7 @@ TEST(Weights, EveryProblemIsReportedByNameAndNothingLoads) {
   EXPECT_TRUE(contains(m, "cannot be split that way")) << m;
   EXPECT_FALSE(contains(m, "lm_head")) << m; // ignored by hf_ignore
   EXPECT_EQ(w.size(), sampleManifest().parameters.size());
-  EXPECT_EQ(w.find("h.0.ln_1.bias")[0], 2000.0f);
+  EXPECT_EQ(w.findF32("h.0.ln_1.bias")[0], 2000.0f);
 }
 
 TEST(Weights, KilnNamedFilesLoadAndReportByKilnName) {
@@ -223,7 +225,7 @@ TEST(Weights, KilnNamedFilesLoadAndReportByKilnName) {
   EXPECT_EQ(w.naming(), "kiln");
   std::vector<float> want(static_cast<size_t>(m.parameters[3].numElements()));
   initializeParameter(m.parameters[3], 42, want.data());
-  EXPECT_TRUE(std::equal(want.begin(), want.end(), w.data(3)));
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), w.f32(3)));
 
   // A Kiln-named file lacking one parameter names it.
   Manifest bigger = m;
@@ -263,7 +265,7 @@ TEST(Weights, ShardsSplitTheTensorsAndMayNotRepeatThem) {
   WeightSet w;
   Status s = WeightSet::load(sampleManifest(), {&fa, &fb}, "shards", w);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(w.find("h.0.attn.proj.weight")[1], 4000.0f + 8);
+  EXPECT_EQ(w.findF32("h.0.attn.proj.weight")[1], 4000.0f + 8);
   s = WeightSet::load(sampleManifest(), {&fa, &fb, &fa}, "shards", w);
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(contains(s.message(), "appears in two files")) << s.message();
@@ -374,4 +376,341 @@ TEST(Init, ZerosAndOnes) {
   p.init = InitKind::Ones;
   initializeParameter(p, 1, x.data());
   EXPECT_TRUE(std::all_of(x.begin(), x.end(), [](float v) { return v == 1.0f; }));
+}
+
+//===----------------------------------------------------------------------===//
+// bf16 parameters
+//===----------------------------------------------------------------------===//
+
+namespace {
+float fromBits(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+uint32_t bitsOf(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+/// The bfloat16 pattern of f32 `x`, rounded to nearest even, by comparing distances in double
+/// (not the runtime's bit trick); NaN gives 0xffff, which no load may produce from a NaN's
+/// place (the callers check NaN-ness separately).
+uint16_t expectBf16(float x) {
+  uint32_t bits = bitsOf(x);
+  if (std::isnan(x))
+    return 0xffff;
+  if (std::isinf(x))
+    return uint16_t(bits >> 16);
+  uint16_t sign = uint16_t((bits >> 16) & 0x8000), lo = uint16_t((bits >> 16) & 0x7fff);
+  uint16_t hi = uint16_t(lo + 1);
+  double ax = std::fabs(double(x)), vlo = double(fromBits(uint32_t(lo) << 16));
+  double vhi = hi == 0x7f80 ? std::ldexp(1.0, 128) : double(fromBits(uint32_t(hi) << 16));
+  double dlo = ax - vlo, dhi = vhi - ax;
+  uint16_t pick = dlo < dhi ? lo : dhi < dlo ? hi : ((lo & 1) ? hi : lo);
+  return uint16_t(sign | pick);
+}
+
+/// Compares a loaded bf16 parameter with the expected f32 values rounded to nearest even.
+void expectRounded(const WeightSet &w, const char *name, const std::vector<float> &want) {
+  size_t i = w.indexOf(name);
+  ASSERT_LT(i, w.size()) << name;
+  ASSERT_EQ(w.dtype(i), DType::BF16) << name;
+  ASSERT_EQ(w.byteSize(i), 2 * want.size()) << name;
+  EXPECT_EQ(w.f32(i), nullptr) << name;
+  const uint16_t *got = static_cast<const uint16_t *>(w.bytes(i));
+  for (size_t k = 0; k < want.size(); ++k) {
+    if (std::isnan(want[k])) {
+      EXPECT_EQ(got[k] & 0x7f80, 0x7f80) << name << "[" << k << "] is not a NaN";
+      EXPECT_NE(got[k] & 0x007f, 0) << name << "[" << k << "] is not a NaN";
+    } else {
+      ASSERT_EQ(got[k], expectBf16(want[k]))
+          << name << "[" << k << "] from f32 0x" << std::hex << bitsOf(want[k]);
+    }
+  }
+}
+
+/// sampleManifest() with its matrices (wte and the attention weights) as bf16.
+Manifest bf16SampleManifest() {
+  Manifest m = sampleManifest();
+  for (Parameter &p : m.parameters)
+    if (p.shape.size() == 2)
+      p.dtype = DType::BF16;
+  return m;
+}
+
+/// Kiln parameter values of the HfCheckpoint layout: q/k/v[o][i] = c_attn[i][part * 8 + o],
+/// proj[o][i] = c_proj[i][o].
+std::vector<float> attnPart(const std::vector<float> &cattn, int part) {
+  std::vector<float> v(64);
+  for (int o = 0; o < 8; ++o)
+    for (int i = 0; i < 8; ++i)
+      v[o * 8 + i] = cattn[i * 24 + part * 8 + o];
+  return v;
+}
+std::vector<float> projOf(const std::vector<float> &cproj) {
+  std::vector<float> v(64);
+  for (int o = 0; o < 8; ++o)
+    for (int i = 0; i < 8; ++i)
+      v[o * 8 + i] = cproj[i * 8 + o];
+  return v;
+}
+} // namespace
+
+TEST(Bf16Parameters, F32CheckpointIsRoundedToNearestEven) {
+  HfCheckpoint ck;
+  std::vector<SafetensorsEntry> e = ck.entries("transformer.", false);
+  // Values around every rounding case, in the fused, transposed c_attn and in wte.
+  const uint32_t special[] = {
+      0x3f800000, 0x3f808000, 0x3f818000, 0xbf818000, 0x3f808001, 0x3f807fff, 0x3fffffff,
+      0x7f7fffff, 0xff7fffff, 0x7f7f8000, 0x7f7f7fff, 0x80000000, 0x7f800000, 0xff800000,
+      0x7fc00000, 0x7f800001, 0x00000001, 0x00008000, 0x00018000, 0x80008001, 0x007fffff};
+  for (size_t k = 0; k < std::size(special); ++k) {
+    ck.cattn[k * 9] = fromBits(special[k]);
+    ck.wte[k * 31] = fromBits(special[k]);
+  }
+  for (size_t k = 0; k < ck.wte.size(); ++k) // many values with bits below the bf16 mantissa
+    if (k % 31 != 0)
+      ck.wte[k] = float(k) * 1.0009765625f + 1.0f / 3.0f;
+  e[0].data = ck.wte.data();
+  e[3].data = ck.cattn.data();
+  std::string path = tempPath("f32-into-bf16.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, e).ok());
+  WeightSet w;
+  Status s = WeightSet::load(bf16SampleManifest(), path, w);
+  ASSERT_TRUE(s.ok()) << s.message();
+  expectRounded(w, "wte.weight", ck.wte);
+  const char *parts[] = {"h.0.attn.q.weight", "h.0.attn.k.weight", "h.0.attn.v.weight"};
+  for (int part = 0; part < 3; ++part)
+    expectRounded(w, parts[part], attnPart(ck.cattn, part));
+  expectRounded(w, "h.0.attn.proj.weight", projOf(ck.cproj));
+  // Vectors stay f32, bit for bit, in place.
+  size_t ln = w.indexOf("h.0.ln_1.bias");
+  ASSERT_EQ(w.dtype(ln), DType::F32);
+  EXPECT_EQ(w.byteSize(ln), 8 * sizeof(float));
+  ASSERT_NE(w.f32(ln), nullptr);
+  EXPECT_EQ(w.f32(ln)[3], 2003.0f);
+  EXPECT_EQ(w.findF32("wte.weight"), nullptr); // not f32
+  EXPECT_EQ(w.find("wte.weight"), w.bytes(0));
+  EXPECT_EQ(w.find("no.such.weight"), nullptr);
+  EXPECT_EQ(w.indexOf("no.such.weight"), w.size());
+}
+
+TEST(Bf16Parameters, Bf16CheckpointIsUsedInPlace) {
+  // kiln init writes bf16 parameters as BF16 tensors: they load in place from the mapping.
+  Manifest m = bf16SampleManifest();
+  std::string path = tempPath("bf16-init.safetensors");
+  ASSERT_TRUE(writeInitializedWeights(m, 7, path).ok());
+  SafetensorsFile f;
+  ASSERT_TRUE(SafetensorsFile::open(path, f).ok());
+  WeightSet w;
+  Status s = WeightSet::load(m, f, w);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(w.naming(), "kiln");
+  for (size_t i = 0; i < m.parameters.size(); ++i) {
+    const Parameter &p = m.parameters[i];
+    const SafetensorsTensor *t = f.find(p.name);
+    ASSERT_NE(t, nullptr) << p.name;
+    EXPECT_EQ(t->dtype, p.dtype) << p.name; // F32 vectors, BF16 matrices
+    EXPECT_EQ(w.bytes(i), static_cast<const void *>(f.bytes(*t))) << p.name << " not in place";
+    std::vector<float> values(static_cast<size_t>(p.numElements()));
+    initializeParameter(p, 7, values.data());
+    if (p.dtype == DType::BF16) {
+      expectRounded(w, p.name.c_str(), values);
+    } else {
+      ASSERT_NE(w.f32(i), nullptr);
+      EXPECT_TRUE(std::equal(values.begin(), values.end(), w.f32(i))) << p.name;
+    }
+  }
+}
+
+TEST(Bf16Parameters, Bf16CheckpointIntoF32TableWidens) {
+  // Every tensor of the checkpoint stored as BF16 (values exact in bf16), loaded into the f32
+  // table: transposes and slices as for f32, each value widened exactly.
+  HfCheckpoint ck;
+  std::vector<SafetensorsEntry> e = ck.entries("", false);
+  std::vector<std::vector<uint16_t>> bits(e.size());
+  std::vector<std::vector<float>> widened(e.size());
+  for (size_t t = 0; t < e.size(); ++t) {
+    size_t n = 1;
+    for (int64_t d : e[t].shape)
+      n *= size_t(d);
+    const float *src = static_cast<const float *>(e[t].data);
+    for (size_t k = 0; k < n; ++k) {
+      // Keep 8 significant bits: exact in bf16.
+      float v = std::ldexp(std::round(std::ldexp(src[k], -6)), 6) * -0.5f;
+      bits[t].push_back(uint16_t(bitsOf(v) >> 16));
+      widened[t].push_back(v);
+    }
+    e[t].dtype = DType::BF16;
+    e[t].data = bits[t].data();
+  }
+  std::string path = tempPath("bf16-into-f32.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, e).ok());
+  WeightSet w;
+  Status s = WeightSet::load(sampleManifest(), path, w);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (size_t i = 0; i < w.size(); ++i)
+    EXPECT_EQ(w.dtype(i), DType::F32);
+  EXPECT_EQ(w.findF32("wte.weight")[8 * 50 + 3], widened[0][8 * 50 + 3]);
+  for (int part = 0; part < 3; ++part) {
+    std::vector<float> want = attnPart(widened[3], part);
+    const char *parts[] = {"h.0.attn.q.weight", "h.0.attn.k.weight", "h.0.attn.v.weight"};
+    const float *got = w.findF32(parts[part]);
+    ASSERT_NE(got, nullptr);
+    for (size_t k = 0; k < 64; ++k)
+      ASSERT_EQ(got[k], want[k]) << parts[part] << " " << k;
+  }
+}
+
+TEST(Bf16Parameters, TransposedAndSlicedTensorsIntoBf16) {
+  // A Hugging Face checkpoint with the fused c_attn stored as BF16 and c_proj as F16: the
+  // bf16 parameters taken from them by slice and transpose are the stored bf16 values moved
+  // (no rounding at all), and the f16 values rounded once (f16 -> f32 is exact).
+  HfCheckpoint ck;
+  std::vector<SafetensorsEntry> e = ck.entries("transformer.", false);
+  std::vector<uint16_t> cattnBits(8 * 24);
+  std::vector<float> cattnValues(8 * 24);
+  for (size_t k = 0; k < cattnBits.size(); ++k) {
+    cattnBits[k] = uint16_t(0x3c00 + k * 97 + (k % 5 ? 0 : 0x8000)); // sign in some
+    cattnValues[k] = fromBits(uint32_t(cattnBits[k]) << 16);
+  }
+  std::vector<uint16_t> cprojHalf(64);
+  std::vector<float> cprojValues(64);
+  for (size_t k = 0; k < 64; ++k) {
+    // 11 significant bits: exact in f16, most not exact in bf16.
+    float v = (1025.0f + float(k * 13)) / 512.0f;
+    _Float16 h = static_cast<_Float16>(v);
+    std::memcpy(&cprojHalf[k], &h, 2);
+    cprojValues[k] = v;
+  }
+  e[3].dtype = DType::BF16;
+  e[3].data = cattnBits.data();
+  e[4].dtype = DType::F16;
+  e[4].data = cprojHalf.data();
+  std::string path = tempPath("hf-bf16-f16.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, e).ok());
+  WeightSet w;
+  Status s = WeightSet::load(bf16SampleManifest(), path, w);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const char *parts[] = {"h.0.attn.q.weight", "h.0.attn.k.weight", "h.0.attn.v.weight"};
+  for (int part = 0; part < 3; ++part) {
+    const uint16_t *got = static_cast<const uint16_t *>(w.find(parts[part]));
+    ASSERT_NE(got, nullptr);
+    for (int o = 0; o < 8; ++o)
+      for (int i = 0; i < 8; ++i)
+        ASSERT_EQ(got[o * 8 + i], cattnBits[size_t(i * 24 + part * 8 + o)])
+            << parts[part] << " " << o << "," << i;
+  }
+  expectRounded(w, "h.0.attn.proj.weight", projOf(cprojValues));
+  // 1025/512 = 0x40002000 in f32: halfway between bf16 0x4000 and 0x4001, goes to the even.
+  EXPECT_EQ(static_cast<const uint16_t *>(w.find("h.0.attn.proj.weight"))[0], 0x4000);
+}
+
+TEST(Bf16Parameters, LargeTensorsConvertInPiecesAsAWhole) {
+  // Bigger than one conversion chunk (untransposed) and wider than one column block
+  // (transposed, sliced along either axis), with values whose low bits matter; f32 and bf16
+  // tables give the same values, the bf16 ones rounded to nearest even.
+  const size_t R = 37, C = 100;      // c_fc-like stored [R, C], sliced along axis 1 in 2
+  const size_t R2 = 40, C2 = 45;     // stored [R2, C2], sliced along axis 0 in 2
+  const size_t BIG0 = 130, BIG1 = 150; // 19500 elements, untransposed
+  auto value = [](size_t t, size_t k) {
+    uint32_t x = uint32_t(k * 2654435761u + t * 40503u);
+    // Exponents around 1 with every low mantissa pattern, some negative.
+    return fromBits(((x & 1) << 31) | ((120u + (x >> 28)) << 23) | ((x >> 5) & 0x7fffff));
+  };
+  std::vector<float> fused(R * C), rows(R2 * C2), big(BIG0 * BIG1);
+  for (size_t k = 0; k < fused.size(); ++k)
+    fused[k] = value(1, k);
+  for (size_t k = 0; k < rows.size(); ++k)
+    rows[k] = value(2, k);
+  for (size_t k = 0; k < big.size(); ++k)
+    big[k] = value(3, k);
+  std::string path = tempPath("large.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, {{"fused", DType::F32, {int64_t(R), int64_t(C)}, fused.data(), {}},
+                                      {"rows", DType::F32, {int64_t(R2), int64_t(C2)}, rows.data(), {}},
+                                      {"big", DType::F32, {int64_t(BIG0), int64_t(BIG1)}, big.data(), {}}})
+                  .ok());
+  Manifest m;
+  m.model = "large";
+  auto add = [&](const char *name, std::vector<int64_t> shape, const char *hf, bool transpose,
+                 int index, int axis) {
+    Parameter p;
+    p.name = name;
+    p.shape = shape;
+    p.hfName = hf;
+    p.transpose = transpose;
+    if (index >= 0) {
+      p.hasSlice = true;
+      p.slice = {index, 2, axis};
+    }
+    m.parameters.push_back(p);
+  };
+  add("a0", {int64_t(C / 2), int64_t(R)}, "fused", true, 0, 1);
+  add("a1", {int64_t(C / 2), int64_t(R)}, "fused", true, 1, 1);
+  add("b1", {int64_t(C2), int64_t(R2 / 2)}, "rows", true, 1, 0);
+  add("b0", {int64_t(R2 / 2), int64_t(C2)}, "rows", false, 0, 0); // no transpose
+  add("big", {int64_t(BIG0), int64_t(BIG1)}, "big", false, -1, 0);
+  // The expected Kiln tensors, by index arithmetic on the stored ones.
+  std::map<std::string, std::vector<float>> want;
+  for (int part = 0; part < 2; ++part) {
+    std::vector<float> &v = want[part ? "a1" : "a0"];
+    for (size_t o = 0; o < C / 2; ++o)
+      for (size_t i = 0; i < R; ++i)
+        v.push_back(fused[i * C + part * (C / 2) + o]);
+  }
+  for (size_t o = 0; o < C2; ++o)
+    for (size_t i = 0; i < R2 / 2; ++i)
+      want["b1"].push_back(rows[(R2 / 2 + i) * C2 + o]);
+  want["b0"].assign(rows.begin(), rows.begin() + (R2 / 2) * C2);
+  want["big"] = big;
+
+  WeightSet wf;
+  Status s = WeightSet::load(m, path, wf);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (const auto &[name, values] : want) {
+    const float *got = wf.findF32(name);
+    ASSERT_NE(got, nullptr) << name;
+    for (size_t k = 0; k < values.size(); ++k)
+      ASSERT_EQ(bitsOf(got[k]), bitsOf(values[k])) << name << "[" << k << "]";
+  }
+  for (Parameter &p : m.parameters)
+    p.dtype = DType::BF16;
+  WeightSet wb;
+  s = WeightSet::load(m, path, wb);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (const auto &[name, values] : want)
+    expectRounded(wb, name.c_str(), values);
+}
+
+TEST(Bf16Parameters, OtherTableDTypesAreRefusedByName) {
+  HfCheckpoint ck;
+  std::string path = tempPath("for-f16-table.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, ck.entries("", false)).ok());
+  for (DType t : {DType::F16, DType::F64}) {
+    Manifest m = sampleManifest();
+    m.parameters[2].dtype = t; // h.0.ln_1.bias
+    WeightSet w;
+    Status s = WeightSet::load(m, path, w);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), Status::Code::Unsupported) << s.message();
+    std::string want = path + ": parameter 'h.0.ln_1.bias' of model 'gpt2' is stored as " +
+                       dtypeName(t) + " in the parameter table; kiln loads f32 and bf16 parameters";
+    EXPECT_EQ(s.message(), want);
+    // kiln init refuses it too, and writes nothing.
+    std::string out = tempPath("never-written.safetensors");
+    s = writeInitializedWeights(m, 1, out);
+    ASSERT_FALSE(s.ok());
+    EXPECT_TRUE(contains(s.message(), "parameter 'h.0.ln_1.bias'")) << s.message();
+    EXPECT_NE(access(out.c_str(), F_OK), 0);
+  }
+}
+
+TEST(Bf16Parameters, TrainingNeedsF32Parameters) {
+  EXPECT_TRUE(checkTrainableParameters(sampleManifest(), "model.kc").ok());
+  Status s = checkTrainableParameters(bf16SampleManifest(), "model.kc");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "model.kc: parameter 'wte.weight' is stored as bf16; training needs f32 "
+                         "parameters: compile without --weight-dtype=bf16");
 }

@@ -7,6 +7,8 @@ lm_head) and as written by `save_pretrained` of GPT2LMHeadModel (`transformer.` 
 lm_head.weight dropped), in f32, f16 and bf16. Kiln loads them through the model's name mapping
 (fused c_attn split three ways, Conv1D weights transposed) and the expected Kiln tensors are
 computed here with numpy slicing. `kiln init` output is read back with the reference reader.
+The same checkpoints load into a table whose linear weights are bf16 parameters: each value is
+numpy's round-to-nearest-even of the f32 one, bit for bit.
 """
 import argparse
 import json
@@ -365,6 +367,104 @@ def main():
                            (["init", "--help"], 0), (["info", kc, kc], 2)):
             r = run([args.kiln] + argv)
             check(r.returncode == code, f"kiln {' '.join(argv)}: exit {r.returncode}, want {code}")
+
+        # bf16 parameters: the linear weights (the matrices but the embeddings) as bf16 in the
+        # parameter table. Loaded values are compared bit for bit with numpy's rounding.
+        mb = manifest()
+        for p in mb["parameters"]:
+            if len(p["shape"]) == 2 and p["name"] not in ("wte.weight", "wpe.weight"):
+                p["dtype"] = "bf16"
+        bparams = mb["parameters"]
+        code_bin = os.path.join(tmp, "code.bin")
+        check(sum(p["dtype"] == "bf16" for p in bparams) == 6 * N_LAYER, "bf16 table")
+        kc16 = os.path.join(tmp, "gpt2-bf16.kc")
+        mpath16 = os.path.join(tmp, "manifest-bf16.json")
+        with open(mpath16, "w") as f:
+            json.dump(mb, f)
+        r = run([args.make_artifact, mpath16, "-o", kc16, "--section",
+                 f"code/cpu-x86_64:code:{code_bin}"])
+        check(r.returncode == 0, f"kiln-make-artifact (bf16) failed: {r.stderr}")
+
+        def compare_mixed(out, expected, label):
+            for p in bparams:
+                want = np.ascontiguousarray(expected[p["name"]], dtype=np.float32).reshape(-1)
+                if p["dtype"] == "bf16":
+                    check(not os.path.exists(os.path.join(out, p["name"] + ".f32")),
+                          f"{label}: {p['name']} dumped as f32")
+                    got = np.fromfile(os.path.join(out, p["name"] + ".bf16"), dtype=np.uint16)
+                    want = to_bf16_bits(want)
+                else:
+                    got = np.fromfile(os.path.join(out, p["name"] + ".f32"), dtype=np.float32)
+                check(got.shape == want.shape and np.array_equal(got, want),
+                      f"{label}: {p['name']} differs")
+
+        for label, path, expected in (
+                ("f32 hub checkpoint into bf16 parameters", os.path.join(tmp, "hub.safetensors"),
+                 want),
+                ("bf16 checkpoint into bf16 parameters", os.path.join(tmp, "bf16.safetensors"),
+                 expected_kiln({k[12:]: from_bf16_bits(v) for k, v in bf.items()})),
+                ("f16 checkpoint into bf16 parameters", os.path.join(tmp, "f16.safetensors"),
+                 expected_kiln({k[12:]: v.astype(np.float32) for k, v in half.items()}))):
+            out = load_dump(args, kc16, path, tmp, label)
+            if out:
+                compare_mixed(out, expected, label)
+
+        # kiln init writes bf16 parameters as BF16: the f32 initial values (those of the f32
+        # artifact, same seed and names) rounded to nearest even.
+        init16 = os.path.join(tmp, "init16.safetensors")
+        r = run([args.kiln, "init", kc16, "--seed", "3", "-o", init16])
+        check(r.returncode == 0, f"kiln init (bf16) failed: {r.stderr}")
+        total16 = sum(int(np.prod(p["shape"])) * (2 if p["dtype"] == "bf16" else 4)
+                      for p in bparams)
+
+        def human(n):
+            return f"{n} B" if n < 10 * 1024 else f"{n / 1024:.1f} KiB"
+
+        check(f"({total} values, {human(total16)})" in r.stderr,
+              f"kiln init (bf16) size: {r.stderr}")
+        if r.returncode == 0:
+            data = open(init16, "rb").read()
+            hdr = header(init16)
+            start = 8 + int.from_bytes(data[:8], "little")
+            for p in bparams:
+                t = hdr[p["name"]]
+                b, e = t["data_offsets"]
+                if p["dtype"] == "bf16":
+                    got = np.frombuffer(data[start + b:start + e], dtype=np.uint16)
+                    check(t["dtype"] == "BF16" and np.array_equal(
+                        got, to_bf16_bits(w[p["name"]]).reshape(-1)),
+                        f"kiln init (bf16): {p['name']} is not the rounded f32 init")
+                else:
+                    got = np.frombuffer(data[start + b:start + e], dtype=np.float32)
+                    check(t["dtype"] == "F32" and np.array_equal(got, w[p["name"]].reshape(-1)),
+                          f"kiln init (bf16): {p['name']} differs from the f32 init")
+            out = load_dump(args, kc16, init16, tmp, "bf16 init file")
+            if out:
+                compare_mixed(out, w, "bf16 init file")
+
+        # kiln info shows each parameter's dtype and counts bf16 as 2 bytes.
+        r = run([args.kiln, "info", kc16])
+        check(r.returncode == 0, f"kiln info (bf16) failed: {r.stderr}")
+        for text in (f"parameters: {len(bparams)} tensors, {total} values, {human(total16)}",
+                     "h.0.attn.k.weight bf16 [16, 16] normal(0, 0.02)",
+                     "h.0.ln_1.weight f32 [16] ones"):
+            check(text in r.stdout, f"kiln info (bf16): missing {text!r} in:\n{r.stdout}")
+
+        # A table dtype the runtime does not load is refused, naming the parameter.
+        mf = manifest()
+        mf["parameters"][1]["dtype"] = "f16"
+        kcf16 = os.path.join(tmp, "gpt2-f16.kc")
+        with open(mpath16, "w") as f:
+            json.dump(mf, f)
+        r = run([args.make_artifact, mpath16, "-o", kcf16, "--section",
+                 f"code/cpu-x86_64:code:{code_bin}"])
+        check(r.returncode == 0, f"kiln-make-artifact (f16) failed: {r.stderr}")
+        r = run([args.dump, kcf16, os.path.join(tmp, "hub.safetensors"), tmp])
+        check(r.returncode == 1 and "parameter 'wpe.weight'" in r.stderr and "f16" in r.stderr,
+              f"f16 table: exit {r.returncode}: {r.stderr}")
+        r = run([args.kiln, "init", kcf16, "-o", os.path.join(tmp, "f16init.safetensors")])
+        check(r.returncode == 1 and "parameter 'wpe.weight'" in r.stderr,
+              f"kiln init (f16 table): exit {r.returncode}: {r.stderr}")
 
     if failures:
         print(f"{len(failures)} failure(s)", file=sys.stderr)

@@ -74,7 +74,7 @@ struct ParamSlice {
 struct Parameter {
   std::string name;           ///< the stable Kiln name, e.g. `h.0.attn.q.weight`
   std::vector<int64_t> shape; ///< fixed, resolved from the config at compile time
-  DType dtype = DType::F32;   ///< the type the model computes in
+  DType dtype = DType::F32;   ///< the storage type of the parameter's buffer (f32, or bf16: docs/weights.md)
   InitKind init = InitKind::Normal;
   double initStd = 0.02;      ///< standard deviation for InitKind::Normal (mean 0)
   std::string hfName;         ///< name in the family's Hugging Face checkpoints; empty: none

@@ -92,6 +92,11 @@ Status writeSafetensors(const std::string &path, const std::vector<SafetensorsEn
 /// IEEE half and bfloat16 to float, exact (subnormals, infinities and NaNs included).
 float halfToFloat(uint16_t h);
 float bfloat16ToFloat(uint16_t b);
+/// float to bfloat16, rounded to nearest even: infinities stay infinities, a finite value that
+/// rounds past the largest bfloat16 becomes an infinity of its sign (as IEEE rounding does), a
+/// NaN stays a NaN (quiet, sign and leading payload bits kept), -0 stays -0, subnormals round
+/// like any other value.
+uint16_t floatToBfloat16(float f);
 
 } // namespace kiln::rt
 
