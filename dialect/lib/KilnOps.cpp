@@ -213,9 +213,12 @@ static LogicalResult inferLookup(std::optional<Location> loc, StringRef opName, 
   RankedTensorType idsType = rankedType(ids), tableType = rankedType(table);
   if (!idsType || !tableType || idsType.getRank() != 2 || tableType.getRank() != 2)
     return inferError(loc, opName, "[B, S] ids and a [V, D] table");
-  inferred.push_back(
-      RankedTensorType::get({idsType.getDimSize(0), idsType.getDimSize(1), tableType.getDimSize(1)},
-                            tableType.getElementType()));
+  // A bf16 table is stored weights of an f32 model: rows are widened as they are read.
+  Type element = tableType.getElementType();
+  if (element.isBF16())
+    element = Float32Type::get(element.getContext());
+  inferred.push_back(RankedTensorType::get(
+      {idsType.getDimSize(0), idsType.getDimSize(1), tableType.getDimSize(1)}, element));
   return success();
 }
 
@@ -378,10 +381,14 @@ LogicalResult LinearOp::verify() {
   if (sizesConflict(weight.getDimSize(1), k))
     return emitOpError() << "weight " << weight << " is [N, K] with K = " << weight.getDimSize(1)
                          << " but the input's last dimension is " << k;
-  // linear_c2
-  if (weight.getElementType() != input.getElementType())
-    return emitOpError() << "weight element type " << weight.getElementType()
-                         << " differs from the input element type " << input.getElementType();
+  // linear_c2: the input's element type, or a narrower storage type (bf16 weights of an f32
+  // model, widened as they are read).
+  Type wElement = weight.getElementType(), xElement = input.getElementType();
+  bool stored = wElement.isBF16() && xElement.isF32();
+  if (wElement != xElement && !stored)
+    return emitOpError() << "weight element type " << wElement
+                         << " differs from the input element type " << xElement
+                         << " (a narrower weight type is bf16 with f32 inputs)";
   if (Value bias = getBias()) {
     auto biasType = cast<RankedTensorType>(bias.getType());
     // linear_c3

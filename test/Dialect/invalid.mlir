@@ -379,6 +379,15 @@ func.func @linear_weight_type(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf16>) {
 
 // -----
 
+func.func @linear_bf16_weight_f16_input(%x: tensor<?x?x8xf16>, %w: tensor<16x8xbf16>) {
+  // linear_c2: bf16 weights widen to f32 inputs only
+  // expected-error @+1 {{'kiln.linear' op weight element type 'bf16' differs from the input element type 'f16'}}
+  %0 = kiln.linear %x, %w : tensor<?x?x8xf16>, tensor<16x8xbf16> -> tensor<?x?x16xf16>
+  return
+}
+
+// -----
+
 func.func @linear_bias_size(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>) {
   // linear_c3
   // expected-error @+1 {{'kiln.linear' op bias has 8 elements but the weight has N = 16}}

@@ -15,11 +15,13 @@
 #include "kiln/Pipeline/Pipeline.h"
 
 #include "kiln/Dialect/Kiln/KilnDialect.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -75,6 +77,13 @@ cl::opt<std::string> Specialize(
     cl::value_desc("name=size,..."), cl::cat(KilncCat));
 cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
+cl::opt<std::string> WeightDType(
+    "weight-dtype", cl::value_desc("f32|bf16"), cl::init("f32"),
+    cl::desc("Storage type of the linear layers' weight matrices (default f32). bf16 halves the "
+             "bytes each decoded token reads; every product and sum stays f32 (each weight is "
+             "widened as it is read). Embeddings, norms and biases stay f32. Checkpoints of any "
+             "float type load into it, rounded to the nearest bf16 (docs/runtime.md)"),
+    cl::cat(KilncCat));
 cl::list<std::string> SetValues(
     "set",
     cl::desc("Override a config value: --set n_layer=2 (repeatable; integers, numbers, "
@@ -216,6 +225,20 @@ mlir::LogicalResult printDiagnostic(mlir::Diagnostic &d) {
   return mlir::success();
 }
 
+/// mlirGen, then the weights' storage type (--weight-dtype).
+mlir::OwningOpRef<mlir::ModuleOp> generateModule(mlir::MLIRContext &ctx, const fe::Graph &g) {
+  mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, g, InputFilename);
+  if (!m || WeightDType == "f32")
+    return m;
+  mlir::PassManager pm(&ctx);
+  kiln::KilnStoreWeightsOptions options;
+  options.dtype = WeightDType;
+  pm.addPass(kiln::createKilnStoreWeights(options));
+  if (failed(pm.run(*m)))
+    return nullptr;
+  return m;
+}
+
 bool parseSets(std::vector<fe::ConfigOverride> &out) {
   bool ok = true;
   for (const std::string &s : SetValues) {
@@ -316,6 +339,10 @@ int main(int argc, char **argv) {
   if (!r.Ok)
     return 1;
 
+  if (WeightDType != "f32" && WeightDType != "bf16") {
+    llvm::errs() << "kilnc: error: --weight-dtype '" << WeightDType << "': f32 or bf16\n";
+    return 1;
+  }
   if (!Specialize.empty() && (emit != Emit::Artifact || TargetName != "cpu")) {
     llvm::errs() << "kilnc: error: --specialize applies to the CPU code of an artifact "
                     "(-o MODEL.kc --target=cpu)\n";
@@ -328,7 +355,7 @@ int main(int argc, char **argv) {
     }
     mlir::MLIRContext ctx;
     mlir::ScopedDiagnosticHandler diagHandler(&ctx, printDiagnostic);
-    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    mlir::OwningOpRef<mlir::ModuleOp> m = generateModule(ctx, r.G);
     if (!m)
       return 1;
     auto finished = [&](bool ok) {
@@ -391,7 +418,7 @@ int main(int argc, char **argv) {
   case Emit::MLIR: {
     mlir::MLIRContext ctx;
     mlir::ScopedDiagnosticHandler diagHandler(&ctx, printDiagnostic);
-    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    mlir::OwningOpRef<mlir::ModuleOp> m = generateModule(ctx, r.G);
     if (!m)
       return 1;
     m->print(out->os());
@@ -403,7 +430,7 @@ int main(int argc, char **argv) {
     mlir::DialectRegistry registry;
     kiln::cpu::registerCPUTargetDialects(registry);
     mlir::MLIRContext ctx(registry);
-    mlir::OwningOpRef<mlir::ModuleOp> m = mlirGen(ctx, r.G, InputFilename);
+    mlir::OwningOpRef<mlir::ModuleOp> m = generateModule(ctx, r.G);
     if (!m || failed(kiln::lowerForEmit(*m, emit == Emit::LLVM)))
       return 1;
     m->print(out->os());

@@ -286,7 +286,12 @@ Value gatherRows(OpBuilder &b, Location loc, Value ids, Value table,
   auto tableType = cast<RankedTensorType>(table.getType());
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, ids);
   sizes.push_back(tensor::getMixedSize(b, loc, table, 1));
-  Value init = emptyTensor(b, loc, sizes, tableType.getElementType());
+  // A bf16 table (stored weights) gives f32 rows.
+  Type element = tableType.getElementType();
+  bool widen = element.isBF16();
+  if (widen)
+    element = b.getF32Type();
+  Value init = emptyTensor(b, loc, sizes, element);
   MLIRContext *ctx = b.getContext();
   SmallVector<AffineMap> maps = {
       AffineMap::get(3, 0, {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, ctx),
@@ -296,8 +301,10 @@ Value gatherRows(OpBuilder &b, Location loc, Value ids, Value table,
                    Value s = nb.create<linalg::IndexOp>(l, 1);
                    Value d = nb.create<linalg::IndexOp>(l, 2);
                    Value r = row(nb, l, args[0], s);
-                   nb.create<linalg::YieldOp>(
-                       l, nb.create<tensor::ExtractOp>(l, table, ValueRange{r, d}).getResult());
+                   Value v = nb.create<tensor::ExtractOp>(l, table, ValueRange{r, d});
+                   if (widen)
+                     v = nb.create<arith::ExtFOp>(l, element, v);
+                   nb.create<linalg::YieldOp>(l, v);
                  });
 }
 

@@ -59,6 +59,23 @@ static bool isElementwise2D(linalg::LinalgOp op) {
   return op.getIndexingMapsArray().back().isIdentity();
 }
 
+/// The weight panel of a matmul whose weights are stored in a narrower type (bf16) [N, K]:
+/// `panel[k, n] = extf(w[n, k])`, a transpose that widens (splitTransposedMatmuls).
+static bool isWideningTranspose(Operation *op) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2)
+    return false;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  if (!maps[1].isIdentity() || !maps[0].isPermutation() || maps[0].isIdentity())
+    return false;
+  Block *body = generic.getBody();
+  auto ext = dyn_cast<arith::ExtFOp>(&body->front());
+  return ext && ext.getIn() == body->getArgument(0) &&
+         std::next(body->begin(), 2) == body->end() &&
+         cast<linalg::YieldOp>(body->getTerminator()).getValues().front() == ext.getResult();
+}
+
 /// The elementwise epilogue `stored` of a contraction whose result `product` it reads directly,
 /// through an identity map (bias, bias + GELU, residual add); null if it is not one.
 linalg::LinalgOp matchEpilogue(Operation *stored, Value product) {
@@ -100,7 +117,8 @@ static std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
   if (d.fill && (!d.fill->getResult(0).hasOneUse() || !d.fill.hasPureTensorSemantics()))
     return std::nullopt;
   d.transpose = d.matmul.getDpsInputs()[1].getDefiningOp<linalg::LinalgOp>();
-  if (d.transpose && (!isa<linalg::TransposeOp, linalg::CopyOp>(d.transpose) ||
+  if (d.transpose && (!(isa<linalg::TransposeOp, linalg::CopyOp>(d.transpose) ||
+                        isWideningTranspose(d.transpose)) ||
                       !d.transpose->getResult(0).hasOneUse()))
     d.transpose = nullptr;
   Operation *stored = stores.front().getSource().getDefiningOp();
@@ -437,7 +455,9 @@ static LogicalResult decomposeAggregates(func::FuncOp func) {
 }
 
 /// Rewrites matmul_transpose_b(A, W) as matmul(A, transpose(W)); the matmul schedule fuses
-/// the transpose into each workgroup, so the weights are never transposed as a whole.
+/// the transpose into each workgroup, so the weights are never transposed as a whole. Weights
+/// stored in a narrower type (bf16) are widened to A's type by the same transpose
+/// (isWideningTranspose): the register kernel reads f32 panels either way.
 static void splitTransposedMatmuls(func::FuncOp func) {
   SmallVector<linalg::MatmulTransposeBOp> ops;
   func.walk([&](linalg::MatmulTransposeBOp op) { ops.push_back(op); });
@@ -453,11 +473,27 @@ static void splitTransposedMatmuls(func::FuncOp func) {
       continue;
     OpBuilder b(op);
     Location loc = op.getLoc();
+    Type element = aType.getElementType();
     Value empty = b.create<tensor::EmptyOp>(
-        loc, ArrayRef<int64_t>{wType.getDimSize(1), wType.getDimSize(0)},
-        wType.getElementType());
-    auto transposed = b.create<linalg::TransposeOp>(loc, op.getDpsInputs()[1], empty,
-                                                    ArrayRef<int64_t>{1, 0});
+        loc, ArrayRef<int64_t>{wType.getDimSize(1), wType.getDimSize(0)}, element);
+    Operation *transposed;
+    if (wType.getElementType() == element) {
+      transposed = b.create<linalg::TransposeOp>(loc, op.getDpsInputs()[1], empty,
+                                                 ArrayRef<int64_t>{1, 0});
+    } else {
+      MLIRContext *ctx = b.getContext();
+      AffineExpr d0, d1;
+      bindDims(ctx, d0, d1);
+      transposed = b.create<linalg::GenericOp>(
+          loc, empty.getType(), op.getDpsInputs()[1], empty,
+          ArrayRef<AffineMap>{AffineMap::get(2, 0, {d1, d0}, ctx), b.getMultiDimIdentityMap(2)},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::parallel},
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            nb.create<linalg::YieldOp>(l, nb.create<arith::ExtFOp>(l, element, args[0])
+                                              .getResult());
+          });
+    }
     auto matmul = b.create<linalg::MatmulOp>(
         loc, op->getResultTypes(),
         ValueRange{op.getDpsInputs()[0], transposed->getResult(0)}, op.getDpsInits());
@@ -473,7 +509,8 @@ static void splitTransposedMatmuls(func::FuncOp func) {
     auto bType = dyn_cast<RankedTensorType>(op.getDpsInputs()[1].getType());
     if (!op.hasPureTensorSemantics() || !aType || !bType || !aType.hasStaticShape() ||
         !bType.hasStaticShape() || aType.getDimSize(0) <= kMaxMatvecRows ||
-        op.getDpsInputs()[1].getDefiningOp<linalg::TransposeOp>())
+        op.getDpsInputs()[1].getDefiningOp<linalg::TransposeOp>() ||
+        isWideningTranspose(op.getDpsInputs()[1].getDefiningOp()))
       continue;
     OpBuilder b(op);
     Value empty =

@@ -231,7 +231,7 @@ LogicalResult interleaveStreams(linalg::MatmulTransposeBOp mv, const MatvecPlan 
       loc, zero, count, one, ValueRange{init},
       [&](OpBuilder &nb, Location l, Value j, ValueRange iter) {
         Value rows = nb.create<tensor::ExtractSliceOp>(
-            l, RankedTensorType::get({streams, k}, f32), w,
+            l, RankedTensorType::get({streams, k}, wType.getElementType()), w,
             ArrayRef<OpFoldResult>{j, nb.getIndexAttr(0)},
             ArrayRef<OpFoldResult>{nb.getIndexAttr(streams), nb.getIndexAttr(k)},
             ArrayRef<OpFoldResult>{nb.getIndexAttr(steps), nb.getIndexAttr(1)});

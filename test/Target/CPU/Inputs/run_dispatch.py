@@ -8,6 +8,7 @@ REF names a reference written here from the definitions (float64 numpy), not fro
   matmul_bias       a @ b + bias
   matmul_bias_gelu  gelu_tanh(a @ b + bias)      (GPT-2's GELU, tanh approximation)
   matmul_tb         a @ b.T                      (weight stored [N, K], as nn.Linear)
+  matmul_tb_bias    a @ b.T + bias
   matmul_tb_bias_gelu  gelu_tanh(a @ b.T + bias)
   matmul_tb_add     a @ b.T + r                  (residual add)
   layer_norm        (x - mean) / sqrt(var + 1e-5) * gamma + beta over the last axis
@@ -17,6 +18,10 @@ REF names a reference written here from the definitions (float64 numpy), not fro
   attn_scores       q [B,S,H,D], k [B,T,H,D] -> (q . k) / sqrt(D) as [B,H,S,T], -FLT_MAX where t > s
   attn_pv           p [B,H,S,T], v [B,T,H,D], l [B,H,S] -> (sum_t p v) / l as [B,S,H,D]
   bmm               a [B,M,K], b [B,K,N] -> a @ b
+Inputs named by --bf16 (comma-separated indices) are stored as bfloat16: the random f32
+values are rounded to the nearest bf16 (ties to even) here, written as 2-byte words, and the
+reference reads the same rounded values, so the comparison checks the dispatch's widening and
+arithmetic, not the rounding.
 Prints the max abs error and exits 1 when it exceeds the tolerance.
 """
 import argparse
@@ -37,6 +42,7 @@ REFERENCES = {
     "matmul_bias": lambda a, b, bias: a @ b + bias,
     "matmul_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b + bias),
     "matmul_tb": lambda a, b: a @ b.T,
+    "matmul_tb_bias": lambda a, b, bias: a @ b.T + bias,
     "matmul_tb_bias_gelu": lambda a, b, bias: gelu_tanh(a @ b.T + bias),
     "matmul_tb_add": lambda a, b, r: a @ b.T + r,
     "layer_norm": lambda x, g, b: (x - x.mean(-1, keepdims=True))
@@ -58,6 +64,17 @@ def attn_scores(q, k):
     return np.where(causal, -3.4028234663852886e38, s)
 
 
+def round_to_bf16(x):
+    """The nearest bfloat16 of each f32 (ties to even), as its 16-bit pattern."""
+    bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return rounded.astype(np.uint16)
+
+
+def widen_bf16(words):
+    return (words.astype(np.uint32) << 16).view(np.float32)
+
+
 def shape(text):
     return tuple(int(d) for d in text.split("x"))
 
@@ -73,6 +90,8 @@ def main():
     p.add_argument("--threads", default="2")
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", default="",
+                   help="comma-separated input indices stored as bfloat16")
     p.add_argument("--positive", default="",
                    help="comma-separated input indices drawn from [0.5, 1.5) (divisors)")
     args = p.parse_args()
@@ -84,10 +103,14 @@ def main():
     # Scale so that matmul outputs stay O(1) whatever K is.
     if args.ref.startswith("matmul"):
         inputs[1] /= np.sqrt(inputs[0].shape[-1])
+    stored = list(inputs)
+    for i in filter(None, args.bf16.split(",")):
+        stored[int(i)] = round_to_bf16(inputs[int(i)])
+        inputs[int(i)] = widen_bf16(stored[int(i)])
     out_shape = shape(args.output)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [args.runner, args.blob, args.dispatch, "--threads", args.threads]
-        for i, x in enumerate(inputs):
+        for i, x in enumerate(stored):
             path = os.path.join(tmp, f"in{i}.bin")
             x.tofile(path)
             cmd.append("in:" + path)

@@ -23,6 +23,36 @@ def KilnStripDropout : Pass<"kiln-strip-dropout"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnStoreWeights : Pass<"kiln-store-weights", "::mlir::ModuleOp"> {
+  let summary = "Stores the matrix weights of linear layers in a narrower type (bf16).";
+  let description = [{
+    Every `kiln.param` that is a 2-D f32 matrix read only as the weight of `kiln.linear` ops
+    with f32 inputs or as the table of `kiln.embedding` ops (through `kiln.param_ref`, in any
+    function; a tied output head's weight is both) gets the element type `dtype`; its
+    references follow. Everything still computes in f32: each weight is widened as it is read
+    (docs/dialect.md, `kiln.linear` c2, `kiln.embedding`). Position tables, norms, biases and
+    every other parameter stay f32. Halves the bytes a decoded token reads.
+
+    Before:
+    ```mlir
+    kiln.param @w : tensor<3072x768xf32> {init = #kiln.init<normal>, std = 2.0e-02}
+    %w = kiln.param_ref @w : tensor<3072x768xf32>
+    %y = kiln.linear %x, %w : tensor<?x?x768xf32>, tensor<3072x768xf32> -> tensor<?x?x3072xf32>
+    ```
+    After (`dtype=bf16`):
+    ```mlir
+    kiln.param @w : tensor<3072x768xbf16> {init = #kiln.init<normal>, std = 2.0e-02}
+    %w = kiln.param_ref @w : tensor<3072x768xbf16>
+    %y = kiln.linear %x, %w : tensor<?x?x768xf32>, tensor<3072x768xbf16> -> tensor<?x?x3072xf32>
+    ```
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
+           "The weights' storage type: bf16 (f32 leaves the module as it is)">,
+  ];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 def KilnTestInferTypes : Pass<"kiln-test-infer-types"> {
   let summary = "Test only: reports the result types each kiln op infers from its operands.";
   let description = [{
