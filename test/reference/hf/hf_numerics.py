@@ -30,9 +30,18 @@ Every comparison prints its max abs error and fails above 1e-4. For gpt2 and lla
 generate` (prefill + decode with the KV cache, greedy) must also produce exactly the ids of
 transformers' `model.generate(do_sample=False)` on the saved checkpoint (hf_generate.py).
 
+With --weight-dtype bf16 (gpt2 and llama): the example is compiled with `kilnc --weight-dtype=bf16`
+twice (whole entry points, and --specialize batch=1,seq=7 with its tuned dispatches), the f32
+checkpoint is loaded as it is (the runtime rounds each bf16 parameter to the nearest bf16), and
+the reference is the same transformers model with exactly those tensors rounded by torch
+(`.to(torch.bfloat16)`, round to nearest even), computing in fp32: logits within 1e-4 and
+greedy ids equal to its generate().
+
     hf_numerics.py --model gpt2|bert|llama --kilnc PATH --kiln PATH --examples DIR --workdir DIR
+                   [--weight-dtype bf16]
 """
 import argparse
+import copy
 import os
 import re
 import shutil
@@ -86,12 +95,12 @@ class Checker:
         self.passed = 0
         self.failed = 0
 
-    def compile(self, name, example, ckpt, sets=()):
-        """kilnc <example> --config <ckpt>/config.json [--set ..] -o <workdir>/<name>.kc"""
+    def compile(self, name, example, ckpt, sets=(), extra=()):
+        """kilnc <example> --config <ckpt>/config.json [--set ..] [extra] -o <workdir>/<name>.kc"""
         out = os.path.join(self.args.workdir, f"{name}.kc")
         flags = [a for s in [*sets, *self.args.set] for a in ("--set", s)]
         run([self.args.kilnc, os.path.join(self.args.examples, f"{example}.kiln"), "--config",
-             os.path.join(ckpt, "config.json"), *flags, "-o", out])
+             os.path.join(ckpt, "config.json"), *flags, *extra, "-o", out])
         return out
 
     def check(self, case, kc, weights, inputs, refs):
@@ -122,9 +131,10 @@ class Checker:
                   f"(|ref| up to {np.abs(ref).max():.2f}) tol {TOL:.0e} {'ok' if ok else 'FAIL'}")
 
 
-    def check_generate(self, case, kc, saved, prompts, n):
-        """kiln generate --ids <prompt> greedy, ids equal to transformers' generate()."""
-        want = hf_generate.generate(saved, prompts, n)
+    def check_generate(self, case, kc, saved, prompts, n, reference=None):
+        """kiln generate --ids <prompt> greedy, ids equal to transformers' generate() (of the
+        save_pretrained folder `reference`, by default the checkpoint itself)."""
+        want = hf_generate.generate(reference or saved, prompts, n)
         for prompt, ref in zip(prompts, want):
             proc = run([self.args.kiln, "generate", kc, "--weights", saved, "--ids",
                         ",".join(map(str, prompt)), "--max-new-tokens", str(n), "--ignore-eos",
@@ -308,6 +318,71 @@ def llama(c, tmp):
                     os.path.join(older, "model.safetensors"), {"ids": ids}, {"logits": logits})
 
 
+# ---- bf16 weights -------------------------------------------------------------------------------
+
+def stored_bf16(c, kc):
+    """The checkpoint names (hf_name) of the parameters `kiln info` lists as bf16."""
+    info = run([c.args.kiln, "info", kc]).stdout
+    names = re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M)
+    if not names:
+        sys.exit(f"FAIL: kiln info {kc} lists no bf16 parameter:\n{info}")
+    return set(names)
+
+
+def bf16(c, tmp, family):
+    """--weight-dtype=bf16 against the same model with those weights rounded by torch."""
+    torch.manual_seed(SEED)
+    if family == "gpt2":
+        cfg = transformers.GPT2Config(vocab_size=331, n_positions=24, n_embd=32, n_layer=2,
+                                      n_head=4, layer_norm_epsilon=1e-5,
+                                      activation_function="gelu_new")
+        model = transformers.GPT2LMHeadModel(cfg).eval()
+        prompts, new = [[5, 17, 3], [9, 200, 41, 7, 7, 300]], 12
+    else:
+        cfg = transformers.LlamaConfig(vocab_size=277, hidden_size=32, intermediate_size=64,
+                                       num_hidden_layers=2, num_attention_heads=4,
+                                       num_key_value_heads=2, max_position_embeddings=32,
+                                       rms_norm_eps=1e-6, rope_theta=500.0)
+        model = transformers.LlamaForCausalLM(cfg).eval()
+        prompts, new = [[5, 17, 3, 250]], 16
+    redraw(model, SEED + 9)
+    saved = os.path.join(tmp, f"{family}-f32")
+    model.save_pretrained(saved, safe_serialization=True)
+    gen = torch.Generator().manual_seed(SEED + 10)
+    ids = token_ids(gen, cfg.vocab_size)
+    # The specialized artifact runs one sequence (its prefill / decode are cut for batch 1 too).
+    for how, extra, rows in (("whole entry points", [], BATCH),
+                             (f"--specialize batch=1,seq={SEQ}",
+                              ["--specialize", f"batch=1,seq={SEQ}"], 1)):
+        kc = c.compile(f"{family}-bf16-{'spec' if extra else 'whole'}", family, saved,
+                       extra=["--weight-dtype=bf16", *extra])
+        hf_names = stored_bf16(c, kc)
+        rounded = copy.deepcopy(model)
+        count = 0
+        with torch.no_grad():
+            for name, p in rounded.state_dict(keep_vars=True).items():
+                if any(name == n or name.endswith("." + n) for n in hf_names):
+                    p.copy_(p.to(torch.bfloat16).to(torch.float32))
+                    count += 1
+        # Every linear weight and the token embedding (tied to GPT-2's head) are rounded.
+        matrices = sum(1 for _, p in rounded.named_parameters() if p.dim() == 2)
+        positions = 1 if family == "gpt2" else 0
+        if count != matrices - positions:
+            sys.exit(f"FAIL: {count} bf16 tensors, expected the {matrices - positions} weight "
+                     f"matrices ({sorted(hf_names)})")
+        with torch.no_grad():
+            logits = rounded(ids[:rows]).logits
+            drift = float((logits - model(ids[:rows]).logits).abs().max())
+        print(f"{family} bf16 ({how}): {count} tensors rounded; they move the logits by up to "
+              f"{drift:.3e}")
+        case = f"{family} --weight-dtype=bf16 ({how})"
+        c.check(case, kc, saved, {"ids": ids[:rows]}, {"logits": logits})
+        reference = os.path.join(tmp, f"{family}-rounded")
+        shutil.rmtree(reference, ignore_errors=True)
+        rounded.save_pretrained(reference, safe_serialization=True)
+        c.check_generate(case + " greedy", kc, saved, prompts, new, reference=reference)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=["gpt2", "bert", "llama"], required=True)
@@ -315,6 +390,8 @@ def main():
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--weight-dtype", choices=["f32", "bf16"], default="f32",
+                    help="bf16: compile with kilnc --weight-dtype=bf16 (gpt2 and llama)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra kilnc --set for every compile (to check that a wrong config "
                          "fails the comparison)")
@@ -326,7 +403,12 @@ def main():
     tmp = os.path.join(args.workdir, "checkpoints")
     os.makedirs(tmp)
     c = Checker(args)
-    {"gpt2": gpt2, "bert": bert, "llama": llama}[args.model](c, tmp)
+    if args.weight_dtype == "bf16":
+        if args.model == "bert":
+            sys.exit("hf_numerics.py: --weight-dtype bf16 covers gpt2 and llama")
+        bf16(c, tmp, args.model)
+    else:
+        {"gpt2": gpt2, "bert": bert, "llama": llama}[args.model](c, tmp)
     print(f"{c.passed} passed, {c.failed} failed")
     return 1 if c.failed or not c.passed else 0
 
