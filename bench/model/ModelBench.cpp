@@ -208,8 +208,6 @@ int main(int argc, char **argv) {
                  usage);
     return 2;
   }
-  struct stat st{};
-  double weightsMiB = stat(weightsPath.c_str(), &st) == 0 ? st.st_size / 1048576.0 : 0;
 
   std::printf("%-8s %3s %5s %5s %10s %10s %7s %9s %9s\n", "model", "thr", "B", "T",
               "median ms", "tokens/s", "runs", "RSS MiB", "wts MiB");
@@ -224,6 +222,10 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "loaded %s with %u thread(s) in %.0f ms\n", modelPath.c_str(),
                  exe->threads(), loadMs);
     const Manifest &manifest = exe->manifest();
+    // The parameters as the model stores them (bf16 matrices take half of their f32 size).
+    double weightsMiB = 0;
+    for (const Parameter &p : manifest.parameters)
+      weightsMiB += static_cast<double>(p.numElements()) * dtypeSize(p.dtype) / 1048576.0;
     const EntryPoint *forward = manifest.findEntryPoint("forward");
     if (!forward)
       return fail(modelPath + ": the artifact has no forward entry point");
