@@ -7,7 +7,8 @@
 #   bench/run.sh compile [--examples gpt2,bert,t5,llama] [--targets cpu,spec,none] [--set K=V]...
 #                        [--timeout S] [--jobs N]
 #   bench/run.sh gpt2    [--threads 1,2] [--tokens 1,64,128] [--min-time S] [--min-runs N]
-#                        [--prefill N] [--decode N] [--set K=V]...
+#                        [--prefill N] [--decode N] [--set K=V]... [--specialize SPEC]
+#                        [--weight-dtype f32|bf16]
 #
 # BUILD=<dir> picks the build folder (default build-cpu); it needs kilnc, kiln and
 # kiln-model-bench (compile, gpt2) or kiln-cpu-compile (matmul), which the script builds.
@@ -108,7 +109,7 @@ gpt2)
   sets=(); bench_args=()
   while [ $# -gt 0 ]; do
     case "$1" in
-      --set) sets+=(--set "$2"); shift ;;
+      --set|--specialize|--weight-dtype) sets+=("$1" "$2"); shift ;;
       --threads|--tokens|--min-time|--min-runs|--batch|--prefill|--decode) bench_args+=("$1" "$2"); shift ;;
       *) echo "bench/run.sh gpt2: unknown option $1" >&2; exit 2 ;;
     esac
@@ -118,7 +119,7 @@ gpt2)
   kilnc="${KILNC:-}"
   [ -n "$kilnc" ] || { build kilnc; kilnc="$BUILD/bin/kilnc"; }
   out="$BUILD/bench/gpt2"; mkdir -p "$out"
-  key="$(printf '%s' "${sets[*]:-}" | sed 's/--set //g; s/ /,/g' | tr -c 'A-Za-z0-9=_,.' _)"
+  key="$(printf '%s' "${sets[*]:-}" | sed 's/--set //g; s/--//g; s/ /,/g' | tr -c 'A-Za-z0-9=_,.' _)"
   key="${key:+-$key}"
   kc="$out/gpt2$key.kc"; weights="$out/gpt2$key.safetensors"
   # Recompile only when the model file, kilnc or the overrides changed.
