@@ -19,9 +19,15 @@ decode cut into per-op dispatches at static sizes; kiln generate pads each sourc
 compiled `seq` and masks the padding) and only the generation checks run (the padded batch of
 the forward check has another batch size).
 
+With --weight-dtype bf16 the artifact stores its weight matrices and the shared embedding as
+bf16 (`kilnc --weight-dtype=bf16`) and loads the f32 checkpoint rounded; the reference is the
+same transformers model with exactly the tensors `kiln info` lists as bf16 rounded by torch.
+
     hf_t5_generate.py --kilnc PATH --kiln PATH --examples DIR --workdir DIR [--specialize SPEC]
+                      [--weight-dtype bf16]
 """
 import argparse
+import re
 import os
 import shutil
 import subprocess
@@ -57,6 +63,7 @@ def main():
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--specialize", default="")
+    ap.add_argument("--weight-dtype", choices=["f32", "bf16"], default="f32")
     args = ap.parse_args()
     torch.set_num_threads(2)
     print(f"reference: transformers {transformers.__version__}, torch {torch.__version__} "
@@ -87,7 +94,22 @@ def main():
     kc = os.path.join(args.workdir, "t5.kc")
     spec = ["--specialize", args.specialize] if args.specialize else []
     proc = run([args.kilnc, os.path.join(args.examples, "t5.kiln"), "--config",
-                os.path.join(saved, "config.json"), *spec, "-o", kc])
+                os.path.join(saved, "config.json"), *spec,
+                f"--weight-dtype={args.weight_dtype}", "-o", kc])
+    if args.weight_dtype == "bf16":
+        info = run([args.kiln, "info", kc]).stdout
+        names = set(re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M))
+        rounded = 0
+        with torch.no_grad():
+            for name, p in model.state_dict(keep_vars=True).items():
+                if any(name == n or name.endswith("." + n) for n in names):
+                    p.copy_(p.to(torch.bfloat16).to(torch.float32))
+                    rounded += 1
+        # The shared embedding (tied head) and every projection; not the relative position bias.
+        matrices = sum(1 for n, p in model.named_parameters()
+                       if p.dim() == 2 and "relative_attention_bias" not in n)
+        check(rounded >= matrices and not any("relative_attention_bias" in n for n in names),
+              f"kilnc --weight-dtype=bf16: {rounded} tensors bf16 ({matrices} weight matrices)")
     if args.specialize:
         check("warning" not in proc.stderr,
               f"kilnc --specialize {args.specialize} cuts encode, prefill and decode "
