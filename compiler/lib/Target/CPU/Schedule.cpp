@@ -205,15 +205,11 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
   bool raggedPanel = d.n % tileN != 0 || tileN % lanes != 0;
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "  %root = transform.structured.match attributes{" << kRootAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-        "  %mm = transform.structured.match attributes{" << kMatmulAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+  os << matchAttr("%root", kRootAttr) << matchAttr("%mm", kMatmulAttr);
   bool epilogue = static_cast<bool>(d.epilogue);
   bool fill = static_cast<bool>(d.fill);
   if (fill)
-    os << "  %fill = transform.structured.match attributes{" << kFillAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+    os << matchAttr("%fill", kFillAttr);
   os << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << tileM
      << ", " << tileN << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   std::string mm0 = "%t0", wg = "%wg";
@@ -229,11 +225,9 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
   if (d.transpose) {
     // Each workgroup transposes its K x tileN panel of the weights once, into a stack buffer,
     // in small square blocks; the register kernel then reads B rows contiguously.
-    os << "  %tr = transform.structured.match attributes{" << kTransposeAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into "
-       << wg << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, "
-                "!transform.any_op)\n"
+    os << matchAttr("%tr", kTransposeAttr)
+       << "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into " << wg
+       << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n"
           "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %tr0 tile_sizes [8, "
        << lanes
        << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
@@ -270,8 +264,7 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
        << " : !transform.any_op to !transform.op<\"scf.for\">\n"
           "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
           "(!transform.any_op, !transform.any_op)\n"
-          "  %mms = transform.structured.match attributes{"
-       << kMatmulAttr << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+       << matchAttr("%mms", kMatmulAttr);
     mm1 = "%mms";
   }
   os << "  %mm2, %lk = transform.structured.tile_using_for " << mm1
@@ -282,27 +275,22 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
 /// The transform script of a matmul dispatch made of `parts.size()` independent parts (one, or
 /// a divisible part and the ragged edge of N), each tiled as above.
 static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
+  std::string body;
   for (auto [i, part] : llvm::enumerate(parts)) {
-    std::string body = matmulTiling(part.first, part.second);
-    os << (parts.size() == 1 ? body : withSuffix(body, "_" + std::to_string(i)));
+    std::string tiling = matmulTiling(part.first, part.second);
+    body += parts.size() == 1 ? tiling : withSuffix(tiling, "_" + std::to_string(i));
   }
-  os << "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
-        " : (!transform.any_op) -> !transform.any_op\n"
-        "  transform.apply_patterns to %fv {\n"
-        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
-        "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"outerproduct\"\n"
-        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
-        "    transform.apply_patterns.vector.lower_masked_transfers\n"
-        "    transform.apply_patterns.canonicalization\n"
-        "  } : !transform.any_op\n"
-        "  transform.yield\n"
-        "}\n"
-        "}\n";
-  return s;
+  body += "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+          " : (!transform.any_op) -> !transform.any_op\n"
+          "  transform.apply_patterns to %fv {\n"
+          "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+          "    transform.apply_patterns.vector.lower_contraction lowering_strategy = "
+          "\"outerproduct\"\n"
+          "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+          "    transform.apply_patterns.vector.lower_masked_transfers\n"
+          "    transform.apply_patterns.canonicalization\n"
+          "  } : !transform.any_op\n";
+  return transformScript(body);
 }
 
 /// Cuts a matmul dispatch along N into two independent parts with static shapes, the columns
@@ -397,6 +385,22 @@ FailureOr<std::array<MatmulDispatch, 2>> splitAlongN(func::FuncOp func, MatmulDi
     if (op->use_empty())
       b.eraseOp(op);
   return parts;
+}
+
+std::string transformScript(StringRef body) {
+  return ("module attributes {transform.with_named_sequence} {\n"
+          "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n" +
+          body +
+          "  transform.yield\n"
+          "}\n"
+          "}\n")
+      .str();
+}
+
+std::string matchAttr(StringRef result, StringRef attr, StringRef in) {
+  return ("  " + result + " = transform.structured.match attributes{" + attr + "} in " + in +
+          " : (!transform.any_op) -> !transform.any_op\n")
+      .str();
 }
 
 LogicalResult applySchedule(func::FuncOp func, StringRef script, bool dump) {

@@ -478,19 +478,12 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
 
   std::string s;
   llvm::raw_string_ostream os(s);
-  auto match = [&](StringRef name, StringRef attr) {
-    os << "  " << name << " = transform.structured.match attributes{" << attr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n";
-  };
   auto fuse = [&](StringRef result, StringRef loop, StringRef what, StringRef into) {
     os << "  " << result << ", " << loop << " = transform.structured.fuse_into_containing_op "
        << what << " into " << into
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   };
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
-  match("%root", kRootAttr);
-  match("%c", kContractAttr);
+  os << matchAttr("%root", kRootAttr) << matchAttr("%c", kContractAttr);
   os << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes ["
      << list(wgTiles) << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   std::string c0 = "%t0", wg = "%wg";
@@ -500,12 +493,12 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
     wg = "%wg1";
   }
   if (fill) {
-    match("%fill", kFillAttr);
+    os << matchAttr("%fill", kFillAttr);
     fuse("%fill0", "%wg2", "%fill", wg);
   }
   if (pack) {
     // Each workgroup packs its [K, N] panel of B once, in small blocks.
-    match("%pk", kPackAttr);
+    os << matchAttr("%pk", kPackAttr);
     fuse("%pk0", "%wg3", "%pk", wg);
     int64_t kSize = ranges[nb + 2];
     SmallVector<int64_t> packTiles(pack.getInit().getType().getRank() - 2, 0);
@@ -531,7 +524,7 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
        << " : !transform.any_op to !transform.op<\"scf.for\">\n"
           "  %lmain, %lrest = transform.loop.peel %lnf : (!transform.op<\"scf.for\">) -> "
           "(!transform.any_op, !transform.any_op)\n";
-  match("%cs", kContractAttr);
+  os << matchAttr("%cs", kContractAttr);
   if (dotRows) {
     // Each of the block's dot products keeps a vector accumulator along K, reduced once.
     SmallVector<int64_t> laneTiles(op.getNumLoops(), 0);
@@ -565,11 +558,8 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
   }
   std::string tiling;
   if (bounded) {
-    os << "  transform.yield\n}\n}\n";
-    tiling = s;
+    tiling = transformScript(s);
     s.clear();
-    os << "module attributes {transform.with_named_sequence} {\n"
-          "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n";
   }
   os << "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
         " : (!transform.any_op) -> !transform.any_op\n"
@@ -583,10 +573,8 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
         "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
         "    transform.apply_patterns.vector.lower_masked_transfers\n"
         "    transform.apply_patterns.canonicalization\n"
-        "  } : !transform.any_op\n"
-        "  transform.yield\n"
-        "}\n"
-        "}\n";
+        "  } : !transform.any_op\n";
+  std::string script = transformScript(s);
   LogicalResult result = success();
   if (bounded) {
     unsigned count = 0;
@@ -603,7 +591,7 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
                << func.getSymName() << "' was not bounded";
   }
   if (succeeded(result))
-    result = applySchedule(func, s, dump);
+    result = applySchedule(func, script, dump);
   if (succeeded(result) && dotRows)
     sumRowsPairwise(func);
   func.walk([&](Operation *o) {

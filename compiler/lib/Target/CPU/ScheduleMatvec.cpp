@@ -112,23 +112,20 @@ std::string workgroupScript(const MatvecPlan &p) {
   const MatmulDispatch &d = p.d;
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "  %root = transform.structured.match attributes{" << kRootAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-        "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
+  os << matchAttr("%root", kRootAttr)
+     << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << d.m
      << ", " << p.tileN << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   std::string mv = "%t0", wg = "%wg";
   if (d.epilogue) {
-    os << "  %mv = transform.structured.match attributes{" << kMatmulAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %mv0, %wg0 = transform.structured.fuse_into_containing_op %mv into %wg"
+    os << matchAttr("%mv", kMatmulAttr)
+       << "  %mv0, %wg0 = transform.structured.fuse_into_containing_op %mv into %wg"
           " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
     mv = "%mv0";
     wg = "%wg0";
   }
   if (d.fill)
-    os << "  %fill = transform.structured.match attributes{" << kFillAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into " << wg
+    os << matchAttr("%fill", kFillAttr)
+       << "  %fill0, %wg1 = transform.structured.fuse_into_containing_op %fill into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   if (p.streams > 1)
     return s;
@@ -159,8 +156,7 @@ std::string workgroupScript(const MatvecPlan &p) {
 std::string streamScript(const MatvecPlan &p, int64_t lanes) {
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "  %step = transform.structured.match attributes{" << kStepAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n";
+  os << matchAttr("%step", kStepAttr);
   std::string step = "%step";
   if (p.d.m > 1) {
     os << "  %step1, %lm = transform.structured.tile_using_for %step tile_sizes [1]"
@@ -174,34 +170,25 @@ std::string streamScript(const MatvecPlan &p, int64_t lanes) {
         "  transform.structured.vectorize %pfill : !transform.any_op\n"
         "  transform.structured.vectorize %partial : !transform.any_op\n"
         "  transform.structured.vectorize %combine : !transform.any_op\n"
-        "  %order = transform.structured.match attributes{"
-     << kInterleaveAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-        "  transform.structured.vectorize %order : !transform.any_op\n";
+     << matchAttr("%order", kInterleaveAttr)
+     << "  transform.structured.vectorize %order : !transform.any_op\n";
   if (p.d.epilogue)
-    os << "  %ep = transform.structured.match attributes{" << kRootAttr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  transform.structured.vectorize %ep : !transform.any_op\n";
+    os << matchAttr("%ep", kRootAttr)
+       << "  transform.structured.vectorize %ep : !transform.any_op\n";
   return s;
 }
 
 std::string script(StringRef body, bool last) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-     << body;
-  if (last)
-    os << "  transform.apply_patterns to %f {\n"
-          "    transform.apply_patterns.tensor.fold_tensor_empty\n"
-          "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
-          "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
-          "    transform.apply_patterns.canonicalization\n"
-          "  } : !transform.any_op\n";
-  os << "  transform.yield\n"
-        "}\n"
-        "}\n";
-  return s;
+  if (!last)
+    return transformScript(body);
+  return transformScript(
+      (body + "  transform.apply_patterns to %f {\n"
+              "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+              "    transform.apply_patterns.vector.lower_contraction lowering_strategy = \"dot\"\n"
+              "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+              "    transform.apply_patterns.canonicalization\n"
+              "  } : !transform.any_op\n")
+          .str());
 }
 
 /// Replaces a workgroup's matmul `mv` ([M, K] x [T, K] -> [M, T], T = streams * J) by a loop

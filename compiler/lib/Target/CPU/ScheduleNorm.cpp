@@ -146,27 +146,22 @@ LogicalResult scheduleNorm(func::FuncOp func, unsigned vectorBits, bool dump, bo
 
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-        "  %root = transform.structured.match attributes{" << kRootAttr
-     << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-        "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [";
+  os << matchAttr("%root", kRootAttr)
+     << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [";
   for (unsigned i = 0; i + 1 < rank; ++i)
     os << "1, ";
   os << "0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   std::string wg = "%wg";
   for (size_t i = 0; i < producers.size(); ++i) {
     std::string next = "%wg_" + std::to_string(i);
-    os << "  %p_" << i << " = transform.structured.match attributes{" << kProducerAttr << "_"
-       << i << "} in %f : (!transform.any_op) -> !transform.any_op\n"
+    os << matchAttr("%p_" + std::to_string(i), (kProducerAttr + "_" + std::to_string(i)).str())
        << "  %fused_" << i << ", " << next << " = transform.structured.fuse_into_containing_op %p_"
        << i << " into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
     wg = next;
   }
   if (vectorize) {
-    os << "  %rows = transform.structured.match attributes{" << kRowOpAttr
-       << "} in " << wg << " : (!transform.any_op) -> !transform.any_op\n";
+    os << matchAttr("%rows", kRowOpAttr, wg);
     std::string rows = "%rows";
     if (chunk) {
       os << "  %chunks, %lc = transform.structured.tile_using_for %rows tile_sizes [";
@@ -181,11 +176,8 @@ LogicalResult scheduleNorm(func::FuncOp func, unsigned vectorBits, bool dump, bo
         "    transform.apply_patterns.tensor.fold_tensor_empty\n"
         "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
         "    transform.apply_patterns.canonicalization\n"
-        "  } : !transform.any_op\n"
-        "  transform.yield\n"
-        "}\n"
-        "}\n";
-  if (failed(applySchedule(func, s, dump)))
+        "  } : !transform.any_op\n";
+  if (failed(applySchedule(func, transformScript(s), dump)))
     return failure();
   stripScheduleMarkers(func);
   scheduled = true;

@@ -108,12 +108,9 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
   if (other || generics.empty() || !reduces || !markKeyBound(bound))
     return success();
 
-  std::string tiling, vectorize;
-  llvm::raw_string_ostream os(tiling);
-  os << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-        "  %g = transform.param.constant "
-     << lanes << " : i64 -> !transform.param<i64>\n";
+  std::string body;
+  llvm::raw_string_ostream os(body);
+  os << "  %g = transform.param.constant " << lanes << " : i64 -> !transform.param<i64>\n";
   for (auto [i, generic] : llvm::enumerate(generics)) {
     std::string attr = "kiln.cpu.softmax_" + std::to_string(i);
     generic->setAttr(attr, UnitAttr::get(func.getContext()));
@@ -121,9 +118,7 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
     unsigned loops = generic.getNumLoops();
     int64_t queries = generic.getStaticLoopRanges()[loops - 2];
     int64_t rowTile = queries % 4 == 0 ? 4 : 1;
-    os << "  %s" << i << " = transform.structured.match attributes{" << attr
-       << "} in %f : (!transform.any_op) -> !transform.any_op\n"
-          "  %t" << i;
+    os << matchAttr("%s" + std::to_string(i), attr) << "  %t" << i;
     for (unsigned h = 1; h + 2 < loops; ++h)
       os << ", %h" << i << "_" << h;
     os << ", %r" << i << ", %l" << i << " = transform.structured.tile_using_for %s" << i
@@ -137,23 +132,18 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
           "  transform.annotate %l" << i << " \"" << kKeyLoopAttr
        << "\" = %g : !transform.any_op, !transform.param<i64>\n";
   }
-  os << "  transform.yield\n}\n}\n";
-  llvm::raw_string_ostream vs(vectorize);
-  vs << "module attributes {transform.with_named_sequence} {\n"
-        "transform.named_sequence @__transform_main(%f: !transform.any_op) {\n"
-        "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
-        " : (!transform.any_op) -> !transform.any_op\n"
-        "  transform.apply_patterns to %fv {\n"
-        "    transform.apply_patterns.tensor.fold_tensor_empty\n"
-        "    transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
-        "  } : !transform.any_op\n"
-        "  transform.apply_patterns to %fv {\n"
-        "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
-        "    transform.apply_patterns.canonicalization\n"
-        "  } : !transform.any_op\n"
-        "  transform.yield\n"
-        "}\n"
-        "}\n";
+  std::string tiling = transformScript(body);
+  std::string vectorize =
+      transformScript("  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
+                      " : (!transform.any_op) -> !transform.any_op\n"
+                      "  transform.apply_patterns to %fv {\n"
+                      "    transform.apply_patterns.tensor.fold_tensor_empty\n"
+                      "    transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
+                      "  } : !transform.any_op\n"
+                      "  transform.apply_patterns to %fv {\n"
+                      "    transform.apply_patterns.vector.transfer_permutation_patterns\n"
+                      "    transform.apply_patterns.canonicalization\n"
+                      "  } : !transform.any_op\n");
 
   tileOverHeads(func, generics);
   LogicalResult result = applySchedule(func, tiling, dump);

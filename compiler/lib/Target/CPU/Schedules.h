@@ -1,7 +1,7 @@
 //===- Schedules.h - Schedules of the CPU target (internal) ---------------===//
 //
-// The schedules of Schedule.cpp's dispatch kinds that live in their own files, and the helper
-// that applies a transform script to one dispatch.
+// The schedules of Schedule.cpp's dispatch kinds that live in their own files, and the helpers
+// that write a transform script and apply it to one dispatch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_TARGET_CPU_SCHEDULES_H
@@ -35,6 +35,14 @@ void stripScheduleMarkers(mlir::func::FuncOp func);
 /// Parses `script` (a module with `@__transform_main`) and applies it to `func`; prints it to
 /// stderr first when `dump` is set.
 mlir::LogicalResult applySchedule(mlir::func::FuncOp func, llvm::StringRef script, bool dump);
+
+/// A transform script: a module whose `@__transform_main(%f)` runs `body` (lines of transform
+/// ops on the dispatch function `%f`, each indented by two spaces and ending in a newline) and
+/// yields.
+std::string transformScript(llvm::StringRef body);
+/// The script line `  <result> = transform.structured.match attributes{<attr>} in <in> ...`:
+/// the ops under `in` (by default the whole dispatch) that carry the marker `attr`.
+std::string matchAttr(llvm::StringRef result, llvm::StringRef attr, llvm::StringRef in = "%f");
 
 //===----------------------------------------------------------------------===//
 // Matmul dispatches (Schedule.cpp), shared with the dot-product schedule
