@@ -30,12 +30,12 @@ Every comparison prints its max abs error and fails above 1e-4. For gpt2 and lla
 generate` (prefill + decode with the KV cache, greedy) must also produce exactly the ids of
 transformers' `model.generate(do_sample=False)` on the saved checkpoint (hf_generate.py).
 
-With --weight-dtype bf16 (gpt2 and llama): the example is compiled with `kilnc --weight-dtype=bf16`
-twice (whole entry points, and --specialize batch=1,seq=7 with its tuned dispatches), the f32
+With --weight-dtype bf16: the example is compiled with `kilnc --weight-dtype=bf16` twice (whole
+entry points, and --specialize batch=1,seq=7, BERT batch=2,seq=7, with its tuned dispatches), the f32
 checkpoint is loaded as it is (the runtime rounds each bf16 parameter to the nearest bf16), and
 the reference is the same transformers model with exactly those tensors rounded by torch
 (`.to(torch.bfloat16)`, round to nearest even), computing in fp32: logits within 1e-4 and
-greedy ids equal to its generate().
+greedy ids equal to its generate() (gpt2, llama); BERT (BertForPreTraining): every output.
 
     hf_numerics.py --model gpt2|bert|llama --kilnc PATH --kiln PATH --examples DIR --workdir DIR
                    [--weight-dtype bf16]
@@ -332,7 +332,12 @@ def stored_bf16(c, kc):
 def bf16(c, tmp, family):
     """--weight-dtype=bf16 against the same model with those weights rounded by torch."""
     torch.manual_seed(SEED)
-    if family == "gpt2":
+    if family == "bert":
+        # BertForPreTraining: token type embeddings (bf16 too), the pooler and the MLM head.
+        cfg = bert_config()
+        model = transformers.BertForPreTraining(cfg).eval()
+        prompts = None
+    elif family == "gpt2":
         cfg = transformers.GPT2Config(vocab_size=331, n_positions=24, n_embd=32, n_layer=2,
                                       n_head=4, layer_norm_epsilon=1e-5,
                                       activation_function="gelu_new")
@@ -349,11 +354,16 @@ def bf16(c, tmp, family):
     saved = os.path.join(tmp, f"{family}-f32")
     model.save_pretrained(saved, safe_serialization=True)
     gen = torch.Generator().manual_seed(SEED + 10)
-    ids = token_ids(gen, cfg.vocab_size)
-    # The specialized artifact runs one sequence (its prefill / decode are cut for batch 1 too).
+    if family == "bert":
+        inputs = bert_inputs()
+    else:
+        inputs = {"ids": token_ids(gen, cfg.vocab_size)}
+    # The specialized artifact of a decoder runs one sequence (its prefill / decode are cut for
+    # batch 1 too); BERT's has only forward.
+    spec_rows = BATCH if family == "bert" else 1
     for how, extra, rows in (("whole entry points", [], BATCH),
-                             (f"--specialize batch=1,seq={SEQ}",
-                              ["--specialize", f"batch=1,seq={SEQ}"], 1)):
+                             (f"--specialize batch={spec_rows},seq={SEQ}",
+                              ["--specialize", f"batch={spec_rows},seq={SEQ}"], spec_rows)):
         kc = c.compile(f"{family}-bf16-{'spec' if extra else 'whole'}", family, saved,
                        extra=["--weight-dtype=bf16", *extra])
         hf_names = stored_bf16(c, kc)
@@ -364,19 +374,33 @@ def bf16(c, tmp, family):
                 if any(name == n or name.endswith("." + n) for n in hf_names):
                     p.copy_(p.to(torch.bfloat16).to(torch.float32))
                     count += 1
-        # Every linear weight and the token embedding (tied to GPT-2's head) are rounded.
-        matrices = sum(1 for _, p in rounded.named_parameters() if p.dim() == 2)
-        positions = 1 if family == "gpt2" else 0
-        if count != matrices - positions:
-            sys.exit(f"FAIL: {count} bf16 tensors, expected the {matrices - positions} weight "
-                     f"matrices ({sorted(hf_names)})")
+        # Every linear weight and every token embedding table (GPT-2's is its tied head) are
+        # rounded; position tables stay f32, and BERT's next-sentence head is not in the model.
+        expected = sum(1 for n, p in rounded.named_parameters()
+                       if p.dim() == 2 and not n.endswith(("wpe.weight", "position_embeddings.weight"))
+                       and "seq_relationship" not in n)
+        if count != expected:
+            sys.exit(f"FAIL: {count} bf16 tensors, expected the {expected} weight matrices "
+                     f"({sorted(hf_names)})")
+        batch = {k: v[:rows] for k, v in inputs.items()}
         with torch.no_grad():
-            logits = rounded(ids[:rows]).logits
-            drift = float((logits - model(ids[:rows]).logits).abs().max())
+            if family == "bert":
+                hf_in = dict(input_ids=batch["ids"], token_type_ids=batch["type-ids"],
+                             attention_mask=batch["mask"])
+                out, f32_out = rounded.bert(**hf_in), model.bert(**hf_in)
+                refs = {"last_hidden_state": out.last_hidden_state,
+                        "pooler_output": out.pooler_output,
+                        "logits": rounded(**hf_in).prediction_logits}
+                drift = float((refs["logits"] - model(**hf_in).prediction_logits).abs().max())
+            else:
+                refs = {"logits": rounded(batch["ids"]).logits}
+                drift = float((refs["logits"] - model(batch["ids"]).logits).abs().max())
         print(f"{family} bf16 ({how}): {count} tensors rounded; they move the logits by up to "
               f"{drift:.3e}")
         case = f"{family} --weight-dtype=bf16 ({how})"
-        c.check(case, kc, saved, {"ids": ids[:rows]}, {"logits": logits})
+        c.check(case, kc, saved, batch, refs)
+        if prompts is None:
+            continue
         reference = os.path.join(tmp, f"{family}-rounded")
         shutil.rmtree(reference, ignore_errors=True)
         rounded.save_pretrained(reference, safe_serialization=True)
@@ -391,7 +415,7 @@ def main():
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--weight-dtype", choices=["f32", "bf16"], default="f32",
-                    help="bf16: compile with kilnc --weight-dtype=bf16 (gpt2 and llama)")
+                    help="bf16: compile with kilnc --weight-dtype=bf16")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra kilnc --set for every compile (to check that a wrong config "
                          "fails the comparison)")
@@ -404,8 +428,6 @@ def main():
     os.makedirs(tmp)
     c = Checker(args)
     if args.weight_dtype == "bf16":
-        if args.model == "bert":
-            sys.exit("hf_numerics.py: --weight-dtype bf16 covers gpt2 and llama")
         bf16(c, tmp, args.model)
     else:
         {"gpt2": gpt2, "bert": bert, "llama": llama}[args.model](c, tmp)
