@@ -22,6 +22,7 @@
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Dialect/Vector/Transforms/VectorTransforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Threading.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -111,15 +112,20 @@ static void hoistStaticAllocas(func::FuncOp func) {
 }
 
 LogicalResult bufferizeDispatches(ModuleOp module) {
+  // Passes that can run nested on each function do (the dispatches in parallel); one-shot
+  // bufferization across function boundaries and deallocation run on the module.
   PassManager pm(module.getContext());
-  // CSE first: the analysis proves an extract_slice / parallel_insert_slice pair in place only
-  // when both use the same offset values.
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  // Accumulator tiles read and written in each K iteration become loop-carried vectors (on
-  // tensors; after bufferization, views defeat the memref hoisting).
-  pm.addPass(createLoopInvariantSubsetHoistingPass());
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  {
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    // CSE first: the analysis proves an extract_slice / parallel_insert_slice pair in place
+    // only when both use the same offset values.
+    fpm.addPass(createCanonicalizerPass());
+    fpm.addPass(createCSEPass());
+    // Accumulator tiles read and written in each K iteration become loop-carried vectors (on
+    // tensors; after bufferization, views defeat the memref hoisting).
+    fpm.addPass(createLoopInvariantSubsetHoistingPass());
+    fpm.addPass(bufferization::createEmptyTensorEliminationPass());
+  }
   bufferization::OneShotBufferizationOptions options;
   options.bufferizeFunctionBoundaries = true;
   options.setFunctionBoundaryTypeConversion(bufferization::LayoutMapOption::IdentityLayoutMap);
@@ -136,8 +142,8 @@ LogicalResult bufferizeDispatches(ModuleOp module) {
   pm.addPass(createEraseSelfCopiesPass());
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createCSEPass());
   if (failed(pm.run(module)))
     return failure();
 
@@ -145,17 +151,19 @@ LogicalResult bufferizeDispatches(ModuleOp module) {
   // hoist accumulators out of the K loops, forward stores to loads of scratch tiles and drop
   // dead stores.
   PassManager cleanup(module.getContext());
-  cleanup.addPass(createLoopInvariantCodeMotionPass());
-  cleanup.addPass(createCanonicalizerPass());
-  cleanup.addPass(createCSEPass());
+  OpPassManager &fcleanup = cleanup.nest<func::FuncOp>();
+  fcleanup.addPass(createLoopInvariantCodeMotionPass());
+  fcleanup.addPass(createCanonicalizerPass());
+  fcleanup.addPass(createCSEPass());
   if (failed(cleanup.run(module)))
     return failure();
-  for (auto func : module.getOps<func::FuncOp>()) {
+  SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+  parallelForEach(module.getContext(), funcs, [](func::FuncOp func) {
     hoistStaticAllocas(func);
     linalg::hoistRedundantVectorTransfers(func);
     IRRewriter rewriter(func.getContext());
     vector::transferOpflowOpt(rewriter, func);
-  }
+  });
   return cleanup.run(module);
 }
 

@@ -4,12 +4,16 @@
 // approximations (a libm call per element made GELU 3x slower); n-D vector transfers are
 // unrolled to 1-D ones; then everything converts to the LLVM dialect. Memrefs cross function
 // boundaries as bare pointers: every dispatch buffer has a static, dense, row-major shape.
+// Every pass that can runs nested on each function, so the dispatches are lowered in parallel
+// (a specialized model has hundreds); only the conversions that add module-level declarations
+// (libm, malloc, the functions themselves) run on the module.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Target/CPU/CPUTarget.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -48,10 +52,11 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, bool barePtrCallConv) {
   }
   {
     PassManager pm(ctx);
-    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-    pm.addPass(createForallToForLoopPass());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    fpm.addPass(createConvertLinalgToLoopsPass());
+    fpm.addPass(createForallToForLoopPass());
+    fpm.addPass(createCanonicalizerPass());
+    fpm.addPass(createCSEPass());
     if (failed(pm.run(module)))
       return failure();
   }
@@ -59,33 +64,41 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, bool barePtrCallConv) {
     return module.emitError("approximating math functions failed");
 
   PassManager pm(ctx);
-  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
-  // Reductions along the innermost dimension become vector.reduction (a shuffle tree), not
-  // one extract per lane.
-  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass(
-      vector::VectorMultiReductionLowering::InnerReduction));
-  pm.addNestedPass<func::FuncOp>(
-      createConvertVectorToSCFPass(VectorTransferToSCFOptions().enableFullUnroll()));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertSCFToCFPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  // Math ops with LLVM intrinsics (fma, fabs, sqrt, ...) first; libm only for what remains.
-  pm.addPass(createConvertMathToLLVMPass());
+  {
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    fpm.addPass(vector::createLowerVectorMaskPass());
+    // Reductions along the innermost dimension become vector.reduction (a shuffle tree), not
+    // one extract per lane.
+    fpm.addPass(vector::createLowerVectorMultiReductionPass(
+        vector::VectorMultiReductionLowering::InnerReduction));
+    fpm.addPass(createConvertVectorToSCFPass(VectorTransferToSCFOptions().enableFullUnroll()));
+    fpm.addPass(createCanonicalizerPass());
+    fpm.addPass(createLowerAffinePass());
+    fpm.addPass(createConvertSCFToCFPass());
+    fpm.addPass(memref::createExpandStridedMetadataPass());
+    fpm.addPass(createLowerAffinePass());
+    // Math ops with LLVM intrinsics (fma, fabs, sqrt, ...) first; libm only for what remains.
+    fpm.addPass(createConvertMathToLLVMPass());
+  }
   pm.addPass(createConvertMathToLibmPass());
   ConvertVectorToLLVMPassOptions vectorOptions;
   vectorOptions.reassociateFPReductions = true;
-  pm.addPass(createConvertVectorToLLVMPass(vectorOptions));
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToLLVMPass(vectorOptions));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
+  {
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    fpm.addPass(createArithToLLVMConversionPass());
+    fpm.addPass(createConvertIndexToLLVMPass());
+  }
   ConvertFuncToLLVMPassOptions funcOptions;
   funcOptions.useBarePtrCallConv = barePtrCallConv;
   pm.addPass(createConvertFuncToLLVMPass(funcOptions));
   pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  pm.addPass(createCanonicalizerPass());
+  {
+    OpPassManager &lpm = pm.nest<LLVM::LLVMFuncOp>();
+    lpm.addPass(createReconcileUnrealizedCastsPass());
+    lpm.addPass(createCanonicalizerPass());
+  }
   return pm.run(module);
 }
 
