@@ -189,6 +189,10 @@ LogicalResult distributeWorkgroups(ModuleOp module, std::vector<DispatchInfo> &i
   for (auto func : module.getOps<func::FuncOp>()) {
     DispatchInfo info;
     info.name = func.getSymName().str();
+    if (auto level = func->getAttrOfType<IntegerAttr>(kMaxOptLevelAttr)) {
+      info.maxOptLevel = static_cast<unsigned>(level.getInt());
+      func->removeAttr(kMaxOptLevelAttr);
+    }
     if (failed(distributeFunction(func, info)))
       return failure();
     infos.push_back(std::move(info));

@@ -450,9 +450,9 @@ LogicalResult emitSharedObject(ModuleOp module, llvm::ArrayRef<DispatchInfo> inf
     }
     addEntry(*m, m->getFunction(infos[i].name), infos[i]);
     const std::array<uint32_t, 3> &wg = infos[i].workgroupCount;
-    unsigned level = uint64_t(wg[0]) * wg[1] * wg[2] == 1
-                         ? std::min(options.optLevel, options.singleWorkgroupOptLevel)
-                         : options.optLevel;
+    unsigned level = std::min(options.optLevel, infos[i].maxOptLevel);
+    if (uint64_t(wg[0]) * wg[1] * wg[2] == 1)
+      level = std::min(level, options.singleWorkgroupOptLevel);
     if (failed(compileModule(*m, spec, level, objects[i],
                              llvmIR ? &irs[i] : nullptr, errors[i])))
       return;

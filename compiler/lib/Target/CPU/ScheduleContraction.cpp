@@ -603,6 +603,9 @@ LogicalResult scheduleBatchedContraction(func::FuncOp func, unsigned vectorBits,
     o->removeAttr(kKeyBoundAttr);
   });
   sinkScalarReadsIntoWorkgroups(func);
+  // Measured on grouped-head attention (kiln-hal-run --repeat 3000): -O2 code as fast as -O3's,
+  // compiled in half the time.
+  func->setAttr(kMaxOptLevelAttr, IntegerAttr::get(IntegerType::get(func.getContext(), 64), 2));
   scheduled = true;
   return result;
 }

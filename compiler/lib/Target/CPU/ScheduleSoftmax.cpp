@@ -160,6 +160,7 @@ LogicalResult scheduleSoftmax(func::FuncOp func, unsigned vectorBits, bool dump,
     result = applySchedule(func, vectorize, dump);
   stripScheduleMarkers(func);
   sinkScalarReadsIntoWorkgroups(func);
+  func->setAttr(kMaxOptLevelAttr, IntegerAttr::get(IntegerType::get(func.getContext(), 64), 2));
   scheduled = true;
   return result;
 }

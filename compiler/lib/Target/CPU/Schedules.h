@@ -24,6 +24,10 @@ namespace kiln::cpu {
 /// those names.
 constexpr llvm::StringLiteral kIndependentSegmentsAttr = "kiln_cpu_independent_segments";
 
+/// A dispatch function attribute set by a schedule: the highest LLVM optimization level worth
+/// its compile time for this dispatch (DispatchInfo::maxOptLevel).
+constexpr llvm::StringLiteral kMaxOptLevelAttr = "kiln_cpu_max_opt_level";
+
 /// Markers a schedule puts on a dispatch's ops for its transform script to match: the op whose
 /// loops are tiled into workgroups (the store's producer) and the accumulator's fill.
 constexpr llvm::StringLiteral kRootAttr = "kiln.cpu.root";

@@ -74,6 +74,9 @@ struct DispatchInfo {
   std::vector<uint32_t> bufferElementBytes;
   uint32_t numScalars = 0;
   std::array<uint32_t, 3> workgroupCount = {1, 1, 1};
+  /// At most this LLVM optimization level (set by the dispatch's schedule): attention's
+  /// contractions and softmax run no faster at -O3 and take twice as long to compile.
+  unsigned maxOptLevel = 3;
 };
 
 /// Registers the dialects and extensions the CPU target parses and produces.
