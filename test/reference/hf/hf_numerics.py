@@ -320,13 +320,21 @@ def llama(c, tmp):
 
 # ---- bf16 weights -------------------------------------------------------------------------------
 
-def stored_bf16(c, kc):
-    """The checkpoint names (hf_name) of the parameters `kiln info` lists as bf16."""
-    info = run([c.args.kiln, "info", kc]).stdout
-    names = re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M)
+def round_stored_bf16(kiln, kc, model):
+    """Rounds, in place and by torch (to nearest even), every tensor of `model` whose checkpoint
+    name is the hf_name of a parameter `kiln info <kc>` lists as bf16. Returns how many tensors
+    (tied ones count once per name) and those checkpoint names."""
+    info = run([kiln, "info", kc]).stdout
+    names = set(re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M))
     if not names:
         sys.exit(f"FAIL: kiln info {kc} lists no bf16 parameter:\n{info}")
-    return set(names)
+    count = 0
+    with torch.no_grad():
+        for name, p in model.state_dict(keep_vars=True).items():
+            if any(name == n or name.endswith("." + n) for n in names):
+                p.copy_(p.to(torch.bfloat16).to(torch.float32))
+                count += 1
+    return count, names
 
 
 def bf16(c, tmp, family):
@@ -366,14 +374,8 @@ def bf16(c, tmp, family):
                               ["--specialize", f"batch={spec_rows},seq={SEQ}"], spec_rows)):
         kc = c.compile(f"{family}-bf16-{'spec' if extra else 'whole'}", family, saved,
                        extra=["--weight-dtype=bf16", *extra])
-        hf_names = stored_bf16(c, kc)
         rounded = copy.deepcopy(model)
-        count = 0
-        with torch.no_grad():
-            for name, p in rounded.state_dict(keep_vars=True).items():
-                if any(name == n or name.endswith("." + n) for n in hf_names):
-                    p.copy_(p.to(torch.bfloat16).to(torch.float32))
-                    count += 1
+        count, hf_names = round_stored_bf16(c.args.kiln, kc, rounded)
         # Every linear weight and every token embedding table (GPT-2's is its tied head) are
         # rounded; position tables stay f32, and BERT's next-sentence head is not in the model.
         expected = sum(1 for n, p in rounded.named_parameters()

@@ -27,7 +27,6 @@ same transformers model with exactly the tensors `kiln info` lists as bf16 round
                       [--weight-dtype bf16]
 """
 import argparse
-import re
 import os
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ import torch
 import transformers
 
 import hf_generate  # noqa: F401  (beside this file; makes generate() importable on Debian's torch)
-from hf_numerics import redraw
+from hf_numerics import redraw, round_stored_bf16
 
 TOL = 1e-4
 SEED = 4321
@@ -97,14 +96,7 @@ def main():
                 os.path.join(saved, "config.json"), *spec,
                 f"--weight-dtype={args.weight_dtype}", "-o", kc])
     if args.weight_dtype == "bf16":
-        info = run([args.kiln, "info", kc]).stdout
-        names = set(re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M))
-        rounded = 0
-        with torch.no_grad():
-            for name, p in model.state_dict(keep_vars=True).items():
-                if any(name == n or name.endswith("." + n) for n in names):
-                    p.copy_(p.to(torch.bfloat16).to(torch.float32))
-                    rounded += 1
+        rounded, names = round_stored_bf16(args.kiln, kc, model)
         # The shared embedding (tied head) and every projection; not the relative position bias.
         matrices = sum(1 for n, p in model.named_parameters()
                        if p.dim() == 2 and "relative_attention_bias" not in n)
