@@ -179,16 +179,22 @@ def main():
     params = m["parameters"]
 
     with tempfile.TemporaryDirectory() as tmp:
-        mpath = os.path.join(tmp, "manifest.json")
-        with open(mpath, "w") as f:
-            json.dump(m, f)
-        code = os.path.join(tmp, "code.bin")
-        with open(code, "wb") as f:
+        code_section = os.path.join(tmp, "code.bin")
+        with open(code_section, "wb") as f:
             f.write(b"\x7fELF" + bytes(1000))
-        kc = os.path.join(tmp, "gpt2.kc")
-        r = run([args.make_artifact, mpath, "-o", kc, "--section",
-                 f"code/cpu-x86_64:code:{code}"])
-        check(r.returncode == 0, f"kiln-make-artifact failed: {r.stderr}")
+
+        def make_artifact(manifest_json, name):
+            """kiln-make-artifact of `manifest_json` with the stub code section: <tmp>/<name>.kc"""
+            mpath = os.path.join(tmp, f"manifest-{name}.json")
+            with open(mpath, "w") as f:
+                json.dump(manifest_json, f)
+            kc = os.path.join(tmp, f"{name}.kc")
+            r = run([args.make_artifact, mpath, "-o", kc, "--section",
+                     f"code/cpu-x86_64:code:{code_section}"])
+            check(r.returncode == 0, f"kiln-make-artifact ({name}) failed: {r.stderr}")
+            return kc
+
+        kc = make_artifact(m, "gpt2")
 
         hf = hf_checkpoint(rng)
         want = expected_kiln(hf)
@@ -375,15 +381,8 @@ def main():
             if len(p["shape"]) == 2 and p["name"] not in ("wte.weight", "wpe.weight"):
                 p["dtype"] = "bf16"
         bparams = mb["parameters"]
-        code_bin = os.path.join(tmp, "code.bin")
         check(sum(p["dtype"] == "bf16" for p in bparams) == 6 * N_LAYER, "bf16 table")
-        kc16 = os.path.join(tmp, "gpt2-bf16.kc")
-        mpath16 = os.path.join(tmp, "manifest-bf16.json")
-        with open(mpath16, "w") as f:
-            json.dump(mb, f)
-        r = run([args.make_artifact, mpath16, "-o", kc16, "--section",
-                 f"code/cpu-x86_64:code:{code_bin}"])
-        check(r.returncode == 0, f"kiln-make-artifact (bf16) failed: {r.stderr}")
+        kc16 = make_artifact(mb, "gpt2-bf16")
 
         def compare_mixed(out, expected, label):
             for p in bparams:
@@ -453,12 +452,7 @@ def main():
         # A table dtype the runtime does not load is refused, naming the parameter.
         mf = manifest()
         mf["parameters"][1]["dtype"] = "f16"
-        kcf16 = os.path.join(tmp, "gpt2-f16.kc")
-        with open(mpath16, "w") as f:
-            json.dump(mf, f)
-        r = run([args.make_artifact, mpath16, "-o", kcf16, "--section",
-                 f"code/cpu-x86_64:code:{code_bin}"])
-        check(r.returncode == 0, f"kiln-make-artifact (f16) failed: {r.stderr}")
+        kcf16 = make_artifact(mf, "gpt2-f16")
         r = run([args.dump, kcf16, os.path.join(tmp, "hub.safetensors"), tmp])
         check(r.returncode == 1 and "parameter 'wpe.weight'" in r.stderr and "f16" in r.stderr,
               f"f16 table: exit {r.returncode}: {r.stderr}")
