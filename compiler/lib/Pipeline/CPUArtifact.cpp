@@ -313,8 +313,19 @@ LogicalResult addCPUTarget(ModuleOp module, rt::Manifest &manifest, rt::Artifact
   if (failed(cpu::emitSharedObject(*clone, dispatchInfos, options, blob)))
     return failure();
 
-  std::string codeSection = std::string("code/") + kCPUTarget;
-  manifest.targets.push_back({kCPUTarget, codeSection});
+  // What the code was compiled for, so that the runtime refuses it on a CPU that lacks an
+  // extension it may use instead of dying of SIGILL.
+  cpu::ResolvedCPU resolved;
+  std::string error;
+  if (failed(cpu::resolveCPUTarget(options, resolved, error)))
+    return emitError(module.getLoc()) << "CPU target: " << error;
+  rt::Target target;
+  target.name = kCPUTarget;
+  target.codeSection = std::string("code/") + kCPUTarget;
+  target.cpu = resolved.cpu;
+  target.cpuFeatures = cpu::requiredCPUFeatures(resolved);
+  std::string codeSection = target.codeSection;
+  manifest.targets.push_back(std::move(target));
   writer.addSection(codeSection, rt::SectionKind::Code, blob.data(), blob.size());
   for (const auto &[entry, json] : schedules) {
     std::string name = "schedule/" + std::string(kCPUTarget) + "/" + entry;

@@ -40,8 +40,14 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::LLVMDialect, "llvm", "the LLVM dialect"),
                clEnumValN(Emit::LLVMIR, "llvm-ir", "optimized LLVM IR"),
                clEnumValN(Emit::Blob, "blob", "the shared object (default)")));
-static cl::opt<std::string> cpu("mcpu", cl::desc("Target CPU (default: host)"), cl::init("host"));
-static cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx512f"),
+static cl::opt<std::string> cpu("mcpu",
+                                cl::desc("Target CPU: host (default: this machine) or an LLVM "
+                                         "CPU name (x86-64-v3, x86-64-v4, znver4, ...), as "
+                                         "kilnc --cpu"),
+                                cl::init("host"));
+static cl::opt<std::string> mattr("mattr",
+                                  cl::desc("Target features added (+) to or removed (-) from "
+                                           "the CPU's, e.g. +avx512f; as kilnc --cpu-features"),
                                   cl::init(""));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3),
                                   cl::Prefix);
@@ -69,6 +75,15 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "kiln-cpu-compile: dispatches -> CPU code blob\n");
   auto start = std::chrono::steady_clock::now();
+  // The same check as kilnc's --cpu / --cpu-features, before any work.
+  if (std::string error; failed(kiln::cpu::validateCPUTarget(cpu, "", error))) {
+    llvm::errs() << "kiln-cpu-compile: error: --mcpu: " << error << "\n";
+    return 1;
+  }
+  if (std::string error; failed(kiln::cpu::validateCPUTarget(cpu, mattr, error))) {
+    llvm::errs() << "kiln-cpu-compile: error: --mattr: " << error << "\n";
+    return 1;
+  }
 
   DialectRegistry registry;
   kiln::cpu::registerCPUTargetDialects(registry);

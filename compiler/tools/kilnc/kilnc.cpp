@@ -2,7 +2,8 @@
 //
 // kilnc MODEL.kiln [--set key=value]... [--config config.json]
 //       [--emit=ast|params|mlir|linalg|llvm|artifact] [--target=cpu|none] [-o FILE]
-//       [--specialize name=size,...] [--jobs N] [-O0..3] [--progress | --quiet]
+//       [--cpu=host|NAME] [--cpu-features=+f1,-f2] [--specialize name=size,...] [--jobs N]
+//       [-O0..3] [--progress | --quiet]
 //
 // Reads a model file, applies config overrides, runs the front-end and prints the requested
 // stage, or writes the .kc artifact (the default when -o names a .kc file). Diagnostics go to
@@ -65,8 +66,23 @@ cl::opt<Emit> EmitAction(
                           "signatures (needs -o FILE)")),
     cl::cat(KilncCat));
 cl::opt<std::string> TargetName(
-    "target", cl::desc("Code in the artifact: cpu (native code for this machine) or none"),
+    "target",
+    cl::desc("Code in the artifact: cpu (native code for --cpu, by default this machine) or "
+             "none"),
     cl::init("cpu"), cl::cat(KilncCat));
+cl::opt<std::string> CPUName(
+    "cpu",
+    cl::desc("CPU the native code is compiled for: host (default: this machine, every ISA "
+             "extension it has) or an LLVM x86 CPU name (x86-64-v3, x86-64-v4, znver3, znver4, "
+             "sapphirerapids, ...) with that CPU's extensions, whatever this machine has. The "
+             "artifact records the extensions the code needs; kiln refuses to run it on a CPU "
+             "without them. Only with -o MODEL.kc --target=cpu"),
+    cl::value_desc("name"), cl::init("host"), cl::cat(KilncCat));
+cl::opt<std::string> CPUFeatures(
+    "cpu-features",
+    cl::desc("LLVM target features added to (+) or removed from (-) those of --cpu, e.g. "
+             "--cpu=x86-64-v4 --cpu-features=-avx512f: no AVX-512 at all, 256-bit schedules"),
+    cl::value_desc("+f1,-f2,..."), cl::cat(KilncCat));
 cl::opt<std::string> Specialize(
     "specialize",
     cl::desc("Compile forward for these sizes only, cut into per-op dispatches with tuned "
@@ -298,6 +314,15 @@ int main(int argc, char **argv) {
     llvm::errs() << "kilnc: error: --progress and --quiet contradict each other\n";
     return 1;
   }
+  // Before any work: LLVM would only warn about an unknown name and compile for another CPU.
+  if (std::string error; failed(kiln::cpu::validateCPUTarget(CPUName, "", error))) {
+    llvm::errs() << "kilnc: error: --cpu: " << error << "\n";
+    return 1;
+  }
+  if (std::string error; failed(kiln::cpu::validateCPUTarget(CPUName, CPUFeatures, error))) {
+    llvm::errs() << "kilnc: error: --cpu-features: " << error << "\n";
+    return 1;
+  }
   Emit emit = EmitAction;
   if (EmitAction.getNumOccurrences() == 0 && llvm::StringRef(OutputFilename).ends_with(".kc"))
     emit = Emit::Artifact;
@@ -343,7 +368,13 @@ int main(int argc, char **argv) {
     llvm::errs() << "kilnc: error: --weight-dtype '" << WeightDType << "': f32 or bf16\n";
     return 1;
   }
-  if (!Specialize.empty() && (emit != Emit::Artifact || TargetName != "cpu")) {
+  bool cpuCode = emit == Emit::Artifact && TargetName == "cpu";
+  if ((CPUName.getNumOccurrences() || CPUFeatures.getNumOccurrences()) && !cpuCode) {
+    llvm::errs() << "kilnc: error: --cpu and --cpu-features apply to the CPU code of an "
+                    "artifact (-o MODEL.kc --target=cpu)\n";
+    return 1;
+  }
+  if (!Specialize.empty() && !cpuCode) {
     llvm::errs() << "kilnc: error: --specialize applies to the CPU code of an artifact "
                     "(-o MODEL.kc --target=cpu)\n";
     return 1;
@@ -377,6 +408,8 @@ int main(int argc, char **argv) {
     kiln::cpu::registerCPUTargetDialects(registry);
     ctx.appendDialectRegistry(registry);
     kiln::cpu::CPUTargetOptions options;
+    options.cpu = CPUName;
+    options.features = CPUFeatures;
     options.jobs = Jobs;
     options.optLevel = OptLevel;
     if (OptLevel > 3) {

@@ -142,6 +142,14 @@ void validate(const Manifest &m) {
     if (!seen.insert(t.name).second)
       fail("target " + quote(t.name) + " appears twice");
     checkName(t.codeSection, "target " + quote(t.name) + " code section");
+    // Feature names are not checked against a list here: a reader must accept an artifact
+    // whose code it cannot run (kiln info describes it); the executor refuses to load it.
+    std::set<std::string> features;
+    for (const std::string &f : t.cpuFeatures) {
+      checkName(f, "target " + quote(t.name) + " CPU feature");
+      if (!features.insert(f).second)
+        fail("target " + quote(t.name) + " lists the CPU feature " + quote(f) + " twice");
+    }
   }
 
   seen.clear();
@@ -404,8 +412,14 @@ Manifest readManifest(const Json &root) {
       getObject(t, "target");
       Target target;
       target.name = getString(member(t, "name", "target"), "target name");
-      target.codeSection = getString(member(t, "code_section", "target " + quote(target.name)),
-                                     "target code_section");
+      std::string where = "target " + quote(target.name);
+      target.codeSection = getString(member(t, "code_section", where), where + " code_section");
+      // Both since 1.3; older artifacts carry neither and run unchecked.
+      if (auto it = t.find("cpu"); it != t.end())
+        target.cpu = getString(*it, where + " cpu");
+      if (auto it = t.find("cpu_features"); it != t.end())
+        for (const Json &f : getArray(*it, where + " cpu_features"))
+          target.cpuFeatures.push_back(getString(f, where + " cpu_features entry"));
       m.targets.push_back(std::move(target));
     }
   }
@@ -464,8 +478,15 @@ Json manifestJson(const Manifest &m) {
   }
   root["config"] = config;
   Json targets = Json::array();
-  for (const Target &t : m.targets)
-    targets.push_back(Json{{"name", t.name}, {"code_section", t.codeSection}});
+  for (const Target &t : m.targets) {
+    Json target{{"name", t.name}, {"code_section", t.codeSection}};
+    if (!t.cpu.empty())
+      target["cpu"] = t.cpu;
+    // Written whenever the CPU is: an empty list then says "needs nothing checkable".
+    if (!t.cpu.empty() || !t.cpuFeatures.empty())
+      target["cpu_features"] = t.cpuFeatures;
+    targets.push_back(std::move(target));
+  }
   root["targets"] = targets;
   Json entries = Json::array();
   for (const EntryPoint &e : m.entryPoints) {

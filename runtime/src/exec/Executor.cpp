@@ -13,6 +13,7 @@
 
 #include "kiln/rt/artifact/Artifact.h"
 #include "kiln/rt/cpu/CPUDevice.h"
+#include "kiln/rt/cpu/CPUFeatures.h"
 #include "kiln/rt/hal/HAL.h"
 #include "kiln/rt/weights/Weights.h"
 
@@ -130,6 +131,11 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
   if (!target)
     return Status::unsupported(artifactPath + ": the artifact has no " + kCPUTarget +
                                " code (compile it with kilnc --target=cpu)");
+  // Before anything is loaded: code for extensions this CPU lacks would die of SIGILL.
+  if (Status s = cpu::checkHostCPUFeatures(target->cpuFeatures, cpu::hostHasCPUFeature,
+                                           target->cpu, artifactPath);
+      !s.ok())
+    return s;
   if (Status s = checkParameterDTypes(manifest, artifactPath); !s.ok())
     return s;
   if (Status s = WeightSet::load(manifest, weightsPath, m.weights); !s.ok())

@@ -24,8 +24,10 @@ const char *kInfoHelp =
     "usage: kiln info MODEL.kc\n"
     "\n"
     "Describes a compiled model artifact: format version, model name and config, targets with\n"
-    "their code sizes, entry points with their signatures, the parameter table (names, shapes,\n"
-    "dtypes, initialization and Hugging Face names, with totals) and the file's sections.\n"
+    "their code sizes (the CPU code's with the CPU it was compiled for and the ISA extensions\n"
+    "it needs, whether or not this machine has them), entry points with their signatures, the\n"
+    "parameter table (names, shapes, dtypes, initialization and Hugging Face names, with\n"
+    "totals) and the file's sections.\n"
     "The artifact is fully verified (checksums, manifest) first.\n"
     "\n"
     "exit status: 0 ok, 1 unreadable or invalid artifact, 2 bad command line\n";
@@ -102,6 +104,15 @@ void printInfo(const Artifact &a) {
     const SectionInfo *s = a.findSection(t.codeSection);
     std::printf("  %s: code section %s, %" PRIu64 " bytes\n", t.name.c_str(),
                 t.codeSection.c_str(), s ? s->size : 0);
+    // Shown whether or not this machine has them: info describes, kiln run refuses.
+    if (!t.cpu.empty())
+      std::printf("    cpu: %s\n", t.cpu.c_str());
+    if (!t.cpu.empty() || !t.cpuFeatures.empty()) {
+      std::string features;
+      for (const std::string &f : t.cpuFeatures)
+        features += (features.empty() ? "" : " ") + f;
+      std::printf("    cpu features: %s\n", features.empty() ? "(none)" : features.c_str());
+    }
   }
 
   std::printf("entry points:%s\n", m.entryPoints.empty() ? " (none)" : "");

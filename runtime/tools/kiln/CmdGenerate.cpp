@@ -77,8 +77,8 @@ const char *kGenerateHelp =
     "decoder's start id + output fill it); the statistics say which.\n"
     "\n"
     "Exit status: 0 success, 1 bad input (files, weights, a model without prefill/decode,\n"
-    "ids outside the vocabulary, a prompt longer than the context, non-finite logits),\n"
-    "2 bad usage.\n";
+    "ids outside the vocabulary, a prompt longer than the context, non-finite logits, CPU\n"
+    "code for ISA extensions this CPU lacks), 2 bad usage.\n";
 
 int usageError(const std::string &message) {
   std::fprintf(stderr, "kiln generate: %s\n(see `kiln generate --help`)\n", message.c_str());

@@ -33,7 +33,8 @@ const char *kRunHelp =
     "  --output-dir DIR   where the .npy files go (created if missing)\n"
     "  --threads N        worker threads (default: all cores)\n"
     "\n"
-    "Exit status: 0 success, 1 bad input (files, weights, ids out of range), 2 bad usage.\n";
+    "Exit status: 0 success, 1 bad input (files, weights, ids out of range, CPU code for ISA\n"
+    "extensions this CPU lacks), 2 bad usage.\n";
 
 int usageError(const std::string &message) {
   std::fprintf(stderr, "kiln run: %s\n(see `kiln run --help`)\n", message.c_str());

@@ -235,3 +235,59 @@ TEST(Manifest, EntryPointState) {
     EXPECT_NE(s.message().find(lie.expect), std::string::npos) << lie.what << ": " << s.message();
   }
 }
+
+// The CPU a target's code was compiled for and the ISA extensions it needs (format 1.3): read,
+// written back in the same order, optional (older artifacts have neither), and refused when
+// malformed. Names the runtime does not know are kept: the executor refuses them, not the reader.
+TEST(Manifest, TargetCPUFeatures) {
+  Manifest m;
+  {
+    Json j = sampleJson();
+    EXPECT_FALSE(j["targets"][0].contains("cpu"));
+    EXPECT_FALSE(j["targets"][0].contains("cpu_features"));
+    ASSERT_TRUE(parseManifest(j.dump(), m).ok());
+    EXPECT_TRUE(m.targets[0].cpu.empty());
+    EXPECT_TRUE(m.targets[0].cpuFeatures.empty());
+
+    j["targets"][0]["cpu"] = "znver4";
+    j["targets"][0]["cpu_features"] = {"avx2", "avx512f", "zz-future-ext"};
+    ASSERT_TRUE(parseManifest(j.dump(), m).ok());
+  }
+  EXPECT_EQ(m.targets[0].cpu, "znver4");
+  EXPECT_EQ(m.targets[0].cpuFeatures,
+            (std::vector<std::string>{"avx2", "avx512f", "zz-future-ext"}));
+  std::string text;
+  ASSERT_TRUE(serializeManifest(m, text).ok());
+  Json written = Json::parse(text);
+  EXPECT_EQ(written["targets"][0]["cpu"], "znver4");
+  EXPECT_EQ(written["targets"][0]["cpu_features"],
+            Json::array({"avx2", "avx512f", "zz-future-ext"}));
+  Manifest back;
+  ASSERT_TRUE(parseManifest(text, back).ok());
+  EXPECT_EQ(back.targets[0].cpu, m.targets[0].cpu);
+  EXPECT_EQ(back.targets[0].cpuFeatures, m.targets[0].cpuFeatures);
+
+  // A CPU without any checked extension still says so: an empty list, not a missing key.
+  m.targets[0].cpu = "x86-64";
+  m.targets[0].cpuFeatures.clear();
+  ASSERT_TRUE(serializeManifest(m, text).ok());
+  EXPECT_EQ(Json::parse(text)["targets"][0]["cpu_features"], Json::array());
+
+  std::vector<Lie> lies = {
+      {"cpu not a string", [](Json &j) { j["targets"][0]["cpu"] = 4; }, "cpu"},
+      {"cpu_features not an array", [](Json &j) { j["targets"][0]["cpu_features"] = "avx2"; },
+       "cpu_features"},
+      {"cpu_features entry not a string",
+       [](Json &j) { j["targets"][0]["cpu_features"] = {"avx2", 3}; }, "cpu_features entry"},
+      {"cpu feature listed twice",
+       [](Json &j) { j["targets"][0]["cpu_features"] = {"avx2", "fma", "avx2"}; },
+       "lists the CPU feature \"avx2\" twice"},
+      {"empty cpu feature", [](Json &j) { j["targets"][0]["cpu_features"] = {""}; },
+       "CPU feature has an empty name"},
+  };
+  for (const Lie &lie : lies) {
+    Status s = loadEdited(lie.edit);
+    EXPECT_FALSE(s.ok()) << lie.what;
+    EXPECT_NE(s.message().find(lie.expect), std::string::npos) << lie.what << ": " << s.message();
+  }
+}

@@ -40,7 +40,6 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
-#include "llvm/TargetParser/Host.h"
 
 #include <mutex>
 
@@ -58,6 +57,8 @@ constexpr const char *kQuerySymbol = "kiln_cpu_executable_v1";
 struct TargetSpec {
   const llvm::Target *target = nullptr;
   std::string triple, cpu, features;
+  /// The CPU has AVX-512F (from its own feature set, not the compiling machine's).
+  bool avx512 = false;
 };
 
 llvm::CodeGenOptLevel codeGenLevel(unsigned optLevel) {
@@ -77,24 +78,17 @@ std::unique_ptr<llvm::TargetMachine> createTargetMachine(const TargetSpec &spec,
 
 LogicalResult resolveTarget(const CPUTargetOptions &options, TargetSpec &spec,
                             std::string &error) {
-  llvm::InitializeNativeTarget();
+  ResolvedCPU cpu;
+  if (failed(resolveCPUTarget(options, cpu, error)))
+    return failure();
   llvm::InitializeNativeTargetAsmPrinter();
-  spec.triple = llvm::sys::getProcessTriple();
+  spec.triple = cpu.triple;
   spec.target = llvm::TargetRegistry::lookupTarget(spec.triple, error);
   if (!spec.target)
     return failure();
-  spec.cpu = options.cpu;
-  spec.features = options.features;
-  if (spec.cpu == "host") {
-    spec.cpu = llvm::sys::getHostCPUName().str();
-    // StringMap order is unspecified: sort so that every run builds the same feature string.
-    std::vector<std::string> host;
-    for (const auto &f : llvm::sys::getHostCPUFeatures())
-      host.push_back(std::string(f.second ? "+" : "-") + f.first().str());
-    llvm::sort(host);
-    std::string joined = llvm::join(host, ",");
-    spec.features = spec.features.empty() ? joined : joined + "," + spec.features;
-  }
+  spec.cpu = cpu.cpu;
+  spec.features = cpu.features;
+  spec.avx512 = hasCPUFeature(cpu, "avx512f");
   if (!createTargetMachine(spec, options.optLevel)) {
     error = "cannot create a target machine for " + spec.triple + " / " + spec.cpu;
     return failure();
@@ -323,7 +317,6 @@ FailureOr<OwningOpRef<ModuleOp>> extractDispatch(ModuleOp module, SymbolTable &s
 
 /// Sets the attributes every function of a module compiled for `spec` carries.
 void setTargetAttributes(llvm::Module &m, const TargetSpec &spec) {
-  bool avx512 = llvm::StringRef(spec.features).contains("+avx512f");
   for (llvm::Function &f : m) {
     if (f.isDeclaration())
       continue;
@@ -331,7 +324,7 @@ void setTargetAttributes(llvm::Module &m, const TargetSpec &spec) {
     f.addFnAttr("target-features", spec.features);
     // The schedules pick vector shapes for the widest registers; without these LLVM splits
     // 512-bit vectors in two on CPUs whose tuning prefers 256-bit code.
-    if (avx512) {
+    if (spec.avx512) {
       f.addFnAttr("prefer-vector-width", "512");
       f.addFnAttr("min-legal-vector-width", "512");
     }

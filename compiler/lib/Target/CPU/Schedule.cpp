@@ -43,7 +43,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -431,16 +430,17 @@ void stripScheduleMarkers(func::FuncOp func) {
 }
 
 
-/// Width of the target's vector registers in bits.
-static unsigned vectorBits(const CPUTargetOptions &options) {
+/// Width in bits of the vectors the schedules are made for: the override, else the target
+/// CPU's registers (512 when it has AVX-512F, from the CPU's own feature set: x86-64-v4 gets
+/// 512-bit schedules on an AVX2 machine, x86-64-v3 256-bit ones on an AVX-512 machine).
+static FailureOr<unsigned> vectorBits(ModuleOp module, const CPUTargetOptions &options) {
   if (options.scheduleVectorBits)
     return options.scheduleVectorBits;
-  bool avx512 = StringRef(options.features).contains("+avx512f");
-  if (options.cpu == "host") {
-    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
-    avx512 = avx512 || host.lookup("avx512f");
-  }
-  return avx512 ? 512 : 256;
+  ResolvedCPU cpu;
+  std::string error;
+  if (failed(resolveCPUTarget(options, cpu, error)))
+    return module.emitError() << "CPU target: " << error;
+  return hasCPUFeature(cpu, "avx512f") ? 512u : 256u;
 }
 
 /// Decomposes aggregate ops (linalg.softmax, ...) into the structured ops they stand for.
@@ -539,6 +539,9 @@ void markMatmulOps(MatmulDispatch d, StringRef sfx) {
 }
 
 LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &options) {
+  FailureOr<unsigned> bits = vectorBits(module, options);
+  if (failed(bits))
+    return failure();
   for (auto func : module.getOps<func::FuncOp>()) {
     if (failed(decomposeAggregates(func)))
       return failure();
@@ -556,27 +559,27 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
   }
   for (auto func : module.getOps<func::FuncOp>()) {
     bool matvec = false;
-    if (failed(scheduleMatvec(func, vectorBits(options), options.dumpSchedules, matvec)))
+    if (failed(scheduleMatvec(func, *bits, options.dumpSchedules, matvec)))
       return failure();
     if (matvec)
       continue;
     std::optional<MatmulDispatch> mm = matchMatmul(func);
     if (!mm) {
       bool scheduled = false; // batched contraction or one workgroup
-      if (failed(scheduleBatchedContraction(func, vectorBits(options), options.dumpSchedules,
+      if (failed(scheduleBatchedContraction(func, *bits, options.dumpSchedules,
                                             scheduled)))
         return failure();
       if (!scheduled &&
-          failed(scheduleSoftmax(func, vectorBits(options), options.dumpSchedules, scheduled)))
+          failed(scheduleSoftmax(func, *bits, options.dumpSchedules, scheduled)))
         return failure();
       if (!scheduled &&
-          failed(scheduleNorm(func, vectorBits(options), options.dumpSchedules, scheduled)))
+          failed(scheduleNorm(func, *bits, options.dumpSchedules, scheduled)))
         return failure();
       continue; // Otherwise one workgroup; lowered to loops after bufferization.
     }
     UnitAttr unit = UnitAttr::get(func.getContext());
     SmallVector<std::pair<MatmulDispatch, MatmulTiles>> parts;
-    MatmulTiles tiles = pickMatmulTiles(*mm, vectorBits(options));
+    MatmulTiles tiles = pickMatmulTiles(*mm, *bits);
     if (mm->n > tiles.tileN && mm->n % tiles.tileN != 0) {
       // Ragged N (GPT-2's lm head, N = 50257): the divisible part and the edge become two
       // static parts with their own workgroups.
@@ -585,7 +588,7 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
       if (succeeded(split)) {
         func->setAttr(kIndependentSegmentsAttr, unit);
         for (MatmulDispatch &part : *split)
-          parts.push_back({part, pickMatmulTiles(part, vectorBits(options))});
+          parts.push_back({part, pickMatmulTiles(part, *bits)});
       }
     }
     if (parts.empty())

@@ -9,8 +9,8 @@
 //   distributeWorkgroups the outermost scf.forall becomes a loop over [wg_begin, wg_end)
 //   lowerToLLVMDialect   vector / math / memref / scf -> LLVM dialect
 //   emitSharedObject     per dispatch, on parallel threads: LLVM IR + ABI entry point, -O3
-//                        for the host CPU, object code; plus the descriptor table; linked into
-//                        one shared object by ld.lld
+//                        for the target CPU (the host by default), object code; plus the
+//                        descriptor table; linked into one shared object by ld.lld
 //
 // docs/cpu-backend.md describes the stages; docs/hal.md the ABI of the result.
 //
@@ -36,9 +36,11 @@ namespace kiln::cpu {
 
 /// Options of the CPU target.
 struct CPUTargetOptions {
-  /// Target CPU name; "host" means the compiling machine (llvm::sys::getHostCPUName).
+  /// Target CPU: "host", the compiling machine (its name and every feature it has), or an
+  /// LLVM CPU name (`x86-64-v3`, `x86-64-v4`, `znver4`, `sapphirerapids`, ...) with that CPU's
+  /// features, whatever the compiling machine has.
   std::string cpu = "host";
-  /// Extra target features ("+avx512f,..."); with cpu = "host", the host's features.
+  /// Features added to or removed from the CPU's ("+avx512f,-avx512bw"), applied last.
   std::string features;
   /// LLVM optimization level, 0..3.
   unsigned optLevel = 3;
@@ -52,7 +54,7 @@ struct CPUTargetOptions {
   /// Dump the schedule (transform script) of each dispatch to stderr.
   bool dumpSchedules = false;
   /// Vector width in bits the schedules are made for (tile sizes, accumulator shapes); 0: the
-  /// target's (512 with AVX-512, else 256). Code is still generated for the target, so a
+  /// target CPU's (512 when it has AVX-512F, else 256). Code is still generated for the target, so a
   /// 512-bit schedule on an AVX2 target runs there, each vector split in two: the tests run
   /// the AVX-512 schedules' numerics on machines without AVX-512 this way.
   unsigned scheduleVectorBits = 0;
@@ -78,6 +80,32 @@ struct DispatchInfo {
   /// contractions and softmax run no faster at -O3 and take twice as long to compile.
   unsigned maxOptLevel = 3;
 };
+
+/// The CPU the code is generated for, with "host" replaced by what the compiling machine is.
+struct ResolvedCPU {
+  std::string triple;   ///< the process's target triple (x86_64-...-linux-gnu)
+  std::string cpu;      ///< an LLVM CPU name, never "host"
+  std::string features; ///< the feature string given to LLVM, "+f1,-f2,..." (may be empty)
+};
+
+/// Checks that `cpu` is "host" or an LLVM CPU name of the process's architecture, and that
+/// `features` is a comma-separated list of +name / -name of LLVM features. On failure `error`
+/// names what is unknown (LLVM itself would only warn on stderr and compile for something else).
+mlir::LogicalResult validateCPUTarget(llvm::StringRef cpu, llvm::StringRef features,
+                                      std::string &error);
+
+/// Validates and resolves `options.cpu` / `options.features` ("host": the machine's CPU name
+/// and its features, sorted, then the explicit ones).
+mlir::LogicalResult resolveCPUTarget(const CPUTargetOptions &options, ResolvedCPU &out,
+                                     std::string &error);
+
+/// Whether code for `cpu` may use the LLVM feature `feature` ("avx512f"): the CPU's own
+/// features and those they imply, after the explicit +/- ones.
+bool hasCPUFeature(const ResolvedCPU &cpu, llvm::StringRef feature);
+
+/// The ISA extensions of rt::cpu::kCheckedCPUFeatures that code for `cpu` may use, sorted:
+/// what an artifact records for the runtime to check against the CPU it runs on.
+std::vector<std::string> requiredCPUFeatures(const ResolvedCPU &cpu);
 
 /// Registers the dialects and extensions the CPU target parses and produces.
 void registerCPUTargetDialects(mlir::DialectRegistry &registry);

@@ -24,7 +24,7 @@ namespace kiln::rt {
 /// The format version this build writes. Readers accept the same major version and any minor
 /// version (minor versions only add manifest keys and section kinds, which readers skip).
 constexpr uint16_t kArtifactVersionMajor = 1;
-constexpr uint16_t kArtifactVersionMinor = 2;
+constexpr uint16_t kArtifactVersionMinor = 3;
 /// Sections start at multiples of this many bytes, so they can be mapped and used in place.
 constexpr uint64_t kArtifactAlignment = 64;
 /// Longest section name in bytes (the table stores it NUL-terminated in 48 bytes).

@@ -54,6 +54,12 @@ struct EntryPoint {
 struct Target {
   std::string name;
   std::string codeSection;
+  /// `cpu-*` targets (format 1.3): the CPU the code was compiled for (an LLVM CPU name such as
+  /// `x86-64-v3` or `znver4`); empty in older artifacts.
+  std::string cpu;
+  /// `cpu-*` targets (format 1.3): the ISA extensions the code may use that the runtime checks
+  /// before loading it (kiln/rt/cpu/CPUFeatures.h), sorted; empty in older artifacts.
+  std::vector<std::string> cpuFeatures;
 };
 
 enum class InitKind { Normal, Zeros, Ones };
