@@ -3,7 +3,7 @@
 # (bench/README.md describes each one and how to read it).
 #
 #   bench/run.sh matmul  [--threads 1,2] [--min-time S] [--filter TEXT] [--tokens 1,64,128]
-#                        [--no-lm-head] [--no-pin] [--realtime]
+#                        [--no-lm-head] [--layout kn|nk|both] [--no-pin] [--realtime]
 #   bench/run.sh compile [--examples gpt2,bert,t5,llama] [--targets cpu,spec,none] [--set K=V]...
 #                        [--timeout S] [--jobs N]
 #   bench/run.sh gpt2    [--threads 1,2] [--tokens 1,64,128] [--min-time S] [--min-runs N]
@@ -34,6 +34,7 @@ matmul)
       --realtime) runner=(chrt -f 10) ;;
       --no-lm-head) gen_args+=(--no-lm-head) ;;
       --tokens) gen_args+=(--tokens "$2"); shift ;;
+      --layout) gen_args+=(--layout "$2"); shift ;;
       *) bench_args+=("$1") ;;
     esac
     shift

@@ -5,6 +5,10 @@ Each dispatch is named mm_M<m>_K<k>_N<n>[_tb][_bias_gelu]:
   plain       C[M,N] = A[M,K] @ B[K,N]
   _tb         C[M,N] = A[M,K] @ B[N,K]^T       (lm head: the tied embedding, nn.Linear layout)
   _bias_gelu  C[M,N] = gelu_tanh(A @ B + bias)  (the MLP's first matmul with its epilogue)
+
+--layout picks how the layers' weights (all but the lm head's) are stored: kn (B[K,N], what
+BLAS benchmarks usually measure), nk (B[N,K]: nn.Linear's layout, the one `kiln.linear` reads,
+so what a model's prefill runs) or both.
 """
 import argparse
 
@@ -57,12 +61,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--no-lm-head", action="store_true")
     p.add_argument("--tokens", default=",".join(map(str, TOKENS)))
+    p.add_argument("--layout", choices=["kn", "nk", "both"], default="kn")
     args = p.parse_args()
+    layouts = {"kn": [False], "nk": [True], "both": [False, True]}[args.layout]
     funcs = []
     for m in [int(t) for t in args.tokens.split(",")]:
-        for k, n, _ in SHAPES:
-            funcs.append(matmul(m, k, n))
-        funcs.append(matmul(m, 768, 3072, bias_gelu=True))
+        for tb in layouts:
+            for k, n, _ in SHAPES:
+                funcs.append(matmul(m, k, n, tb=tb))
+            funcs.append(matmul(m, 768, 3072, tb=tb, bias_gelu=True))
         if not args.no_lm_head:
             funcs.append(matmul(m, LM_HEAD[0], LM_HEAD[1], tb=True))
     print("\n\n".join(funcs))
