@@ -13,10 +13,12 @@
 // CHECK: arith.extf %{{.*}} : vector<1x8x8xbf16> to vector<1x8x8xf32>
 // CHECK-LABEL: func.func @qkv_prefill(
 // CHECK: scf.forall
-// The panel: 8 x 8 bf16 blocks of the [N, K] weights, widened, transposed into the f32 panel.
+// The panel: 8 x 8 bf16 blocks of the [N, K] weights, widened, transposed into the f32 panel
+// (with the AVX2 shuffles, schedule-panel-transpose.mlir).
 // CHECK: vector.transfer_read %{{.*}} : memref<2304x768xbf16>, vector<8x8xbf16>
 // CHECK-NEXT: arith.extf %{{.*}} : vector<8x8xbf16> to vector<8x8xf32>
-// CHECK-NEXT: vector.transpose
+// CHECK: vblendps
+// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<768x64xf32>
 // CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 //
 // The same workgroups as with f32 weights (numerics-matvec.mlir, numerics.mlir).

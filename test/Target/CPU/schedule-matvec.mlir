@@ -61,10 +61,12 @@ func.func @batch4_residual(%a: tensor<4x256xf32>, %w: tensor<128x256xf32>, %r: t
   return %g : tensor<4x128xf32>
 }
 
-// 5 rows: the tiled matmul schedule (weight panel transposed per workgroup, outer products).
+// 5 rows: the tiled matmul schedule (weight panel transposed per workgroup with the AVX2
+// shuffles, schedule-panel-transpose.mlir; outer products).
 // CHECK-LABEL: func.func @five_rows_bias(
 // CHECK:         scf.forall (%{{.*}}) in (2)
-// CHECK:           vector.transpose {{.*}} : vector<8x8xf32> to vector<8x8xf32>
+// CHECK:           vector.transfer_read {{.*}} : tensor<256x256xf32>, vector<8x8xf32>
+// CHECK:           vblendps
 // CHECK:           vector.outerproduct
 // CHECK-NOT:     vector.multi_reduction
 // CHECK:         bufferization.materialize_in_destination

@@ -82,6 +82,9 @@ LogicalResult resolveTarget(const CPUTargetOptions &options, TargetSpec &spec,
   if (failed(resolveCPUTarget(options, cpu, error)))
     return failure();
   llvm::InitializeNativeTargetAsmPrinter();
+  // The AVX2 transpose of the matmul schedules' weight panels holds inline assembly
+  // (`vblendps`), which the object emitter parses.
+  llvm::InitializeNativeTargetAsmParser();
   spec.triple = cpu.triple;
   spec.target = llvm::TargetRegistry::lookupTarget(spec.triple, error);
   if (!spec.target)

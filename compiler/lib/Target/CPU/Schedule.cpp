@@ -133,6 +133,12 @@ static std::optional<MatmulDispatch> matchMatmul(func::FuncOp func) {
 /// of this machine kind beside a slice of the activations.
 constexpr int64_t kPanelBytes = 384 * 1024;
 
+/// What the schedules need to know about the target's vectors.
+struct VectorTarget {
+  unsigned bits = 256;
+  bool avx2Transposes = false;
+};
+
 /// Tile sizes of a matmul dispatch.
 struct MatmulTiles {
   int64_t lanes, regM, regN, tileM, tileN;
@@ -273,7 +279,8 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
 
 /// The transform script of a matmul dispatch made of `parts.size()` independent parts (one, or
 /// a divisible part and the ragged edge of N), each tiled as above.
-static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts) {
+static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles>> parts,
+                                  const VectorTarget &target) {
   std::string body;
   for (auto [i, part] : llvm::enumerate(parts)) {
     std::string tiling = matmulTiling(part.first, part.second);
@@ -289,6 +296,15 @@ static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles
           "    transform.apply_patterns.vector.lower_masked_transfers\n"
           "    transform.apply_patterns.canonicalization\n"
           "  } : !transform.any_op\n";
+  // The weight panels' 8 x 8 transposes (f32 lanes of AVX2, see matmulTiling) as the 24
+  // unpack / shuffle / blend / lane-permute instructions of the x86vector AVX2 recipe: the
+  // default element-wise lowering became ~50 scalar broadcasts and ~60 blends per block, which
+  // cost a model's prefill matmuls 10-30% (bench/README.md "The layout a model runs"). The
+  // recipe's blends are AVX inline assembly, hence only for targets with AVX.
+  if (target.avx2Transposes)
+    body += "  transform.apply_patterns to %fv {\n"
+            "    transform.apply_patterns.vector.lower_transpose avx2_lowering_strategy = true\n"
+            "  } : !transform.any_op\n";
   return transformScript(body);
 }
 
@@ -430,17 +446,22 @@ void stripScheduleMarkers(func::FuncOp func) {
 }
 
 
-/// Width in bits of the vectors the schedules are made for: the override, else the target
-/// CPU's registers (512 when it has AVX-512F, from the CPU's own feature set: x86-64-v4 gets
-/// 512-bit schedules on an AVX2 machine, x86-64-v3 256-bit ones on an AVX-512 machine).
-static FailureOr<unsigned> vectorBits(ModuleOp module, const CPUTargetOptions &options) {
-  if (options.scheduleVectorBits)
-    return options.scheduleVectorBits;
+/// The vector target the schedules are made for: the width in bits (the override, else the
+/// target CPU's registers: 512 when it has AVX-512F, from the CPU's own feature set, so
+/// x86-64-v4 gets 512-bit schedules on an AVX2 machine and x86-64-v3 256-bit ones on an
+/// AVX-512 machine) and whether 8 x 8 transposes take the AVX2 recipe (256-bit schedules on a
+/// CPU with AVX).
+static FailureOr<VectorTarget> vectorTarget(ModuleOp module, const CPUTargetOptions &options) {
   ResolvedCPU cpu;
   std::string error;
   if (failed(resolveCPUTarget(options, cpu, error)))
     return module.emitError() << "CPU target: " << error;
-  return hasCPUFeature(cpu, "avx512f") ? 512u : 256u;
+  VectorTarget target;
+  target.bits = options.scheduleVectorBits ? options.scheduleVectorBits
+                : hasCPUFeature(cpu, "avx512f") ? 512u
+                                                 : 256u;
+  target.avx2Transposes = target.bits == 256 && hasCPUFeature(cpu, "avx");
+  return target;
 }
 
 /// Decomposes aggregate ops (linalg.softmax, ...) into the structured ops they stand for.
@@ -539,9 +560,10 @@ void markMatmulOps(MatmulDispatch d, StringRef sfx) {
 }
 
 LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &options) {
-  FailureOr<unsigned> bits = vectorBits(module, options);
-  if (failed(bits))
+  FailureOr<VectorTarget> target = vectorTarget(module, options);
+  if (failed(target))
     return failure();
+  unsigned bits = target->bits;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (failed(decomposeAggregates(func)))
       return failure();
@@ -559,27 +581,27 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
   }
   for (auto func : module.getOps<func::FuncOp>()) {
     bool matvec = false;
-    if (failed(scheduleMatvec(func, *bits, options.dumpSchedules, matvec)))
+    if (failed(scheduleMatvec(func, bits, options.dumpSchedules, matvec)))
       return failure();
     if (matvec)
       continue;
     std::optional<MatmulDispatch> mm = matchMatmul(func);
     if (!mm) {
       bool scheduled = false; // batched contraction or one workgroup
-      if (failed(scheduleBatchedContraction(func, *bits, options.dumpSchedules,
+      if (failed(scheduleBatchedContraction(func, bits, options.dumpSchedules,
                                             scheduled)))
         return failure();
       if (!scheduled &&
-          failed(scheduleSoftmax(func, *bits, options.dumpSchedules, scheduled)))
+          failed(scheduleSoftmax(func, bits, options.dumpSchedules, scheduled)))
         return failure();
       if (!scheduled &&
-          failed(scheduleNorm(func, *bits, options.dumpSchedules, scheduled)))
+          failed(scheduleNorm(func, bits, options.dumpSchedules, scheduled)))
         return failure();
       continue; // Otherwise one workgroup; lowered to loops after bufferization.
     }
     UnitAttr unit = UnitAttr::get(func.getContext());
     SmallVector<std::pair<MatmulDispatch, MatmulTiles>> parts;
-    MatmulTiles tiles = pickMatmulTiles(*mm, *bits);
+    MatmulTiles tiles = pickMatmulTiles(*mm, bits);
     if (mm->n > tiles.tileN && mm->n % tiles.tileN != 0) {
       // Ragged N (GPT-2's lm head, N = 50257): the divisible part and the edge become two
       // static parts with their own workgroups.
@@ -588,14 +610,14 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
       if (succeeded(split)) {
         func->setAttr(kIndependentSegmentsAttr, unit);
         for (MatmulDispatch &part : *split)
-          parts.push_back({part, pickMatmulTiles(part, *bits)});
+          parts.push_back({part, pickMatmulTiles(part, bits)});
       }
     }
     if (parts.empty())
       parts.push_back({*mm, tiles});
     for (auto [i, part] : llvm::enumerate(parts))
       markMatmulOps(part.first, parts.size() == 1 ? "" : "_" + std::to_string(i));
-    if (failed(applySchedule(func, matmulSchedule(parts), options.dumpSchedules)))
+    if (failed(applySchedule(func, matmulSchedule(parts, *target), options.dumpSchedules)))
       return failure();
     stripScheduleMarkers(func);
   }

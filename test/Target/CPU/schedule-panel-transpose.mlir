@@ -1,0 +1,52 @@
+// The tiled matmul's weight panel for a weight stored [N, K] (nn.Linear's layout, what
+// kiln.linear reads): each workgroup transposes its K x tileN panel in 8 x 8 blocks. With
+// 256-bit schedules on a CPU with AVX the blocks take the AVX2 recipe (unpack / shuffle /
+// vblendps / lane permutes) instead of the element-wise lowering; 512-bit schedules and
+// CPUs without AVX keep vector.transpose for the generic lowering.
+//
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=znver3 | FileCheck %s --check-prefix=AVX2
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v4 | FileCheck %s --check-prefix=GENERIC
+// RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v2 | FileCheck %s --check-prefix=GENERIC
+//
+// AVX2-LABEL: func.func @panel_tb
+// AVX2: vector.transfer_read {{.*}} : tensor<128x256xf32>, vector<8x8xf32>
+// AVX2-NOT: vector.transpose {{.*}} vector<8x8xf32>
+// AVX2-COUNT-8: vblendps
+// AVX2: return
+// AVX2-LABEL: func.func @panel_tb_bf16
+// AVX2: arith.extf {{.*}} vector<8x8xbf16> to vector<8x8xf32>
+// AVX2-NOT: vector.transpose {{.*}} vector<8x8xf32>
+// AVX2-COUNT-8: vblendps
+//
+// GENERIC-LABEL: func.func @panel_tb
+// GENERIC-NOT: vblendps
+// GENERIC: vector.transpose
+// GENERIC-NOT: vblendps
+//
+// Numerics against numpy on this machine's code (whichever path the host takes), at 1 and 2
+// threads, f32 and bf16 weights; and the AVX2 code wherever it can run (every CI machine).
+// RUN: %kiln_cpu_compile %s -o %t.host.so
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.host.so --dispatch panel_tb --ref matmul_tb --inputs 64x256,128x256 --output 64x128 | FileCheck %s --check-prefix=NUM
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.host.so --dispatch panel_tb --ref matmul_tb --inputs 64x256,128x256 --output 64x128 --threads 1 | FileCheck %s --check-prefix=NUM
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.host.so --dispatch panel_tb_bf16 --ref matmul_tb --inputs 64x256,128x256 --bf16 1 --output 64x128 | FileCheck %s --check-prefix=NUM
+// RUN: %kiln_cpu_compile %s --mcpu=x86-64-v3 -o %t.avx2.so
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.avx2.so --dispatch panel_tb --ref matmul_tb --inputs 64x256,128x256 --output 64x128 | FileCheck %s --check-prefix=NUM
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.avx2.so --dispatch panel_tb_bf16 --ref matmul_tb --inputs 64x256,128x256 --bf16 1 --output 64x128 | FileCheck %s --check-prefix=NUM
+// NUM: max abs error {{.*}} (tolerance 0.0001)
+
+func.func @panel_tb(%a: tensor<64x256xf32>, %w: tensor<128x256xf32>) -> tensor<64x128xf32> {
+  %e = tensor.empty() : tensor<64x128xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x128xf32>) -> tensor<64x128xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<64x256xf32>, tensor<128x256xf32>) outs(%f : tensor<64x128xf32>) -> tensor<64x128xf32>
+  return %m : tensor<64x128xf32>
+}
+
+func.func @panel_tb_bf16(%a: tensor<64x256xf32>, %w: tensor<128x256xbf16>) -> tensor<64x128xf32> {
+  %e = tensor.empty() : tensor<64x128xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x128xf32>) -> tensor<64x128xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<64x256xf32>, tensor<128x256xbf16>) outs(%f : tensor<64x128xf32>) -> tensor<64x128xf32>
+  return %m : tensor<64x128xf32>
+}
