@@ -156,9 +156,11 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
   int64_t rows = wide ? 8 : 4;
   int64_t regM = d.m % rows == 0 ? rows : d.m % 4 == 0 ? 4 : d.m % 2 == 0 ? 2 : 1;
   int64_t regN = regM >= 4 ? 2 * lanes : 4 * lanes;
-  // Workgroup tile: 4 register blocks wide, narrowed below so that the K x tileN panel stays
-  // in L2 (kPanelBytes).
-  int64_t tileM = std::min<int64_t>(d.m, 64);
+  // Workgroup tile: up to 128 rows, so that a prefill chunk of up to 128 tokens packs each
+  // weight panel once (the rows of A stream through the register blocks once per panel and
+  // need not stay in cache); 4 register blocks wide, narrowed below so that the K x tileN
+  // panel stays in L2 (kPanelBytes).
+  int64_t tileM = std::min<int64_t>(d.m, 128);
   tileM = tileM - tileM % regM;
   if (tileM == 0)
     tileM = regM;
