@@ -14,10 +14,15 @@
 //      tensors out) and replaced by a func.call. Constants, tensor.empty and fills of them are
 //      cloned into every dispatch that uses them; shape-only views (expand / collapse_shape,
 //      reshape, cast) stay in the entry between calls when they cross dispatches (the buffer
-//      is the same bytes) and are cloned into a dispatch when both ends are inside it. Static
-//      slices (a KV cache's layer) and the views of them are cloned into every dispatch that
-//      reads them, whose operand is then the sliced tensor: a view inside the dispatch, never a
-//      copy. Pure scalar ops (a position read from an input) are cloned likewise.
+//      is the same bytes) and are cloned into a dispatch when both ends are inside it. A layer
+//      of a state buffer (a KV cache's `[l, ...]` slab) stays in the entry point too and is
+//      the dispatch's operand, so that every layer's attention and append dispatches are the
+//      same function (the schedule binds the layer's bytes); an append into the state is
+//      first split into the append into that slab and the slab's write-back. Other static
+//      slices (the last position of a sequence) and the views of them are cloned into every
+//      dispatch that reads them, whose operand is then the sliced tensor: a view inside the
+//      dispatch, never a copy. Pure scalar ops (a position read from an input) are cloned
+//      likewise.
 //
 //===----------------------------------------------------------------------===//
 #include "Utils.h"
@@ -93,8 +98,8 @@ public:
 
   /// Computation that belongs to a dispatch.
   bool isCompute(Operation *op) {
-    if (isView(op) || isStaticSlice(op) || isCloneable(op) || isa<ParamRefOp, func::CallOp>(op) ||
-        op->hasTrait<OpTrait::IsTerminator>())
+    if (isView(op) || isStaticSlice(op) || isStateWriteBack(op) || isCloneable(op) ||
+        isa<ParamRefOp, func::CallOp>(op) || op->hasTrait<OpTrait::IsTerminator>())
       return false;
     return true;
   }
@@ -114,8 +119,53 @@ private:
 /// The op producing `v`, looking through views.
 Operation *producerThroughViews(Value v) { return sourceThroughViews(v).getDefiningOp(); }
 
-/// Whether `v` is a static slice, or a view of one: cloned into the dispatches reading it.
-bool isSliceView(Value v) { return isStaticSlice(producerThroughViews(v)); }
+/// Whether `v` is a static slice, or a view of one, that is cloned into the dispatches reading
+/// it: any but a layer of a state buffer, which is their operand.
+bool isClonedSliceView(Value v) {
+  Operation *slice = producerThroughViews(v);
+  return isStaticSlice(slice) && !isStateSlab(slice);
+}
+
+/// Splits each append into one layer of a state buffer, `tensor.insert_slice %rows into
+/// %state[l, 0, %p, 0] [1, B, S, E]`, into
+///
+///   %slab = tensor.extract_slice %state[l, 0, 0, 0] [1, B, P, E]       (isStateSlab)
+///   %new = tensor.insert_slice %rows into %slab[0, %p, 0] [B, S, E]    (the append dispatch)
+///   %state' = tensor.insert_slice %new into %state[l, 0, 0, 0] [1, B, P, E] (isStateWriteBack)
+///
+/// so that the append's dispatch reads and writes the layer's slab and not the layer index:
+/// every layer's append is the same function. Its result stays tied to its operand
+/// (tiedOperand), so it is still written in place, and the write-back is the same bytes.
+void splitLayerAppends(Block &block) {
+  for (Operation &op : llvm::make_early_inc_range(block)) {
+    auto append = dyn_cast<tensor::InsertSliceOp>(&op);
+    if (!append || isStateWriteBack(append) || !stateArgumentOf(append.getDest()))
+      continue;
+    RankedTensorType whole = append.getDestType();
+    ArrayRef<int64_t> sizes = append.getStaticSizes();
+    if (!whole.hasStaticShape() || whole.getRank() < 2 || !append.getSizes().empty() ||
+        sizes[0] != 1 || ShapedType::isDynamic(append.getStaticOffsets()[0]) ||
+        !append.hasUnitStride() || append.getSourceType().getShape() != sizes.drop_front())
+      continue;
+    OpBuilder b(append);
+    Location loc = append.getLoc();
+    SmallVector<OpFoldResult> slabOffsets(whole.getRank(), b.getIndexAttr(0));
+    slabOffsets[0] = append.getMixedOffsets()[0];
+    SmallVector<OpFoldResult> slabSizes = getAsIndexOpFoldResult(b.getContext(), whole.getShape());
+    slabSizes[0] = b.getIndexAttr(1);
+    SmallVector<OpFoldResult> unitStrides(whole.getRank(), b.getIndexAttr(1));
+    auto slabType = RankedTensorType::get(whole.getShape().drop_front(), whole.getElementType());
+    Value slab = b.create<tensor::ExtractSliceOp>(loc, slabType, append.getDest(), slabOffsets,
+                                                  slabSizes, unitStrides);
+    Value appended = b.create<tensor::InsertSliceOp>(
+        loc, append.getSource(), slab, ArrayRef(append.getMixedOffsets()).drop_front(),
+        ArrayRef(append.getMixedSizes()).drop_front(), ArrayRef(unitStrides).drop_front());
+    Value writeBack = b.create<tensor::InsertSliceOp>(loc, appended, append.getDest(),
+                                                      slabOffsets, slabSizes, unitStrides);
+    append.replaceAllUsesWith(writeBack);
+    append.erase();
+  }
+}
 
 struct Grouping {
   std::vector<SmallVector<Operation *>> groups;
@@ -252,7 +302,7 @@ LogicalResult outline(ArrayRef<Operation *> members, StringRef name, StringRef e
       return mapped;
     Operation *def = v.getDefiningOp();
     bool internalView = isView(def) && memberSet.contains(producerThroughViews(v));
-    if (def && (classes.isCloneable(def) || internalView || isSliceView(v))) {
+    if (def && (classes.isCloneable(def) || internalView || isClonedSliceView(v))) {
       for (Value operand : def->getOperands())
         resolve(operand);
       Operation *clone = b.clone(*def, map);
@@ -340,6 +390,7 @@ LogicalResult formDispatches(ModuleOp module, func::FuncOp entry, unsigned *numD
 
   Block &block = entry.getBody().front();
   eraseDeadOps(block);
+  splitLayerAppends(block);
   Classifier classes;
   for (Operation &op : block)
     if (auto call = dyn_cast<func::CallOp>(&op))

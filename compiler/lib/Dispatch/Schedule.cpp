@@ -4,7 +4,8 @@
 // references) and describes it for the runtime: the dispatches in order and, for each operand
 // and result, the buffer it binds (an entry input, a parameter, an entry output or a
 // temporary). Views are the same bytes as their source (dense, row-major), so they bind their
-// source's buffer. Temporaries get live ranges and offsets in one arena.
+// source's buffer; a layer of a state buffer (isStateSlab) binds that layer's bytes of it.
+// Temporaries get live ranges and offsets in one arena.
 //
 //===----------------------------------------------------------------------===//
 #include "Utils.h"
@@ -67,12 +68,22 @@ std::string dtypeName(Type t) {
   return s;
 }
 
+int64_t elementBytes(Type element) {
+  return std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+}
+
 void describe(Buffer &buffer, Type type) {
   auto tensor = cast<RankedTensorType>(type);
   buffer.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
   buffer.dtype = dtypeName(tensor.getElementType());
-  int64_t bits = tensor.getElementType().getIntOrFloatBitWidth();
-  buffer.bytes = tensor.getNumElements() * std::max<int64_t>(1, bits / 8);
+  buffer.bytes = tensor.getNumElements() * elementBytes(tensor.getElementType());
+}
+
+/// The bytes of layer `[l, ...]` (isLeadingAxisSlab) in the buffer of `whole`.
+ByteRange layerBytes(OffsetSizeAndStrideOpInterface slab, RankedTensorType whole) {
+  int64_t layer = whole.getNumElements() / whole.getDimSize(0) *
+                  elementBytes(whole.getElementType());
+  return {slab.getStaticOffsets()[0] * layer, layer};
 }
 
 } // namespace
@@ -104,9 +115,28 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
     for (NamedAttribute d : dims)
       if (auto size = dyn_cast<IntegerAttr>(d.getValue()))
         schedule.staticDims.emplace_back(d.getName().str(), size.getInt());
-  DenseMap<Value, unsigned> bufferOf;
+  DenseMap<Value, Binding> bindingOf;
   // State buffer -> (its latest value, the dispatch that wrote it in place).
   DenseMap<unsigned, std::pair<Value, std::string>> stateVersion;
+  // The whole-buffer value a dispatch operand reads: its source through views, and for a
+  // layer of a state buffer the state it is sliced from.
+  auto wholeValue = [](Value v) {
+    Value source = sourceThroughViews(v);
+    if (auto slab = source.getDefiningOp<tensor::ExtractSliceOp>(); slab && isStateSlab(slab))
+      return sourceThroughViews(slab.getSource());
+    return source;
+  };
+  // What a dispatch operand binds: its whole buffer, or a layer's bytes of a state buffer.
+  auto operandBinding = [&](Value v) -> std::optional<Binding> {
+    auto it = bindingOf.find(wholeValue(v));
+    if (it == bindingOf.end())
+      return std::nullopt;
+    Binding binding = it->second;
+    if (auto slab = sourceThroughViews(v).getDefiningOp<tensor::ExtractSliceOp>();
+        slab && isStateSlab(slab))
+      binding.range = layerBytes(slab, slab.getSourceType());
+    return binding;
+  };
 
   auto add = [&](Buffer::Kind kind, std::string bufferName, Type type) -> FailureOr<unsigned> {
     if (!isa<RankedTensorType>(type) || !cast<RankedTensorType>(type).hasStaticShape() ||
@@ -135,12 +165,12 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
                                  arg.getType());
     if (failed(id))
       return failure();
-    bufferOf[arg] = *id;
+    bindingOf[arg] = Binding{*id, std::nullopt};
   }
-  // Only calls, views, parameter references and constants may remain.
+  // Only calls, views, parameter references, constants and layers of state buffers may remain.
   for (Operation &op : block)
     if (!isa<func::ReturnOp, func::CallOp, ParamRefOp>(&op) && !isView(&op) &&
-        !op.hasTrait<OpTrait::ConstantLike>())
+        !op.hasTrait<OpTrait::ConstantLike>() && !isStateSlab(&op) && !isStateWriteBack(&op))
       return op.emitError() << "entry point '" << name << "' still computes with '"
                             << op.getName() << "' outside a dispatch";
   // Outputs: each returned value must be (a view of) a dispatch result of its own.
@@ -156,7 +186,9 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
     Value source = sourceThroughViews(v);
     if (stateResults.contains(v))
       stateResults.insert(source);
-    if (!isa_and_nonnull<func::CallOp>(source.getDefiningOp()))
+    // A state updated one layer at a time is returned as the last layer's write-back.
+    bool writtenBack = stateResults.contains(v) && isStateWriteBack(source.getDefiningOp());
+    if (!isa_and_nonnull<func::CallOp>(source.getDefiningOp()) && !writtenBack)
       return entry.emitError() << "entry point '" << name << "': output '" << outName
                                << "' is not computed by a dispatch";
     if (!outputName.try_emplace(source, outName).second)
@@ -166,13 +198,36 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
     outputType[source] = v.getType();
   }
   for (Operation &op : block) {
-    if (isa<func::ReturnOp>(&op) || isView(&op) || op.hasTrait<OpTrait::ConstantLike>())
+    // Layers of state buffers are bound where the dispatches read them.
+    if (isa<func::ReturnOp>(&op) || isView(&op) || op.hasTrait<OpTrait::ConstantLike>() ||
+        isStateSlab(&op))
       continue;
     if (auto ref = dyn_cast<ParamRefOp>(&op)) {
       FailureOr<unsigned> id = add(Buffer::Parameter, ref.getName().str(), ref.getType());
       if (failed(id))
         return failure();
-      bufferOf[ref.getResult()] = *id;
+      bindingOf[ref.getResult()] = Binding{*id, std::nullopt};
+      continue;
+    }
+    if (isStateWriteBack(&op)) {
+      // The layer a dispatch just updated in place, in the state's bytes already: the state's
+      // new version.
+      auto writeBack = cast<tensor::InsertSliceOp>(&op);
+      std::optional<Binding> state = operandBinding(writeBack.getDest());
+      auto layer = bindingOf.find(writeBack.getSource());
+      bool updatedInPlace =
+          state && layer != bindingOf.end() &&
+          layer->second == Binding{state->buffer, layerBytes(writeBack, writeBack.getDestType())} &&
+          stateVersion.lookup(state->buffer).first == writeBack.getSource();
+      if (!updatedInPlace)
+        return writeBack.emitError()
+               << "entry point '" << name << "' puts a layer back into state '"
+               << entry.getArgAttrOfType<StringAttr>(
+                      stateArgumentOf(writeBack.getDest()).getArgNumber(), "kiln.state")
+                      .getValue()
+               << "' that no dispatch updated in place there";
+      stateVersion[state->buffer].first = writeBack.getResult();
+      bindingOf[writeBack.getResult()] = *state;
       continue;
     }
     auto call = cast<func::CallOp>(&op);
@@ -180,18 +235,17 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
     DispatchStep &d = schedule.dispatches.emplace_back();
     d.dispatch = call.getCallee().str();
     for (Value v : call.getOperands()) {
-      Value source = sourceThroughViews(v);
-      auto it = bufferOf.find(source);
-      if (it == bufferOf.end())
+      std::optional<Binding> binding = operandBinding(v);
+      if (!binding)
         return call.emitError() << "operand of dispatch '" << d.dispatch
                                 << "' is neither an input, a parameter nor a dispatch result";
-      d.operands.push_back(it->second);
-      Buffer &buffer = schedule.buffers[it->second];
+      d.operands.push_back(*binding);
+      Buffer &buffer = schedule.buffers[binding->buffer];
       if (buffer.kind == Buffer::Temporary)
         buffer.last = std::max(buffer.last, step);
       // In-place state: every read must see the state's latest value.
-      auto current = stateVersion.find(it->second);
-      if (current != stateVersion.end() && current->second.first != source)
+      auto current = stateVersion.find(binding->buffer);
+      if (current != stateVersion.end() && current->second.first != wholeValue(v))
         return call.emitError() << "entry point '" << name << "': dispatch '" << d.dispatch
                                 << "' reads state '" << buffer.name << "' after dispatch '"
                                 << current->second.second
@@ -206,11 +260,11 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
       std::optional<unsigned> tied =
           callee ? tiedOperand(callee, cast<OpResult>(r).getResultNumber()) : std::nullopt;
       if (tied) {
-        unsigned id = d.operands[*tied];
-        if (schedule.buffers[id].kind == Buffer::State) {
-          stateVersion[id] = {r, d.dispatch};
-          bufferOf[r] = id;
-          d.results.push_back(id);
+        Binding state = d.operands[*tied];
+        if (schedule.buffers[state.buffer].kind == Buffer::State) {
+          stateVersion[state.buffer] = {r, d.dispatch};
+          bindingOf[r] = state;
+          d.results.push_back(state);
           continue;
         }
       }
@@ -224,8 +278,8 @@ FailureOr<Schedule> buildSchedule(func::FuncOp entry) {
         return failure();
       Buffer &buffer = schedule.buffers[*id];
       buffer.first = buffer.last = step;
-      bufferOf[r] = *id;
-      d.results.push_back(*id);
+      bindingOf[r] = Binding{*id, std::nullopt};
+      d.results.push_back(bindingOf[r]);
     }
   }
   // Temporaries are numbered t0, t1, ... in the order they are produced.
@@ -291,9 +345,15 @@ std::string scheduleToJson(const Schedule &schedule) {
   os << ",\n \"dispatches\": [";
   for (auto [i, d] : llvm::enumerate(schedule.dispatches)) {
     llvm::json::Array buffers;
-    for (unsigned id : llvm::concat<const unsigned>(d.operands, d.results)) {
-      const Buffer &b = schedule.buffers[id];
-      buffers.push_back(llvm::json::Object{{"kind", kindName(b.kind)}, {"name", b.name}});
+    for (const Binding &binding : llvm::concat<const Binding>(d.operands, d.results)) {
+      const Buffer &b = schedule.buffers[binding.buffer];
+      llvm::json::Object json{{"kind", kindName(b.kind)}, {"name", b.name}};
+      if (binding.range) { // a layer of a state buffer (format 1.3)
+        json["kind"] = "state_range";
+        json["offset"] = binding.range->offset;
+        json["bytes"] = binding.range->bytes;
+      }
+      buffers.push_back(std::move(json));
     }
     os << (i ? ",\n  " : "\n  ");
     compact(llvm::json::Object{{"dispatch", d.dispatch},

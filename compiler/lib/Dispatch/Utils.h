@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace kiln::dispatch {
 
@@ -62,6 +63,60 @@ inline mlir::Value sourceThroughViews(mlir::Value v) {
   while (isView(v.getDefiningOp()))
     v = v.getDefiningOp()->getOperand(0);
   return v;
+}
+
+/// A static slice (extract or insert) covering one index of the leading axis in full: offsets
+/// `[l, 0, ..., 0]`, sizes `[1, d1, ..., dn]`, unit strides, in `whole` (static, rank >= 2).
+/// One layer of a KV cache: its bytes are one contiguous range of the whole buffer.
+inline bool isLeadingAxisSlab(mlir::OffsetSizeAndStrideOpInterface slice,
+                              mlir::RankedTensorType whole) {
+  if (!whole.hasStaticShape() || whole.getRank() < 2 || !slice.getOffsets().empty() ||
+      !slice.getSizes().empty() || !slice.getStrides().empty())
+    return false;
+  llvm::ArrayRef<int64_t> offsets = slice.getStaticOffsets(), sizes = slice.getStaticSizes();
+  if (int64_t(sizes.size()) != whole.getRank() || sizes[0] != 1 ||
+      !llvm::all_of(slice.getStaticStrides(), [](int64_t s) { return s == 1; }))
+    return false;
+  for (int64_t axis = 1; axis < whole.getRank(); ++axis)
+    if (offsets[axis] != 0 || sizes[axis] != whole.getDimSize(axis))
+      return false;
+  return true;
+}
+
+/// The entry point's `kiln.state` argument (a KV cache) of which `v` is a version, following
+/// views and layer write-backs (isStateWriteBack); null when `v` is not one.
+inline mlir::BlockArgument stateArgumentOf(mlir::Value v) {
+  v = sourceThroughViews(v);
+  while (auto insert = v.getDefiningOp<mlir::tensor::InsertSliceOp>()) {
+    if (!isLeadingAxisSlab(insert, insert.getDestType()))
+      break;
+    v = sourceThroughViews(insert.getDest());
+  }
+  auto arg = llvm::dyn_cast<mlir::BlockArgument>(v);
+  auto fn = arg ? llvm::dyn_cast_or_null<mlir::FunctionOpInterface>(arg.getOwner()->getParentOp())
+                : mlir::FunctionOpInterface();
+  if (!fn || arg.getOwner() != &fn.getFunctionBody().front() ||
+      !fn.getArgAttr(arg.getArgNumber(), "kiln.state"))
+    return {};
+  return arg;
+}
+
+/// One layer of a state buffer read by the dispatches: `tensor.extract_slice %state[l, 0, ...]
+/// [1, d1, ...]`. It stays in the entry point and the dispatches take it as their operand, so
+/// they do not depend on `l`; the schedule binds it as that layer's bytes of the state buffer.
+inline bool isStateSlab(mlir::Operation *op) {
+  auto slice = llvm::dyn_cast_or_null<mlir::tensor::ExtractSliceOp>(op);
+  return slice && isLeadingAxisSlab(slice, slice.getSourceType()) &&
+         stateArgumentOf(slice.getSource());
+}
+
+/// A layer of a state buffer, updated in place by a dispatch, put back into the state:
+/// `tensor.insert_slice %layer into %state[l, 0, ...] [1, d1, ...]`. It stays in the entry
+/// point, where it costs nothing: the dispatch wrote that layer's bytes of the state buffer.
+inline bool isStateWriteBack(mlir::Operation *op) {
+  auto insert = llvm::dyn_cast_or_null<mlir::tensor::InsertSliceOp>(op);
+  return insert && isLeadingAxisSlab(insert, insert.getDestType()) &&
+         stateArgumentOf(insert.getDest());
 }
 
 } // namespace kiln::dispatch

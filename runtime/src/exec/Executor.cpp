@@ -367,6 +367,10 @@ Status Executor::Impl::bindSchedule(const std::string &entry, const EntryBufferF
       } else if (Status s = entryBuffer(ref, b.buffer); !s.ok()) {
         return s;
       }
+      if (ref.range) { // one layer of a state buffer
+        b.offset = size_t(ref.range->offset);
+        b.length = size_t(ref.range->bytes);
+      }
       bindings.push_back(b);
     }
     std::vector<int64_t> &scalars = out.scalars.emplace_back(d.scalars.size());

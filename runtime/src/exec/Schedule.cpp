@@ -4,13 +4,15 @@
 // schedule is refused before any dispatch runs: names and buffer counts against the code,
 // bindings against the entry point and the parameter table, temporaries against the arena (in
 // bounds, aligned to their element size, never sharing bytes while both are live) and against
-// the dispatches that use them.
+// the dispatches that use them, and byte ranges of state buffers against the state's size and
+// the dispatch's code.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/Schedule.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <map>
 
@@ -25,6 +27,51 @@ template <typename List> bool hasName(const List &list, const std::string &name)
     if (x.name == name)
       return true;
   return false;
+}
+
+/// The bytes of state `sig` at the sizes the entry point was compiled for; nullopt when a size
+/// of its shape is not among them (or the product overflows).
+std::optional<uint64_t> staticBytes(const TensorSignature &sig,
+                                    const std::vector<std::pair<std::string, int64_t>> &dims) {
+  uint64_t bytes = dtypeSize(sig.dtype);
+  for (const Dim &d : sig.shape) {
+    auto it =
+        std::find_if(dims.begin(), dims.end(), [&](const auto &p) { return p.first == d.symbol; });
+    if (d.isSymbolic() && it == dims.end())
+      return std::nullopt;
+    if (__builtin_mul_overflow(bytes, uint64_t(d.isSymbolic() ? it->second : d.size), &bytes))
+      return std::nullopt;
+  }
+  return bytes;
+}
+
+/// Checks the bytes a `state_range` binding `b` (since 1.3) binds of state `sig` and stores them
+/// in `ref`: aligned to the element size, within the state at the entry point's static sizes,
+/// and at least the `needed` bytes the dispatch's code reads or writes (0: unknown). Returns
+/// why not, or nothing.
+std::string readStateRange(const nlohmann::json &b, const TensorSignature &sig,
+                           const std::vector<std::pair<std::string, int64_t>> &dims,
+                           uint64_t needed, BufferRef &ref) {
+  std::string what = "state '" + sig.name + "'";
+  if (!b.contains("offset") || !b.contains("bytes") || !isCount(b["offset"]) ||
+      !isCount(b["bytes"]))
+    return "binds a range of " + what + " without a byte offset and size";
+  ByteRange range{b["offset"].get<uint64_t>(), b["bytes"].get<uint64_t>()};
+  std::optional<uint64_t> size = staticBytes(sig, dims);
+  if (!size)
+    return "binds a range of " + what + ", whose size static_dims does not give";
+  std::string at = " bytes at offset " + std::to_string(range.offset);
+  if (range.offset % dtypeSize(sig.dtype) != 0)
+    return "binds " + what + " at offset " + std::to_string(range.offset) +
+           ", not aligned to its " + std::to_string(dtypeSize(sig.dtype)) + "-byte elements";
+  if (range.offset > *size || range.bytes > *size - range.offset)
+    return "binds " + std::to_string(range.bytes) + at + " of " + what + ", outside its " +
+           std::to_string(*size) + " bytes";
+  if (range.bytes < needed)
+    return "binds " + std::to_string(range.bytes) + at + " of " + what + "; its code needs " +
+           std::to_string(needed);
+  ref.range = range;
+  return {};
 }
 
 } // namespace
@@ -167,6 +214,9 @@ Status parseSchedule(std::string_view text, std::string_view what, const EntryPo
           !b["name"].is_string())
         return bad("dispatch '" + dispatch.name + "': a buffer needs a kind and a name");
       std::string kind = b["kind"].get<std::string>(), name = b["name"].get<std::string>();
+      if (kind != "state_range" && (b.contains("offset") || b.contains("bytes")))
+        return bad("dispatch '" + dispatch.name + "' binds " + kind + " '" + name +
+                   "' with offset and bytes, which only a state_range has");
       BufferRef ref;
       ref.name = name;
       if (kind == "input" && hasName(entry.inputs, name)) {
@@ -177,6 +227,15 @@ Status parseSchedule(std::string_view text, std::string_view what, const EntryPo
         ref.kind = BufferRef::Parameter;
       } else if (kind == "state" && hasName(entry.state, name)) {
         ref.kind = BufferRef::State;
+      } else if (kind == "state_range" && hasName(entry.state, name)) {
+        ref.kind = BufferRef::State;
+        const TensorSignature &sig =
+            *std::find_if(entry.state.begin(), entry.state.end(),
+                          [&](const TensorSignature &s) { return s.name == name; });
+        size_t slot = dispatch.buffers.size();
+        uint64_t needed = slot < info.bufferBytes.size() ? info.bufferBytes[slot] : 0;
+        if (std::string why = readStateRange(b, sig, out.staticDims, needed, ref); !why.empty())
+          return bad("dispatch '" + dispatch.name + "' " + why);
       } else if (kind == "temporary" && tempIndex.count(name)) {
         ref.kind = BufferRef::Temporary;
         ref.temporary = tempIndex.find(name)->second;

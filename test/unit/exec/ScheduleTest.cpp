@@ -1,8 +1,9 @@
 //===- ScheduleTest.cpp - The schedule reader's checks ---------------------===//
 //
 // parseSchedule (runtime/include/kiln/rt/exec/Schedule.h) on a two-dispatch schedule with
-// temporaries (docs/artifact.md, "Schedules"): the valid one is read as written, and each
-// broken variant is refused with a message naming the section and the problem.
+// temporaries (docs/artifact.md, "Schedules"), and with a third dispatch binding one layer of a
+// state buffer: the valid one is read as written, and each broken variant is refused with a
+// message naming the section and the problem.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/Schedule.h"
@@ -30,9 +31,14 @@ struct Fixture {
     w.name = "w";
     w.shape = {4, 4};
     manifest.parameters.push_back(w);
-    // d0(ids, w) -> t0; d1(t0, w) -> logits
+    // A KV cache: 2 layers of [batch, 2, 4] f32, 64 bytes each at batch 2.
+    entry.state.push_back({"cache",
+                           DType::F32,
+                           {Dim::fixed(2), Dim::symbolic("batch"), Dim::fixed(2), Dim::fixed(4)}});
+    // d0(ids, w) -> t0; d1(t0, w) -> logits; d2(ids, layer) -> layer (in place)
     code.push_back({"d0", 3, 0, {8, 64, 32}, {1, 1, 1}});
     code.push_back({"d1", 3, 0, {32, 64, 32}, {1, 1, 1}});
+    code.push_back({"d2", 3, 0, {8, 64, 64}, {1, 1, 1}});
   }
 };
 
@@ -64,6 +70,28 @@ std::string refusal(const std::function<void(nlohmann::json &)> &edit) {
   Schedule s;
   Status status = parse(j, s);
   return status.ok() ? std::string() : status.message();
+}
+
+/// validSchedule() with a third dispatch appending to layer 1 of the cache in place: its bytes
+/// [64, 128) as operand and result.
+nlohmann::json withLayerDispatch() {
+  nlohmann::json j = validSchedule();
+  nlohmann::json layer = {
+      {"kind", "state_range"}, {"name", "cache"}, {"offset", 64}, {"bytes", 64}};
+  j["dispatches"].push_back({{"dispatch", "d2"},
+                             {"workgroups", {1, 1, 1}},
+                             {"scalars", nlohmann::json::array()},
+                             {"buffers", {{{"kind", "input"}, {"name", "ids"}}, layer, layer}}});
+  return j;
+}
+
+/// The message parseSchedule gives for withLayerDispatch() with the layer operand changed by
+/// `edit` (empty: accepted).
+std::string layerRefusal(const std::function<void(nlohmann::json &)> &edit) {
+  return refusal([&](nlohmann::json &j) {
+    j = withLayerDispatch();
+    edit(j["dispatches"][2]["buffers"][1]);
+  });
 }
 
 TEST(ScheduleTest, ReadsTemporariesArenaAndStaticDims) {
@@ -213,6 +241,66 @@ TEST(ScheduleTest, RefusesBadStaticDims) {
   EXPECT_NE(refusal([](nlohmann::json &j) {
               j["static_dims"]["seq"] = 0;
             }).find("'seq' must be a positive size"),
+            std::string::npos);
+}
+
+TEST(ScheduleTest, ReadsLayersOfState) {
+  Schedule s;
+  ASSERT_TRUE(parse(withLayerDispatch(), s).ok());
+  const std::vector<BufferRef> &buffers = s.dispatches[2].buffers;
+  EXPECT_FALSE(buffers[0].range);
+  for (const BufferRef &layer : {buffers[1], buffers[2]}) {
+    EXPECT_EQ(layer.kind, BufferRef::State);
+    ASSERT_TRUE(layer.range);
+    EXPECT_EQ(layer.range->offset, 64u);
+    EXPECT_EQ(layer.range->bytes, 64u);
+  }
+  // The whole state, as format 1.1 binds it, stays valid.
+  EXPECT_EQ(layerRefusal([](nlohmann::json &b) {
+              b = {{"kind", "state"}, {"name", "cache"}};
+            }),
+            "");
+}
+
+TEST(ScheduleTest, RefusesBadLayersOfState) {
+  EXPECT_EQ(layerRefusal([](nlohmann::json &b) { b["offset"] = 62; }),
+            "model.kc:schedule/cpu-x86_64/forward: invalid schedule: dispatch 'd2' binds state "
+            "'cache' at offset 62, not aligned to its 4-byte elements");
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) { b["offset"] = 68; })
+                .find("dispatch 'd2' binds 64 bytes at offset 68 of state 'cache', outside its "
+                      "128 bytes"),
+            std::string::npos);
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) {
+              b["offset"] = 0;
+              b["bytes"] = 256;
+            }).find("binds 256 bytes at offset 0 of state 'cache', outside its 128 bytes"),
+            std::string::npos);
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) { b["bytes"] = 32; })
+                .find("dispatch 'd2' binds 32 bytes at offset 64 of state 'cache'; its code "
+                      "needs 64"),
+            std::string::npos);
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) {
+              b.erase("bytes");
+            }).find("binds a range of state 'cache' without a byte offset and size"),
+            std::string::npos);
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) {
+              b["offset"] = -64;
+            }).find("without a byte offset and size"),
+            std::string::npos);
+  // The state's size needs the batch the entry point was compiled for.
+  EXPECT_NE(refusal([](nlohmann::json &j) {
+              j = withLayerDispatch();
+              j.erase("static_dims");
+            }).find("binds a range of state 'cache', whose size static_dims does not give"),
+            std::string::npos);
+  // Only a state_range has a byte range: a reader must not bind the whole buffer instead.
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) { b["kind"] = "state"; })
+                .find("dispatch 'd2' binds state 'cache' with offset and bytes, which only a "
+                      "state_range has"),
+            std::string::npos);
+  EXPECT_NE(layerRefusal([](nlohmann::json &b) {
+              b["name"] = "cache_v";
+            }).find("dispatch 'd2' binds unknown state_range 'cache_v'"),
             std::string::npos);
 }
 

@@ -8,7 +8,8 @@
 //                      func.func @<entry>_dispatch_<n>; the entry becomes func.calls
 //   dedupeDispatches   identical dispatch functions (across entry points) merged into one
 //   buildSchedule      the ordered dispatches, their buffer bindings (input, parameter,
-//                      output, temporary), temporaries' live ranges and an arena plan
+//                      output, temporary, state or one layer of it), temporaries' live
+//                      ranges and an arena plan
 //
 // docs/dispatch.md describes the rules and the schedule format.
 //
@@ -22,6 +23,7 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,11 +78,31 @@ struct Buffer {
   int64_t offset = 0;
 };
 
-/// One call of a dispatch: its operands, then its results, as indices into Schedule::buffers
-/// (the ABI order of the CPU target: inputs, then results written in place).
+/// Bytes `[offset, offset + bytes)` of a buffer.
+struct ByteRange {
+  int64_t offset = 0, bytes = 0;
+  bool operator==(const ByteRange &other) const {
+    return offset == other.offset && bytes == other.bytes;
+  }
+};
+
+/// What a dispatch operand or result binds: a buffer (an index into Schedule::buffers), or one
+/// layer of a state buffer (the bytes of a `[l, ...]` slab: every layer's dispatch is then the
+/// same function).
+struct Binding {
+  unsigned buffer = 0;
+  /// The layer's bytes; none: the whole buffer.
+  std::optional<ByteRange> range;
+  bool operator==(const Binding &other) const {
+    return buffer == other.buffer && range == other.range;
+  }
+};
+
+/// One call of a dispatch: its operands, then its results (the ABI order of the CPU target:
+/// inputs, then results written in place).
 struct DispatchStep {
   std::string dispatch;
-  std::vector<unsigned> operands, results;
+  std::vector<Binding> operands, results;
 };
 
 struct Schedule {

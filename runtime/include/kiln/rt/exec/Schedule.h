@@ -17,12 +17,18 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace kiln::rt::exec {
+
+/// Bytes `[offset, offset + bytes)` of a buffer.
+struct ByteRange {
+  uint64_t offset = 0, bytes = 0;
+};
 
 /// One buffer binding of a dispatch: an entry point's input, output or state, a parameter, or
 /// a temporary in the entry point's arena.
@@ -31,6 +37,8 @@ struct BufferRef {
   std::string name;
   /// Temporaries: the index into Schedule::temporaries.
   int temporary = -1;
+  /// State: the bytes bound (one layer of a KV cache, since format 1.3); none: the whole buffer.
+  std::optional<ByteRange> range;
 };
 
 /// An intermediate tensor passed between dispatches, at `offset` in the arena.
