@@ -8,7 +8,7 @@
 #                        [--timeout S] [--jobs N]
 #   bench/run.sh gpt2    [--threads 1,2] [--tokens 1,64,128] [--min-time S] [--min-runs N]
 #                        [--prefill N] [--decode N] [--set K=V]... [--specialize SPEC]
-#                        [--weight-dtype f32|bf16]
+#                        [--weight-dtype f32|bf16|int8]
 #
 # BUILD=<dir> picks the build folder (default build-cpu); it needs kilnc, kiln and
 # kiln-model-bench (compile, gpt2) or kiln-cpu-compile (matmul), which the script builds.

@@ -134,9 +134,26 @@ LogicalResult ParamOp::verify() {
   // param_c1
   if (!type.hasStaticShape())
     return emitOpError() << "type must have a static shape, got " << type;
-  // param_c2
-  if (!isa<FloatType>(type.getElementType()))
+  // param_c2: floats, or the i8 matrix of a quantized linear weight (param_c12).
+  if (!isa<FloatType>(type.getElementType()) && !type.getElementType().isInteger(8))
     return emitOpError() << "element type must be a float, got " << type.getElementType();
+  // param_c12
+  if (type.getElementType().isInteger(8) != bool(getScale()))
+    return emitOpError() << (getScale()
+                                 ? "'scale' needs an i8 parameter, got "
+                                 : "an i8 parameter needs a 'scale' (its rows' scales), got ")
+                         << type;
+  if (getScale() && type.getRank() != 2)
+    return emitOpError() << "an i8 parameter is a matrix [N, K] quantized per row, got rank "
+                         << type.getRank();
+  if (getScaleOf()) {
+    // param_c13
+    if (type.getRank() != 1 || !type.getElementType().isF32())
+      return emitOpError() << "'scale_of' needs an f32 vector, got " << type;
+    if (getHfName() || getScale())
+      return emitOpError() << "the scales of " << getScaleOfAttr()
+                           << " are computed when it is loaded: no 'hf_name' or 'scale'";
+  }
 
   std::optional<double> std;
   if (auto stdAttr = getStdAttr())
@@ -179,6 +196,28 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "'hf_slice' axis " << axis << " is out of range for rank "
                            << type.getRank();
   }
+  return success();
+}
+
+// param_c14: a quantized matrix and its scales name each other, and there is one scale per
+// row.
+LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  FlatSymbolRefAttr link = getScale() ? getScaleAttr() : getScaleOfAttr();
+  if (!link)
+    return success();
+  auto other = dyn_cast_or_null<ParamOp>(symbolTable.lookupNearestSymbolFrom(*this, link));
+  if (!other)
+    return emitOpError() << (getScale() ? "'scale' " : "'scale_of' ") << link
+                         << " does not name a kiln.param";
+  FlatSymbolRefAttr back = getScale() ? other.getScaleOfAttr() : other.getScaleAttr();
+  if (!back || back.getValue() != getSymName())
+    return emitOpError() << (getScale() ? "'scale' " : "'scale_of' ") << link
+                         << " does not name this parameter back (its '"
+                         << (getScale() ? "scale_of" : "scale") << "' is "
+                         << (back ? back.getValue() : StringRef("absent")) << ")";
+  if (getScale() && sizesConflict(other.getType().getDimSize(0), getType().getDimSize(0)))
+    return emitOpError() << "has " << getType().getDimSize(0) << " rows but its scale "
+                         << link << " has " << other.getType().getDimSize(0) << " elements";
   return success();
 }
 
@@ -399,6 +438,48 @@ LogicalResult LinearOp::verify() {
     if (biasType.getElementType() != input.getElementType())
       return emitOpError() << "bias element type " << biasType.getElementType()
                            << " differs from the input element type " << input.getElementType();
+  }
+  return verifyInferredResultType(*this);
+}
+
+//===----------------------------------------------------------------------===//
+// LinearQOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearQOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                          Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = rankedType(adaptor.getInput());
+  RankedTensorType weight = rankedType(adaptor.getWeight());
+  if (!input || !weight || input.getRank() < 1 || weight.getRank() != 2)
+    return inferError(loc, "linear_q", "an input [..., K] and a weight [N, K]");
+  SmallVector<int64_t> shape(input.getShape());
+  shape.back() = weight.getDimSize(0);
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult LinearQOp::verify() {
+  RankedTensorType input = getInput().getType(), weight = getWeight().getType();
+  int64_t k = input.getDimSize(input.getRank() - 1), n = weight.getDimSize(0);
+  // linear_q_c1
+  if (!input.getElementType().isF32())
+    return emitOpError() << "input element type must be f32, got " << input.getElementType();
+  // linear_q_c2
+  if (sizesConflict(weight.getDimSize(1), k))
+    return emitOpError() << "weight " << weight << " is [N, K] with K = " << weight.getDimSize(1)
+                         << " but the input's last dimension is " << k;
+  // linear_q_c3
+  int64_t scales = getScale().getType().getDimSize(0);
+  if (sizesConflict(scales, n))
+    return emitOpError() << "scale has " << scales << " elements but the weight has N = " << n;
+  if (Value bias = getBias()) {
+    auto biasType = cast<RankedTensorType>(bias.getType());
+    // linear_q_c4
+    if (sizesConflict(biasType.getDimSize(0), n))
+      return emitOpError() << "bias has " << biasType.getDimSize(0)
+                           << " elements but the weight has N = " << n;
+    if (!biasType.getElementType().isF32())
+      return emitOpError() << "bias element type must be f32, got " << biasType.getElementType();
   }
   return verifyInferredResultType(*this);
 }

@@ -414,6 +414,112 @@ func.func @linear_wrong_result(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>) {
 
 // -----
 
+func.func @linear_q_input_type(%x: tensor<?x?x8xf16>, %w: tensor<16x8xi8>, %s: tensor<16xf32>) {
+  // linear_q_c1
+  // expected-error @+1 {{'kiln.linear_q' op input element type must be f32, got 'f16'}}
+  %0 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf16>, tensor<16x8xi8>, tensor<16xf32> -> tensor<?x?x16xf16>
+  return
+}
+
+// -----
+
+func.func @linear_q_k_mismatch(%x: tensor<?x?x8xf32>, %w: tensor<16x4xi8>, %s: tensor<16xf32>) {
+  // linear_q_c2
+  // expected-error @+1 {{'kiln.linear_q' op weight 'tensor<16x4xi8>' is [N, K] with K = 4 but the input's last dimension is 8}}
+  %0 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf32>, tensor<16x4xi8>, tensor<16xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_q_scale_size(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: tensor<8xf32>) {
+  // linear_q_c3
+  // expected-error @+1 {{'kiln.linear_q' op scale has 8 elements but the weight has N = 16}}
+  %0 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<8xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_q_bias_size(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: tensor<16xf32>, %b: tensor<4xf32>) {
+  // linear_q_c4
+  // expected-error @+1 {{'kiln.linear_q' op bias has 4 elements but the weight has N = 16}}
+  %0 = kiln.linear_q %x, %w, %s, %b : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<16xf32>, tensor<4xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_q_bias_type(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: tensor<16xf32>, %b: tensor<16xbf16>) {
+  // linear_q_c4
+  // expected-error @+1 {{'kiln.linear_q' op bias element type must be f32, got 'bf16'}}
+  %0 = kiln.linear_q %x, %w, %s, %b : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<16xf32>, tensor<16xbf16> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_q_weight_type(%x: tensor<?x?x8xf32>, %w: tensor<16x8xbf16>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'kiln.linear_q' op operand #1 must be 2D tensor of 8-bit signless integer values}}
+  %0 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf32>, tensor<16x8xbf16>, tensor<16xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_q_wrong_result(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'kiln.linear_q' op result type 'tensor<?x?x8xf32>' differs from the inferred 'tensor<?x?x16xf32>'}}
+  %0 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<16xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+module {
+  // param_c12
+  // expected-error @+1 {{'kiln.param' op an i8 parameter needs a 'scale' (its rows' scales), got 'tensor<4x8xi8>'}}
+  kiln.param @w : tensor<4x8xi8> {init = #kiln.init<zeros>}
+}
+
+// -----
+
+module {
+  // param_c12
+  // expected-error @+1 {{'kiln.param' op 'scale' needs an i8 parameter, got 'tensor<4x8xf32>'}}
+  kiln.param @w : tensor<4x8xf32> {init = #kiln.init<zeros>, scale = @s}
+  kiln.param @s : tensor<4xf32> {init = #kiln.init<ones>, scale_of = @w}
+}
+
+// -----
+
+module {
+  // param_c13
+  // expected-error @+1 {{'kiln.param' op the scales of @w are computed when it is loaded: no 'hf_name' or 'scale'}}
+  kiln.param @s : tensor<4xf32> {init = #kiln.init<ones>, scale_of = @w, hf_name = "s"}
+  kiln.param @w : tensor<4x8xi8> {init = #kiln.init<zeros>, scale = @s}
+}
+
+// -----
+
+module {
+  // param_c14
+  // expected-error @+1 {{'kiln.param' op has 4 rows but its scale @s has 3 elements}}
+  kiln.param @w : tensor<4x8xi8> {init = #kiln.init<zeros>, scale = @s}
+  kiln.param @s : tensor<3xf32> {init = #kiln.init<ones>, scale_of = @w}
+}
+
+// -----
+
+module {
+  // param_c14
+  // expected-error @+1 {{'kiln.param' op 'scale' @s does not name this parameter back (its 'scale_of' is v)}}
+  kiln.param @w : tensor<4x8xi8> {init = #kiln.init<zeros>, scale = @s}
+  kiln.param @s : tensor<4xf32> {init = #kiln.init<ones>, scale_of = @v}
+  kiln.param @v : tensor<4x8xi8> {init = #kiln.init<zeros>, scale = @s}
+}
+
+// -----
+
 func.func @activation_unknown_kind(%x: tensor<2x8xf32>) {
   // expected-error @+1 {{expected one of: gelu, gelu_tanh, relu, silu, tanh; got 'swish'}}
   %0 = kiln.activation swish %x : tensor<2x8xf32>

@@ -35,3 +35,12 @@ func.func @linear_no_bias(%x: tensor<?x8xf32>, %w: tensor<3x8xf32>) -> tensor<?x
   %0 = kiln.linear %x, %w : tensor<?x8xf32>, tensor<3x8xf32> -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
+
+// CHECK-LABEL: func.func @linear_q
+func.func @linear_q(%x: tensor<?x?x8xf32>, %w: tensor<32x8xi8>, %s: tensor<32xf32>, %b: tensor<32xf32>) -> (tensor<?x?x32xf32>, tensor<?x?x32xf32>) {
+  // CHECK: kiln.linear_q %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<32x8xi8>, tensor<32xf32>, tensor<32xf32> -> tensor<?x?x32xf32>
+  %0 = kiln.linear_q %x, %w, %s, %b : tensor<?x?x8xf32>, tensor<32x8xi8>, tensor<32xf32>, tensor<32xf32> -> tensor<?x?x32xf32>
+  // CHECK: kiln.linear_q %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<32x8xi8>, tensor<32xf32> -> tensor<?x?x32xf32>
+  %1 = kiln.linear_q %x, %w, %s : tensor<?x?x8xf32>, tensor<32x8xi8>, tensor<32xf32> -> tensor<?x?x32xf32>
+  return %0, %1 : tensor<?x?x32xf32>, tensor<?x?x32xf32>
+}

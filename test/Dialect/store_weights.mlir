@@ -24,7 +24,7 @@
 // CHECK-LABEL: func.func @other
 // CHECK: kiln.param_ref @down : tensor<8x32xbf16>
 // F32-NOT: bf16
-// BAD: error: kiln-store-weights: unknown dtype 'f16' (bf16 or f32)
+// BAD: error: kiln-store-weights: unknown dtype 'f16' (bf16, int8 or f32)
 module @m {
   kiln.param @wte : tensor<16x8xf32> {init = #kiln.init<normal>, std = 2.0e-02}
   kiln.param @wpe : tensor<4x8xf32> {init = #kiln.init<normal>, std = 2.0e-02}

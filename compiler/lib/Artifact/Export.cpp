@@ -190,11 +190,20 @@ LogicalResult convertParameter(kiln::ParamOp param, rt::Parameter &out) {
   out.name = param.getSymName().str();
   auto type = cast<RankedTensorType>(param.getType());
   out.shape.assign(type.getShape().begin(), type.getShape().end());
+  // An i8 matrix with `scale` is a quantized linear weight (int8_row).
+  bool quantized = param.getScale() && type.getElementType().isInteger(8);
   if (!convertElementType(type.getElementType(), out.dtype) ||
-      !rt::isFloatingPoint(out.dtype))
+      (!rt::isFloatingPoint(out.dtype) && !quantized))
     return mlir::emitError(param.getLoc()) << "parameter '" << out.name << "' has element type "
                              << type.getElementType()
-                             << ", but parameters must be f64, f32, f16 or bf16";
+                             << ", but parameters must be f64, f32, f16 or bf16 (or i8 with a "
+                                "'scale')";
+  if (quantized) {
+    out.quant = rt::Quantization::Int8Row;
+    out.scale = param.getScale()->str();
+  }
+  if (std::optional<StringRef> of = param.getScaleOf())
+    out.scaleOf = of->str();
   out.init = convertInit(param.getInit());
   out.initStd = 0;
   if (std::optional<APFloat> std = param.getStd())

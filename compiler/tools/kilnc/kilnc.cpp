@@ -94,11 +94,15 @@ cl::opt<std::string> Specialize(
 cl::opt<std::string> OutputFilename("o", cl::desc("Write the output to <file> (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::cat(KilncCat));
 cl::opt<std::string> WeightDType(
-    "weight-dtype", cl::value_desc("f32|bf16"), cl::init("f32"),
-    cl::desc("Storage type of the linear layers' weight matrices (default f32). bf16 halves the "
-             "bytes each decoded token reads; every product and sum stays f32 (each weight is "
-             "widened as it is read). Embeddings, norms and biases stay f32. Checkpoints of any "
-             "float type load into it, rounded to the nearest bf16 (docs/runtime.md)"),
+    "weight-dtype", cl::value_desc("f32|bf16|int8"), cl::init("f32"),
+    cl::desc("Storage type of the weight matrices (default f32). bf16: linear weights and "
+             "embedding tables (a tied head's too) in bf16, half the bytes each decoded token "
+             "reads, rounded to the nearest bf16 when loaded. int8: the matrices read only as "
+             "linear weights in int8 with one f32 scale per output row (a quarter of the "
+             "bytes), quantized symmetrically per row when loaded; embedding tables bf16. "
+             "Every product and sum stays f32 (each weight is widened as it is read); norms, "
+             "biases and position tables stay f32. Checkpoints of any float type load into "
+             "either (docs/weights.md)"),
     cl::cat(KilncCat));
 cl::list<std::string> SetValues(
     "set",
@@ -364,8 +368,8 @@ int main(int argc, char **argv) {
   if (!r.Ok)
     return 1;
 
-  if (WeightDType != "f32" && WeightDType != "bf16") {
-    llvm::errs() << "kilnc: error: --weight-dtype '" << WeightDType << "': f32 or bf16\n";
+  if (WeightDType != "f32" && WeightDType != "bf16" && WeightDType != "int8") {
+    llvm::errs() << "kilnc: error: --weight-dtype '" << WeightDType << "': f32, bf16 or int8\n";
     return 1;
   }
   bool cpuCode = emit == Emit::Artifact && TargetName == "cpu";

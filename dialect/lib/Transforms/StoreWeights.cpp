@@ -4,11 +4,17 @@
 // bandwidth over the weights' bytes. Storing the linear layers' matrices in bf16 halves those
 // bytes while every product and sum stays f32 (each weight is widened exactly as it is read).
 //
+// With int8, the matrices read only as linear weights are stored as int8 with one f32 scale per
+// output row (kiln.linear_q) and quarter the bytes; tables read by an embedding (a tied head's
+// weight too) are bf16 as with dtype=bf16.
+//
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/KilnOps.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace kiln {
@@ -37,6 +43,59 @@ bool onlyWeightOrTable(ParamRefOp ref) {
   return true;
 }
 
+/// Whether every use of `ref` reads it as the weight of a kiln.linear with f32 inputs.
+bool onlyLinearWeight(ParamRefOp ref) {
+  return llvm::all_of(ref->getUses(), [](OpOperand &use) {
+    auto linear = dyn_cast<LinearOp>(use.getOwner());
+    return linear && use.getOperandNumber() == 1 &&
+           linear.getInput().getType().getElementType().isF32();
+  });
+}
+
+/// `<weight>.scale`, or `<weight>.scale.<i>` with the first i that names no symbol yet.
+std::string scaleName(SymbolTable &symbols, StringRef weight) {
+  std::string base = (weight + ".scale").str();
+  std::string name = base;
+  for (int i = 1; symbols.lookup(name); ++i)
+    name = base + "." + std::to_string(i);
+  return name;
+}
+
+/// Makes `param` (an f32 [N, K] matrix read only as linear weights) an i8 matrix with its row
+/// scales in a new f32 [N] parameter, and every kiln.linear reading it a kiln.linear_q.
+void quantize(ParamOp param, ArrayRef<ParamRefOp> refs, SymbolTable &symbols) {
+  MLIRContext *ctx = param.getContext();
+  RankedTensorType type = param.getType();
+  auto q = RankedTensorType::get(type.getShape(), IntegerType::get(ctx, 8));
+  auto scaleType = RankedTensorType::get({type.getDimSize(0)}, Float32Type::get(ctx));
+  OpBuilder b(ctx);
+  b.setInsertionPointAfter(param);
+  std::string name = scaleName(symbols, param.getSymName());
+  auto scale = b.create<ParamOp>(param.getLoc(), name, scaleType, InitKind::Ones,
+                                 /*std=*/nullptr, /*hf_name=*/nullptr, /*hf_transpose=*/false,
+                                 /*hf_slice=*/nullptr, /*scale=*/nullptr,
+                                 FlatSymbolRefAttr::get(param.getSymNameAttr()));
+  symbols.insert(scale);
+  param.setType(q);
+  param.setScaleAttr(FlatSymbolRefAttr::get(scale.getSymNameAttr()));
+  for (ParamRefOp ref : refs) {
+    ref.getResult().setType(q);
+    SmallVector<LinearOp> linears;
+    for (Operation *user : ref->getUsers())
+      linears.push_back(cast<LinearOp>(user));
+    b.setInsertionPointAfter(ref);
+    Value scales = b.create<ParamRefOp>(ref.getLoc(), scaleType, scale.getSymName());
+    for (LinearOp linear : linears) {
+      b.setInsertionPoint(linear);
+      auto quantized =
+          b.create<LinearQOp>(linear.getLoc(), linear.getType(), linear.getInput(),
+                              linear.getWeight(), scales, linear.getBias());
+      linear.replaceAllUsesWith(quantized.getResult());
+      linear.erase();
+    }
+  }
+}
+
 struct KilnStoreWeightsPass : kiln::impl::KilnStoreWeightsBase<KilnStoreWeightsPass> {
   using KilnStoreWeightsBase::KilnStoreWeightsBase;
 
@@ -44,25 +103,32 @@ struct KilnStoreWeightsPass : kiln::impl::KilnStoreWeightsBase<KilnStoreWeightsP
     ModuleOp module = getOperation();
     if (dtype == "f32")
       return;
-    if (dtype != "bf16") {
+    if (dtype != "bf16" && dtype != "int8") {
       module.emitError() << "kiln-store-weights: unknown dtype '" << dtype
-                         << "' (bf16 or f32)";
+                         << "' (bf16, int8 or f32)";
       return signalPassFailure();
     }
     Type storage = BFloat16Type::get(&getContext());
     llvm::StringMap<SmallVector<ParamRefOp>> refs;
-    llvm::StringMap<bool> eligible;
+    llvm::StringMap<bool> eligible, linearOnly;
     module.walk([&](ParamRefOp ref) {
       refs[ref.getName()].push_back(ref);
       auto [it, inserted] = eligible.try_emplace(ref.getName(), true);
       it->second = it->second && onlyWeightOrTable(ref);
+      auto [lit, linserted] = linearOnly.try_emplace(ref.getName(), true);
+      lit->second = lit->second && onlyLinearWeight(ref);
     });
-    for (ParamOp param : module.getOps<ParamOp>()) {
+    SymbolTable symbols(module);
+    for (ParamOp param : llvm::make_early_inc_range(module.getOps<ParamOp>())) {
       RankedTensorType type = param.getType();
       auto it = eligible.find(param.getSymName());
       if (type.getRank() != 2 || !type.getElementType().isF32() || it == eligible.end() ||
           !it->second)
         continue;
+      if (dtype == "int8" && linearOnly.lookup(param.getSymName())) {
+        quantize(param, refs[param.getSymName()], symbols);
+        continue;
+      }
       auto narrow = RankedTensorType::get(type.getShape(), storage);
       param.setType(narrow);
       for (ParamRefOp ref : refs[param.getSymName()])

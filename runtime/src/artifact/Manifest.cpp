@@ -26,7 +26,9 @@ const char *initKindName(InitKind kind) {
   return "normal";
 }
 
-const char *quantizationName(Quantization) { return "none"; }
+const char *quantizationName(Quantization q) {
+  return q == Quantization::Int8Row ? "int8_row" : "none";
+}
 
 int64_t Parameter::numElements() const {
   int64_t n = 1;
@@ -215,8 +217,29 @@ void validate(const Manifest &m) {
         fail(what + " is larger than 2^48 bytes");
       bytes *= d;
     }
-    if (!isFloatingPoint(p.dtype))
-      fail(what + " has dtype " + dtypeName(p.dtype) + "; parameters are f32, f16, bf16 or f64");
+    if (p.quant == Quantization::Int8Row) {
+      if (p.dtype != DType::I8 || p.shape.size() != 2)
+        fail(what + " is int8_row quantized but is " + dtypeName(p.dtype) + " of rank " +
+             std::to_string(p.shape.size()) + " (an i8 matrix)");
+      const Parameter *s = m.findParameter(p.scale);
+      if (!s || s->scaleOf != p.name || s->dtype != DType::F32 || s->shape.size() != 1 ||
+          s->shape[0] != p.shape[0])
+        fail(what + " names scale " + quote(p.scale) +
+             ", which is not an f32 vector of one value per row whose scale_of names it back");
+    } else if (!p.scale.empty()) {
+      fail(what + " has a scale but is not quantized");
+    } else if (!isFloatingPoint(p.dtype)) {
+      fail(what + " has dtype " + dtypeName(p.dtype) +
+           "; parameters are f32, f16, bf16 or f64 (or i8 with int8_row quantization)");
+    }
+    if (!p.scaleOf.empty()) {
+      const Parameter *w = m.findParameter(p.scaleOf);
+      if (!w || w->scale != p.name || w->quant != Quantization::Int8Row)
+        fail(what + " is scale_of " + quote(p.scaleOf) +
+             ", which is not an int8_row parameter whose scale names it back");
+      if (!p.hfName.empty())
+        fail(what + " holds computed scales and cannot have an hf_name");
+    }
     if (p.init == InitKind::Normal && (!std::isfinite(p.initStd) || p.initStd < 0))
       fail(what + " has an invalid init std " + Json(p.initStd).dump());
     if (p.hfName.empty()) {
@@ -369,9 +392,15 @@ Parameter readParameter(const Json &v, size_t index) {
   }
   if (auto it = v.find("quantization"); it != v.end()) {
     std::string q = getString(*it, where + " quantization");
-    if (q != "none")
-      fail(where + " has unsupported quantization " + quote(q));
+    if (q == "int8_row")
+      p.quant = Quantization::Int8Row;
+    else if (q != "none")
+      fail(where + " has unsupported quantization " + quote(q) + " (none or int8_row)");
   }
+  if (auto it = v.find("scale"); it != v.end())
+    p.scale = getString(*it, where + " scale");
+  if (auto it = v.find("scale_of"); it != v.end())
+    p.scaleOf = getString(*it, where + " scale_of");
   return p;
 }
 
@@ -525,6 +554,10 @@ Json manifestJson(const Manifest &m) {
     if (p.hasSlice)
       j["slice"] = Json::array({p.slice.index, p.slice.count, p.slice.axis});
     j["quantization"] = quantizationName(p.quant);
+    if (!p.scale.empty())
+      j["scale"] = p.scale;
+    if (!p.scaleOf.empty())
+      j["scale_of"] = p.scaleOf;
     params.push_back(std::move(j));
   }
   root["parameters"] = params;

@@ -157,7 +157,7 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const Parameter &p = m.weights.parameter(i);
     std::unique_ptr<hal::Buffer> buffer;
-    // Parameters are only read by dispatches, in their table dtype (f32 or bf16).
+    // Parameters are only read by dispatches, in their table dtype (f32, bf16 or i8).
     if (hal::Status s = m.device->wrapHostMemory(const_cast<void *>(m.weights.bytes(i)),
                                                  m.weights.byteSize(i), buffer);
         !s)

@@ -79,11 +79,13 @@ Status writeInitializedWeights(const Manifest &manifest, uint64_t seed, const st
   std::vector<SafetensorsEntry> entries;
   entries.reserve(manifest.parameters.size());
   for (const Parameter &p : manifest.parameters) {
+    if (!p.scaleOf.empty())
+      continue; // computed when its int8_row matrix loads
     SafetensorsEntry e;
     e.name = p.name;
-    e.dtype = p.dtype;
+    e.dtype = p.quant == Quantization::Int8Row ? DType::F32 : p.dtype;
     e.shape = p.shape;
-    if (p.dtype == DType::F32) {
+    if (e.dtype == DType::F32) {
       e.fill = [&p, seed](void *dst) { initializeParameter(p, seed, static_cast<float *>(dst)); };
     } else {
       // bf16: the f32 values of this one parameter, rounded to nearest even.

@@ -13,6 +13,7 @@
 #include "../artifact/Json.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -149,6 +150,31 @@ void roundRun(const float *v, size_t count, uint16_t *out) {
     out[i] = floatToBfloat16(v[i]);
 }
 
+/// The stored matrix [R, C], possibly sliced, as the matrix [rows, cols] whose element (r, c) is
+/// stored at element base + r * storedCols + c (a transposed source's view before the
+/// transpose).
+struct MatrixView {
+  size_t rows, cols, storedCols, base;
+};
+
+MatrixView matrixView(const Source &src) {
+  const std::vector<int64_t> &shape = src.tensor->shape;
+  MatrixView v{static_cast<size_t>(shape[0]), static_cast<size_t>(shape[1]),
+               static_cast<size_t>(shape[1]), 0};
+  if (src.hasSlice) {
+    size_t count = static_cast<size_t>(src.slice.count);
+    size_t index = static_cast<size_t>(src.slice.index);
+    if (src.slice.axis == 0) {
+      v.rows /= count;
+      v.base = index * v.rows * v.storedCols;
+    } else {
+      v.cols /= count;
+      v.base = index * v.cols;
+    }
+  }
+  return v;
+}
+
 /// Materializes a source as a dense tensor of `n` elements of `type` (F32 or BF16) in `out`:
 /// each stored value converted to f32, then to `type`. `scratch` holds scratchFloats() floats;
 /// no other memory is used, so a bf16 parameter never needs an f32 copy of itself.
@@ -186,24 +212,11 @@ void materialize(const Source &src, DType type, void *out, size_t n, float *scra
       copyRun((o * full + start) * inner, chunk * inner, o * chunk * inner);
     return;
   }
-  // Rank 2: the stored matrix [R, C], possibly sliced, is the matrix [rows, cols] whose element
-  // (r, c) is stored at base + r * C + c; out gets its transpose [cols, rows]. kColumns columns
-  // at a time go through the scratch.
+  // Rank 2: out gets the transpose [cols, rows] of the view. kColumns columns at a time go
+  // through the scratch.
   if (n == 0)
     return;
-  size_t storedCols = static_cast<size_t>(shape[1]);
-  size_t rows = static_cast<size_t>(shape[0]), cols = storedCols, base = 0;
-  if (src.hasSlice) {
-    size_t count = static_cast<size_t>(src.slice.count);
-    size_t index = static_cast<size_t>(src.slice.index);
-    if (src.slice.axis == 0) {
-      rows /= count;
-      base = index * rows * storedCols;
-    } else {
-      cols /= count;
-      base = index * cols;
-    }
-  }
+  auto [rows, cols, storedCols, base] = matrixView(src);
   for (size_t c0 = 0; c0 < cols; c0 += kColumns) {
     size_t w = std::min(kColumns, cols - c0);
     for (size_t r = 0; r < rows; ++r)
@@ -221,6 +234,46 @@ void materialize(const Source &src, DType type, void *out, size_t n, float *scra
       }
     }
   }
+}
+
+/// Materializes an int8_row parameter [N, K] from a 2-D source: each row as K f32 values in
+/// `row`, then quantized into `q` and `scales` (quantizeRowInt8). `scratch` holds
+/// scratchFloats() floats; nothing is as large as the parameter in f32. Returns the first row
+/// holding an infinity or NaN, or N when there is none.
+size_t materializeInt8Row(const Source &src, int8_t *q, float *scales, size_t N, size_t K,
+                          float *scratch, float *row) {
+  const SafetensorsFile &file = *src.file;
+  const SafetensorsTensor &t = *src.tensor;
+  size_t bad = N;
+  auto quantize = [&](size_t r) {
+    if (!quantizeRowInt8(row, K, q + r * K, &scales[r]) && bad == N)
+      bad = r;
+  };
+  if (N == 0 || K == 0) {
+    std::fill(scales, scales + N, 1.0f);
+    return bad;
+  }
+  MatrixView v = matrixView(src);
+  if (!src.transpose) {
+    // Row r of the parameter is row r of the view.
+    for (size_t r = 0; r < N; ++r) {
+      convertRun(file, t, v.base + r * v.storedCols, K, row);
+      quantize(r);
+    }
+    return bad;
+  }
+  // Row r of the parameter is column r of the view, kColumns of them at a time.
+  for (size_t c0 = 0; c0 < v.cols; c0 += kColumns) {
+    size_t w = std::min(kColumns, v.cols - c0);
+    for (size_t r = 0; r < v.rows; ++r)
+      convertRun(file, t, v.base + r * v.storedCols + c0, w, scratch + r * kColumns);
+    for (size_t c = 0; c < w; ++c) {
+      for (size_t r = 0; r < v.rows; ++r)
+        row[r] = scratch[r * kColumns + c];
+      quantize(c0 + c);
+    }
+  }
+  return bad;
 }
 
 void appendList(std::string &msg, const char *label, const std::vector<std::string> &items) {
@@ -276,12 +329,39 @@ const float *WeightSet::findF32(std::string_view name) const {
   return i < size() ? f32(i) : nullptr;
 }
 
+bool quantizeRowInt8(const float *w, size_t k, int8_t *q, float *scale) {
+  float maxAbs = 0.0f;
+  bool finite = true;
+  for (size_t i = 0; i < k; ++i) {
+    finite = finite && std::isfinite(w[i]);
+    maxAbs = std::max(maxAbs, std::fabs(w[i]));
+  }
+  float s = maxAbs / 127.0f;
+  if (!finite || !(s > 0.0f)) {
+    // A zero row (or one so small that its scale underflows to zero): every q is 0 and the
+    // scale 1, so the row reads as exact zeros.
+    std::fill(q, q + k, int8_t(0));
+    *scale = 1.0f;
+    return finite;
+  }
+  for (size_t i = 0; i < k; ++i) {
+    // f32 division, then round half to even (the default rounding mode); |w| <= maxAbs makes
+    // |w / s| <= 127 up to one rounding, which the clamp absorbs.
+    float v = std::nearbyint(w[i] / s);
+    q[i] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+  }
+  *scale = s;
+  return true;
+}
+
 Status checkParameterDTypes(const Manifest &manifest, std::string_view where) {
   for (const Parameter &p : manifest.parameters)
-    if (p.dtype != DType::F32 && p.dtype != DType::BF16)
+    if (p.dtype != DType::F32 && p.dtype != DType::BF16 &&
+        !(p.dtype == DType::I8 && p.quant == Quantization::Int8Row))
       return Status::unsupported(std::string(where) + ": parameter '" + p.name + "' of model '" +
                                  manifest.model + "' is stored as " + dtypeName(p.dtype) +
-                                 " in the parameter table; kiln loads f32 and bf16 parameters");
+                                 " in the parameter table; kiln loads f32 and bf16 parameters "
+                                 "and int8_row quantized i8 ones");
   return Status::success();
 }
 
@@ -292,7 +372,7 @@ Status checkTrainableParameters(const Manifest &manifest, std::string_view where
                                  "' is stored as " + dtypeName(p.dtype) +
                                  "; training needs f32 parameters: compile without "
                                  "--weight-dtype=" +
-                                 dtypeName(p.dtype));
+                                 (p.dtype == DType::I8 ? "int8" : dtypeName(p.dtype)));
   return Status::success();
 }
 
@@ -439,6 +519,8 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
   // Choose the naming.
   size_t kilnHits = 0, hfHits = 0;
   for (const Parameter &p : params) {
+    if (!p.scaleOf.empty())
+      continue; // computed while its matrix loads: never in a file
     if (find(p.name).tensor)
       ++kilnHits;
     if (!p.hfName.empty())
@@ -456,6 +538,8 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
   for (size_t i = 0; i < params.size(); ++i) {
     const Parameter &p = params[i];
     Source &src = sources[i];
+    if (!p.scaleOf.empty())
+      continue;
     if (kilnNames) {
       Ref r = find(p.name);
       src.file = r.file;
@@ -555,13 +639,44 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
   std::map<const SafetensorsTensor *, size_t> lastUser;
   std::set<const SafetensorsTensor *> usedInPlace;
   for (size_t i = 0; i < params.size(); ++i)
-    lastUser[sources[i].tensor] = i;
+    if (sources[i].tensor)
+      lastUser[sources[i].tensor] = i;
   std::vector<float> scratch;
+  std::vector<std::string> nonFinite;
   for (size_t i = 0; i < params.size(); ++i) {
     const Source &src = sources[i];
     DType type = params[i].dtype;
     size_t n = static_cast<size_t>(params[i].numElements());
+    if (!src.tensor)
+      continue; // a scale vector: filled with its matrix
     const uint8_t *bytes = src.file->bytes(*src.tensor);
+    if (params[i].quant == Quantization::Int8Row) {
+      size_t rows = static_cast<size_t>(params[i].shape[0]);
+      size_t cols = static_cast<size_t>(params[i].shape[1]);
+      size_t s = manifest.parameters.size();
+      for (size_t j = 0; j < params.size(); ++j)
+        if (params[j].name == params[i].scale)
+          s = j;
+      AlignedBuffer q = allocate(n), scales = allocate(rows * sizeof(float));
+      if (!q || !scales || s == params.size())
+        return Status::ioError(std::string(name) + ": out of memory loading " + params[i].name);
+      size_t need = scratchFloats(src, n) + cols;
+      if (scratch.size() < need)
+        scratch.resize(need);
+      size_t bad = materializeInt8Row(src, static_cast<int8_t *>(q.get()),
+                                      static_cast<float *>(scales.get()), rows, cols,
+                                      scratch.data() + cols, scratch.data());
+      if (bad != rows)
+        nonFinite.push_back(src.tensor->name + " (for " + params[i].name + "): row " +
+                            std::to_string(bad));
+      impl->data[i] = q.get();
+      impl->data[s] = scales.get();
+      impl->owned.push_back(std::move(q));
+      impl->owned.push_back(std::move(scales));
+      if (lastUser[src.tensor] == i && !usedInPlace.count(src.tensor))
+        src.file->dropBytes(*src.tensor);
+      continue;
+    }
     if (src.tensor->dtype == type && !src.hasSlice && !src.transpose &&
         reinterpret_cast<uintptr_t>(bytes) % dtypeSize(type) == 0) {
       impl->data[i] = bytes;
@@ -579,6 +694,12 @@ Status WeightSet::load(const Manifest &manifest, const std::vector<const Safeten
     impl->owned.push_back(std::move(buf));
     if (lastUser[src.tensor] == i && !usedInPlace.count(src.tensor))
       src.file->dropBytes(*src.tensor);
+  }
+  if (!nonFinite.empty()) {
+    std::string msg = std::string(name) + ": cannot quantize to int8 a row holding an infinity "
+                                          "or NaN";
+    appendList(msg, "rows", nonFinite);
+    return Status::invalid(msg);
   }
   out.impl_ = std::move(impl);
   return Status::success();

@@ -37,9 +37,10 @@ const char *kInitHelp =
     "\n"
     "Writes freshly initialized weights for the model's parameter table, as safetensors with\n"
     "Kiln names: each parameter is normal(0, std), zeros or ones as the model file says, stored\n"
-    "in the parameter's dtype (F32, or BF16 rounded to nearest even from the f32 values). The\n"
-    "values depend only on the seed and the parameter names. The output file is replaced\n"
-    "atomically.\n"
+    "in the parameter's dtype (F32, or BF16 rounded to nearest even from the f32 values; an\n"
+    "int8_row quantized parameter as its F32 values, which loading quantizes, and its scales\n"
+    "not at all). The values depend only on the seed and the parameter names. The output file\n"
+    "is replaced atomically.\n"
     "\n"
     "options:\n"
     "  --seed N     random seed, an unsigned 64-bit integer (default 0)\n"
@@ -155,6 +156,10 @@ void printInfo(const Artifact &a) {
       if (p.transpose)
         hf += " (transposed)";
     }
+    if (p.quant == Quantization::Int8Row)
+      hf += "  int8_row, scales in " + p.scale;
+    if (!p.scaleOf.empty())
+      hf += "  scales of " + p.scaleOf + " (computed when it loads)";
     std::printf("  %s %s %s %s%s\n", p.name.c_str(), dtypeName(p.dtype),
                 shapeString(p.shape).c_str(), init.c_str(), hf.c_str());
   }
@@ -244,13 +249,19 @@ int runInit(int argc, char **argv) {
   const Manifest &m = artifact.manifest();
   if (!(s = writeInitializedWeights(m, seed, output)).ok())
     return reportError(s);
+  // What the file holds: int8_row parameters as f32, their scales not at all.
   uint64_t values = 0, bytes = 0;
+  size_t written = 0;
   for (const Parameter &p : m.parameters) {
+    if (!p.scaleOf.empty())
+      continue;
+    ++written;
     values += static_cast<uint64_t>(p.numElements());
-    bytes += static_cast<uint64_t>(p.numElements()) * dtypeSize(p.dtype);
+    DType stored = p.quant == Quantization::Int8Row ? DType::F32 : p.dtype;
+    bytes += static_cast<uint64_t>(p.numElements()) * dtypeSize(stored);
   }
   std::fprintf(stderr, "kiln init: wrote %zu parameters (%" PRIu64 " values, %s) to %s\n",
-               m.parameters.size(), values, humanBytes(bytes).c_str(), output);
+               written, values, humanBytes(bytes).c_str(), output);
   return kExitOk;
 }
 

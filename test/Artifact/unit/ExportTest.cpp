@@ -39,7 +39,8 @@ protected:
     b.create<kiln::ParamOp>(loc, "w", RankedTensorType::get({6, 4}, b.getF32Type()),
                             kiln::InitKind::Normal, b.getF64FloatAttr(0.02),
                             b.getStringAttr("attn.c_attn.weight"), /*hf_transpose=*/true,
-                            b.getDenseI64ArrayAttr({1, 2, 0}));
+                            b.getDenseI64ArrayAttr({1, 2, 0}), /*scale=*/nullptr,
+                            /*scale_of=*/nullptr);
     auto ids = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                      b.getI32Type());
     auto func = b.create<func::FuncOp>(loc, "forward", b.getFunctionType({ids}, {ids}));

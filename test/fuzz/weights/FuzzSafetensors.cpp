@@ -3,7 +3,7 @@
 // Parses the input as a safetensors file; when it is accepted, reads every tensor (every byte
 // of every accepted range must be readable) and loads it against a small GPT-2-like parameter
 // table in both Kiln and Hugging Face naming, exercising slices and transposes, with the
-// matrices as f32 and as bf16 parameters.
+// matrices as f32, as bf16 and as int8_row quantized parameters.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/weights/Safetensors.h"
@@ -67,7 +67,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       m.parameters[i].dtype = DType::BF16;
     return m;
   }();
-  for (const Manifest *manifest : {&f32Table, &bf16Table}) {
+  // The attention matrices int8_row (quantized per row from sliced, transposed tensors), each
+  // with its scale vector; wte bf16.
+  static const Manifest int8Table = [] {
+    Manifest m = fuzzManifest();
+    m.parameters[0].dtype = DType::BF16;
+    for (size_t i = 1; i < 4; ++i) {
+      Parameter &p = m.parameters[i];
+      p.dtype = DType::I8;
+      p.quant = Quantization::Int8Row;
+      p.scale = p.name + ".scale";
+      Parameter s;
+      s.name = p.scale;
+      s.shape = {p.shape[0]};
+      s.init = InitKind::Ones;
+      s.scaleOf = p.name;
+      m.parameters.push_back(s);
+    }
+    return m;
+  }();
+  for (const Manifest *manifest : {&f32Table, &bf16Table, &int8Table}) {
     WeightSet w;
     s = WeightSet::load(*manifest, f, w);
     if (!s.ok())

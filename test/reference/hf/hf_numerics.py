@@ -38,7 +38,12 @@ the reference is the same transformers model with exactly those tensors rounded 
 greedy ids equal to its generate() (gpt2, llama); BERT (BertForPreTraining): every output.
 
     hf_numerics.py --model gpt2|bert|llama --kilnc PATH --kiln PATH --examples DIR --workdir DIR
-                   [--weight-dtype bf16]
+                   [--weight-dtype bf16|int8]
+
+With --weight-dtype int8 the same, compiled with `kilnc --weight-dtype=int8`: the reference
+model's tensors `kiln info` lists as i8 are replaced by their per-row int8 quantization q * s
+computed by torch from the formula (quantize_stored_int8, written apart from the runtime's
+quantizer), and those it lists as bf16 (tied heads, embedding tables) rounded as above.
 """
 import argparse
 import copy
@@ -337,8 +342,54 @@ def round_stored_bf16(kiln, kc, model):
     return count, names
 
 
-def bf16(c, tmp, family):
-    """--weight-dtype=bf16 against the same model with those weights rounded by torch."""
+def quantize_stored_int8(kiln, kc, model):
+    """Replaces, in place and by torch, every tensor of `model` whose checkpoint name is the
+    hf_name of a parameter `kiln info <kc>` lists as i8 by its symmetric per-row int8
+    quantization: for each row n of the Kiln parameter (an output feature: a column of a
+    transposed Conv1D tensor), s = max |w| / 127 (1 for a zero row), q = round half to even of
+    w / s clamped to [-127, 127], all in float32, and the tensor becomes q * s. A parameter that
+    is a slice along K is quantized per slice. Returns the checkpoint names."""
+    info = run([kiln, "info", kc]).stdout
+    found = re.findall(r"^\s+\S+ i8 \[.*?\bhf: (\S+)( \[slice \d+/(\d+) axis (\d)\])?"
+                       r"( \(transposed\))?  int8_row", info, re.M)
+    if not found:
+        sys.exit(f"FAIL: kiln info {kc} lists no i8 parameter:\n{info}")
+    layouts = {}
+    for name, _, count, axis, transposed in found:
+        # The Kiln parameter's axis the slice cuts (the manifest counts it in the stored layout).
+        kiln_axis = None if not count else (1 - int(axis) if transposed else int(axis))
+        layouts[name] = (bool(transposed), kiln_axis, int(count or 1))
+
+    def rows_quantized(w):
+        s = w.abs().amax(dim=1) / torch.tensor(127.0, dtype=torch.float32)
+        s = torch.where(s == 0, torch.ones_like(s), s)
+        q = torch.clamp(torch.round(w / s[:, None]), -127, 127)
+        return q * s[:, None]
+
+    done = set()
+    with torch.no_grad():
+        for name, p in model.state_dict(keep_vars=True).items():
+            match = [n for n in layouts if name == n or name.endswith("." + n)]
+            if not match:
+                continue
+            transposed, kiln_axis, count = layouts[match[0]]
+            w = p.detach().to(torch.float32)
+            w = w.t() if transposed else w
+            if kiln_axis == 1:
+                w = torch.cat([rows_quantized(part) for part in w.chunk(count, dim=1)], dim=1)
+            else:
+                w = rows_quantized(w)
+            p.copy_(w.t() if transposed else w)
+            done.add(match[0])
+    if done != set(layouts):
+        sys.exit(f"FAIL: no model tensor for {sorted(set(layouts) - done)}")
+    return set(layouts)
+
+
+def bf16(c, tmp, family, dtype="bf16"):
+    """--weight-dtype=bf16 against the same model with those weights rounded by torch; with
+    dtype int8, the i8 weights quantized by torch (quantize_stored_int8) and the bf16 ones
+    rounded."""
     torch.manual_seed(SEED)
     if family == "bert":
         # BertForPreTraining: token type embeddings (bf16 too), the pooler and the MLM head.
@@ -372,17 +423,25 @@ def bf16(c, tmp, family):
     for how, extra, rows in (("whole entry points", [], BATCH),
                              (f"--specialize batch={spec_rows},seq={SEQ}",
                               ["--specialize", f"batch={spec_rows},seq={SEQ}"], spec_rows)):
-        kc = c.compile(f"{family}-bf16-{'spec' if extra else 'whole'}", family, saved,
-                       extra=["--weight-dtype=bf16", *extra])
+        kc = c.compile(f"{family}-{dtype}-{'spec' if extra else 'whole'}", family, saved,
+                       extra=[f"--weight-dtype={dtype}", *extra])
         rounded = copy.deepcopy(model)
+        quantized = set()
+        if dtype == "int8":
+            quantized = quantize_stored_int8(c.args.kiln, kc, rounded)
         count, hf_names = round_stored_bf16(c.args.kiln, kc, rounded)
+        # Every linear weight is i8 but a tied head (GPT-2's wte); its tables are bf16.
+        if dtype == "int8" and (not quantized or quantized & hf_names):
+            sys.exit(f"FAIL: i8 {sorted(quantized)} and bf16 {sorted(hf_names)} tensors")
+        count += len(quantized)
+        hf_names |= quantized
         # Every linear weight and every token embedding table (GPT-2's is its tied head) are
         # rounded; position tables stay f32, and BERT's next-sentence head is not in the model.
         expected = sum(1 for n, p in rounded.named_parameters()
                        if p.dim() == 2 and not n.endswith(("wpe.weight", "position_embeddings.weight"))
                        and "seq_relationship" not in n)
         if count != expected:
-            sys.exit(f"FAIL: {count} bf16 tensors, expected the {expected} weight matrices "
+            sys.exit(f"FAIL: {count} {dtype} tensors, expected the {expected} weight matrices "
                      f"({sorted(hf_names)})")
         batch = {k: v[:rows] for k, v in inputs.items()}
         with torch.no_grad():
@@ -397,9 +456,9 @@ def bf16(c, tmp, family):
             else:
                 refs = {"logits": rounded(batch["ids"]).logits}
                 drift = float((refs["logits"] - model(batch["ids"]).logits).abs().max())
-        print(f"{family} bf16 ({how}): {count} tensors rounded; they move the logits by up to "
-              f"{drift:.3e}")
-        case = f"{family} --weight-dtype=bf16 ({how})"
+        print(f"{family} {dtype} ({how}): {count} tensors rounded ({len(quantized)} "
+              f"quantized to int8); they move the logits by up to {drift:.3e}")
+        case = f"{family} --weight-dtype={dtype} ({how})"
         c.check(case, kc, saved, batch, refs)
         if prompts is None:
             continue
@@ -416,8 +475,8 @@ def main():
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--examples", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--weight-dtype", choices=["f32", "bf16"], default="f32",
-                    help="bf16: compile with kilnc --weight-dtype=bf16")
+    ap.add_argument("--weight-dtype", choices=["f32", "bf16", "int8"], default="f32",
+                    help="bf16, int8: compile with kilnc --weight-dtype=bf16 (int8)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra kilnc --set for every compile (to check that a wrong config "
                          "fails the comparison)")
@@ -429,8 +488,8 @@ def main():
     tmp = os.path.join(args.workdir, "checkpoints")
     os.makedirs(tmp)
     c = Checker(args)
-    if args.weight_dtype == "bf16":
-        bf16(c, tmp, args.model)
+    if args.weight_dtype != "f32":
+        bf16(c, tmp, args.model, args.weight_dtype)
     else:
         {"gpt2": gpt2, "bert": bert, "llama": llama}[args.model](c, tmp)
     print(f"{c.passed} passed, {c.failed} failed")

@@ -100,6 +100,20 @@ TEST(Manifest, LiesAreRefused) {
        "no hf_name"},
       {"quantization", [](Json &j) { param(j, "wte.weight")["quantization"] = "int4"; },
        "unsupported quantization"},
+      {"int8_row on an f32 matrix",
+       [](Json &j) { param(j, "wte.weight")["quantization"] = "int8_row"; },
+       "is int8_row quantized but is f32"},
+      {"i8 parameter without quantization", [](Json &j) { param(j, "wte.weight")["dtype"] = "i8"; },
+       "parameters are f32"},
+      {"int8_row whose scale does not exist",
+       [](Json &j) {
+         param(j, "wte.weight")["dtype"] = "i8";
+         param(j, "wte.weight")["quantization"] = "int8_row";
+         param(j, "wte.weight")["scale"] = "nope";
+       },
+       "names scale \"nope\""},
+      {"scale_of a parameter that is not quantized",
+       [](Json &j) { param(j, "h.0.ln_1.bias")["scale_of"] = "wte.weight"; }, "is scale_of"},
       {"duplicate entry point", [](Json &j) { j["entry_points"][1]["name"] = "forward"; },
        "entry point \"forward\" appears twice"},
       {"duplicate input", [](Json &j) { j["entry_points"][1]["inputs"][1]["name"] = "ids"; },
@@ -290,4 +304,36 @@ TEST(Manifest, TargetCPUFeatures) {
     EXPECT_FALSE(s.ok()) << lie.what;
     EXPECT_NE(s.message().find(lie.expect), std::string::npos) << lie.what << ": " << s.message();
   }
+}
+
+// int8_row quantization (format 1.3): the matrix names its scales, the scales name it back.
+TEST(Manifest, Int8RowRoundTrips) {
+  Json j = sampleJson();
+  Json &w = param(j, "wte.weight");
+  w["dtype"] = "i8";
+  w["quantization"] = "int8_row";
+  w["scale"] = "wte.weight.scale";
+  Json scale = {{"name", "wte.weight.scale"}, {"shape", {w["shape"][0]}}, {"dtype", "f32"},
+                {"init", "ones"}, {"quantization", "none"}, {"scale_of", "wte.weight"}};
+  j["parameters"].push_back(scale);
+  Manifest m;
+  Status s = parseManifest(j.dump(), m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const Parameter *p = m.findParameter("wte.weight");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->quant, Quantization::Int8Row);
+  EXPECT_EQ(p->scale, "wte.weight.scale");
+  EXPECT_EQ(m.findParameter("wte.weight.scale")->scaleOf, "wte.weight");
+  std::string text;
+  ASSERT_TRUE(serializeManifest(m, text).ok());
+  Json again = Json::parse(text);
+  EXPECT_EQ(param(again, "wte.weight")["quantization"], "int8_row");
+  EXPECT_EQ(param(again, "wte.weight")["scale"], "wte.weight.scale");
+  EXPECT_EQ(param(again, "wte.weight.scale")["scale_of"], "wte.weight");
+  EXPECT_EQ(param(again, "wte.weight.scale").count("hf_name"), 0u);
+  // Scales with a checkpoint name are refused: they are computed, never loaded.
+  j["parameters"].back()["hf_name"] = "x";
+  s = parseManifest(j.dump(), m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cannot have an hf_name"), std::string::npos) << s.message();
 }

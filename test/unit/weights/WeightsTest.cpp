@@ -696,7 +696,8 @@ TEST(Bf16Parameters, OtherTableDTypesAreRefusedByName) {
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.code(), Status::Code::Unsupported) << s.message();
     std::string want = path + ": parameter 'h.0.ln_1.bias' of model 'gpt2' is stored as " +
-                       dtypeName(t) + " in the parameter table; kiln loads f32 and bf16 parameters";
+                       dtypeName(t) + " in the parameter table; kiln loads f32 and bf16 parameters "
+                       "and int8_row quantized i8 ones";
     EXPECT_EQ(s.message(), want);
     // kiln init refuses it too, and writes nothing.
     std::string out = tempPath("never-written.safetensors");
@@ -713,4 +714,220 @@ TEST(Bf16Parameters, TrainingNeedsF32Parameters) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "model.kc: parameter 'wte.weight' is stored as bf16; training needs f32 "
                          "parameters: compile without --weight-dtype=bf16");
+}
+
+//===----------------------------------------------------------------------===//
+// int8_row parameters: quantized per row from the checkpoint tensor when loaded
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct QuantizedRow {
+  std::vector<float> w;
+  std::vector<int> q; // by hand
+  float scale;        // by hand
+};
+
+void expectQuantized(const float *w, size_t k, const std::vector<int> &q, float scale,
+                     const char *what) {
+  std::vector<int8_t> got(k, 99);
+  float s = -1;
+  EXPECT_TRUE(quantizeRowInt8(w, k, got.data(), &s)) << what;
+  EXPECT_EQ(s, scale) << what;
+  for (size_t i = 0; i < k; ++i)
+    EXPECT_EQ(int(got[i]), q[i]) << what << " [" << i << "]";
+}
+} // namespace
+
+TEST(Int8Parameters, QuantizeRowByHand) {
+  // max |w| = 127: scale 1, so w / s is w itself. Ties go to the even neighbour, both ways:
+  // 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, 63.5 -> 64, -63.5 -> -64, -0.5 -> 0.
+  QuantizedRow a{{127, 63.5f, -63.5f, 0.5f, -0.5f, 1.5f, 2.5f, -127, 3.49f, -3.51f},
+                 {127, 64, -64, 0, 0, 2, 2, -127, 3, -4},
+                 1.0f};
+  // The largest magnitude is negative: max |w| = 63.5, scale 0.5 exactly, -63.5 -> -127.
+  QuantizedRow b{{-63.5f, 0.25f, 0.75f, 1.25f, -0.25f, 31.75f, 10.0f},
+                 {-127, 0, 2, 2, 0, 64, 20},
+                 0.5f};
+  // A scale that is not exact: 1/127 in f32; 1 -> 127, 0.3 * 127 = 38.1 -> 38,
+  // -0.7 * 127 = -88.9 -> -89, 0.5 * 127 = 63.5 is no tie once s is rounded (63.500004 or
+  // 63.499996), so only the far values are asserted here.
+  QuantizedRow c{{1.0f, 0.3f, -0.7f}, {127, 38, -89}, 1.0f / 127.0f};
+  // A zero row: scale 1 and every q 0.
+  QuantizedRow z{{0.0f, -0.0f, 0.0f}, {0, 0, 0}, 1.0f};
+  const std::pair<const QuantizedRow *, const char *> rows[] = {
+      {&a, "a"}, {&b, "b"}, {&c, "c"}, {&z, "zero"}};
+  for (const auto &[row, what] : rows)
+    expectQuantized(row->w.data(), row->w.size(), row->q, row->scale, what);
+  // A row holding an infinity or a NaN cannot be quantized.
+  for (float bad : {INFINITY, -INFINITY, NAN}) {
+    float w[3] = {1.0f, bad, 2.0f};
+    int8_t q[3];
+    float s;
+    EXPECT_FALSE(quantizeRowInt8(w, 3, q, &s));
+  }
+}
+
+namespace {
+/// A table with one int8_row matrix `w` [3, 4] (checkpoint name `hf.w`, stored transposed
+/// when `transpose`) and its scales `w.scale`, between two f32 vectors.
+Manifest int8Manifest(bool transpose) {
+  Manifest m;
+  m.model = "q";
+  auto add = [&](std::string name, std::vector<int64_t> shape, DType t, std::string hf) {
+    Parameter p;
+    p.name = std::move(name);
+    p.shape = std::move(shape);
+    p.dtype = t;
+    p.init = InitKind::Ones;
+    p.hfName = std::move(hf);
+    m.parameters.push_back(p);
+    return m.parameters.size() - 1;
+  };
+  add("a", {4}, DType::F32, "hf.a");
+  size_t w = add("w", {3, 4}, DType::I8, "hf.w");
+  m.parameters[w].quant = Quantization::Int8Row;
+  m.parameters[w].scale = "w.scale";
+  m.parameters[w].transpose = transpose;
+  m.parameters[w].init = InitKind::Normal;
+  m.parameters[w].initStd = 0.02;
+  size_t s = add("w.scale", {3}, DType::F32, "");
+  m.parameters[s].scaleOf = "w";
+  add("b", {4}, DType::F32, "hf.b");
+  return m;
+}
+
+// Rows exact in bf16 and f16 with exact scales: 127/64 -> s = 1/64; 1.5/64 -> 1.5 -> 2;
+// 0.5/64 -> 0.5 -> 0; -0.5 -> -32. Row 1: 2.5/32 with max 127/32: s = 1/32, 2.5 -> 2;
+// -3.5/32 -> -3.5 -> -4. Row 2 is zeros.
+const float kW[3][4] = {{1.984375f, -0.5f, 0.0078125f, 0.0234375f},
+                        {0.078125f, 3.96875f, -0.109375f, 0.0f},
+                        {0.0f, 0.0f, 0.0f, 0.0f}};
+const int kQ[3][4] = {{127, -32, 0, 2}, {2, 127, -4, 0}, {0, 0, 0, 0}};
+const float kS[3] = {1.0f / 64, 1.0f / 32, 1.0f};
+
+void expectInt8Loaded(const WeightSet &ws, const char *what) {
+  size_t w = ws.indexOf("w"), s = ws.indexOf("w.scale");
+  ASSERT_LT(w, ws.size());
+  ASSERT_LT(s, ws.size());
+  EXPECT_EQ(ws.dtype(w), DType::I8);
+  EXPECT_EQ(ws.byteSize(w), 12u);
+  const int8_t *q = static_cast<const int8_t *>(ws.bytes(w));
+  const float *scale = ws.f32(s);
+  ASSERT_NE(scale, nullptr);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(scale[r], kS[r]) << what << " row " << r;
+    for (int k = 0; k < 4; ++k)
+      EXPECT_EQ(int(q[r * 4 + k]), kQ[r][k]) << what << " " << r << "," << k;
+  }
+}
+} // namespace
+
+TEST(Int8Parameters, QuantizedFromF32F16AndBf16Checkpoints) {
+  std::vector<float> vec(4, 1.0f), flat(&kW[0][0], &kW[0][0] + 12), transposed(12);
+  for (int r = 0; r < 3; ++r)
+    for (int k = 0; k < 4; ++k)
+      transposed[k * 3 + r] = kW[r][k];
+  std::vector<uint16_t> bf(12), half(12), bfT(12);
+  for (size_t i = 0; i < 12; ++i) {
+    uint32_t b = bitsOf(flat[i]);
+    bf[i] = uint16_t(b >> 16); // exact: the low half is zero
+    EXPECT_EQ(b & 0xffff, 0u);
+    _Float16 h = static_cast<_Float16>(flat[i]);
+    std::memcpy(&half[i], &h, 2);
+    bfT[i] = uint16_t(bitsOf(transposed[i]) >> 16);
+  }
+  struct Case {
+    const char *what;
+    DType t;
+    const void *data;
+    bool transpose;
+  };
+  for (const Case &c : {Case{"f32", DType::F32, flat.data(), false},
+                        Case{"f16", DType::F16, half.data(), false},
+                        Case{"bf16", DType::BF16, bf.data(), false},
+                        Case{"f32 transposed", DType::F32, transposed.data(), true},
+                        Case{"bf16 transposed", DType::BF16, bfT.data(), true}}) {
+    std::vector<int64_t> shape = c.transpose ? std::vector<int64_t>{4, 3}
+                                             : std::vector<int64_t>{3, 4};
+    std::string path = tempPath("int8.safetensors");
+    ASSERT_TRUE(writeSafetensors(path, {{"hf.a", DType::F32, {4}, vec.data(), {}},
+                                        {"hf.w", c.t, shape, c.data, {}},
+                                        {"hf.b", DType::F32, {4}, vec.data(), {}}})
+                    .ok());
+    WeightSet ws;
+    Status s = WeightSet::load(int8Manifest(c.transpose), path, ws);
+    ASSERT_TRUE(s.ok()) << c.what << ": " << s.message();
+    expectInt8Loaded(ws, c.what);
+  }
+}
+
+TEST(Int8Parameters, ScalesAreNeverMissingButAFileCannotSupplyThem) {
+  std::vector<float> vec(4, 1.0f), flat(&kW[0][0], &kW[0][0] + 12), three(3, 1.0f);
+  std::string path = tempPath("int8-missing.safetensors");
+  // No hf.w: the matrix is missing, its scales are not.
+  ASSERT_TRUE(writeSafetensors(path, {{"hf.a", DType::F32, {4}, vec.data(), {}},
+                                      {"hf.b", DType::F32, {4}, vec.data(), {}}})
+                  .ok());
+  WeightSet ws;
+  Status s = WeightSet::load(int8Manifest(false), path, ws);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "missing (1):\n    hf.w (for w)")) << s.message();
+  EXPECT_FALSE(contains(s.message(), "w.scale")) << s.message();
+  // A tensor named like the scales is not read: it is unexpected.
+  ASSERT_TRUE(writeSafetensors(path, {{"a", DType::F32, {4}, vec.data(), {}},
+                                      {"w", DType::F32, {3, 4}, flat.data(), {}},
+                                      {"w.scale", DType::F32, {3}, three.data(), {}},
+                                      {"b", DType::F32, {4}, vec.data(), {}}})
+                  .ok());
+  s = WeightSet::load(int8Manifest(false), path, ws);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "unexpected (1):\n    w.scale")) << s.message();
+  // A mis-shaped matrix is reported as any other.
+  std::vector<float> big(15, 0.5f);
+  ASSERT_TRUE(writeSafetensors(path, {{"hf.a", DType::F32, {4}, vec.data(), {}},
+                                      {"hf.w", DType::F32, {3, 5}, big.data(), {}},
+                                      {"hf.b", DType::F32, {4}, vec.data(), {}}})
+                  .ok());
+  s = WeightSet::load(int8Manifest(false), path, ws);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "hf.w: shape [3, 5] gives [3, 5], but w is [3, 4]"))
+      << s.message();
+  // A row holding an infinity is refused by name.
+  std::vector<float> inf = flat;
+  inf[5] = INFINITY;
+  ASSERT_TRUE(writeSafetensors(path, {{"hf.a", DType::F32, {4}, vec.data(), {}},
+                                      {"hf.w", DType::F32, {3, 4}, inf.data(), {}},
+                                      {"hf.b", DType::F32, {4}, vec.data(), {}}})
+                  .ok());
+  s = WeightSet::load(int8Manifest(false), path, ws);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "hf.w (for w): row 1")) << s.message();
+}
+
+TEST(Int8Parameters, InitWritesTheMatrixAsF32AndNoScales) {
+  Manifest m = int8Manifest(false);
+  std::string path = tempPath("int8-init.safetensors");
+  ASSERT_TRUE(writeInitializedWeights(m, 7, path).ok());
+  SafetensorsFile f;
+  ASSERT_TRUE(SafetensorsFile::open(path, f).ok());
+  ASSERT_NE(f.find("w"), nullptr);
+  EXPECT_EQ(f.find("w")->dtype, DType::F32);
+  EXPECT_EQ(f.find("w.scale"), nullptr);
+  // It loads back, quantized like a checkpoint: the largest |value| of each row is +-127.
+  WeightSet ws;
+  Status s = WeightSet::load(m, f, ws);
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::vector<float> values(12);
+  initializeParameter(m.parameters[1], 7, values.data());
+  const int8_t *q = static_cast<const int8_t *>(ws.find("w"));
+  const float *scale = ws.findF32("w.scale");
+  for (int r = 0; r < 3; ++r) {
+    int big = 0;
+    for (int k = 0; k < 4; ++k) {
+      big = std::max(big, std::abs(int(q[r * 4 + k])));
+      EXPECT_NEAR(q[r * 4 + k] * scale[r], values[r * 4 + k], scale[r] / 2 * 1.0001f);
+    }
+    EXPECT_EQ(big, 127);
+  }
+  EXPECT_FALSE(checkTrainableParameters(m, "q.kc").ok());
 }

@@ -216,13 +216,19 @@ struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
 /// layout, no copy) into a zero-filled [M, N], then an elementwise bias epilogue. The outer
 /// dims of x are collapsed into M and expanded back afterwards. This is the
 /// fill + matmul + elementwise-epilogue shape the CPU matmul schedule works on.
-struct LowerLinear : OpConversionPattern<LinearOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+/// kiln.linear_q is the same with an i8 w (the matmul converts each weight with sitofp as it
+/// reads it) and an epilogue `y * scale[n] (+ b[n])`.
+template <typename OpT> struct LowerLinearOp : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using OpAdaptor = typename OpConversionPattern<OpT>::OpAdaptor;
+  LogicalResult matchAndRewrite(OpT op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     Value x = adaptor.getInput(), w = adaptor.getWeight();
+    Value scale;
+    if constexpr (std::is_same_v<OpT, LinearQOp>)
+      scale = adaptor.getScale();
     auto type = cast<RankedTensorType>(x.getType());
     auto resultType = cast<RankedTensorType>(op.getType());
     int64_t rank = type.getRank();
@@ -252,15 +258,29 @@ struct LowerLinear : OpConversionPattern<LinearOp> {
     Value y =
         b.create<linalg::MatmulTransposeBOp>(loc, acc.getType(), ValueRange{x2, w}, ValueRange{acc})
             .getResult(0);
-    if (Value bias = adaptor.getBias()) {
-      MLIRContext *ctx = getContext();
-      SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2),
-                                     AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx),
-                                     b.getMultiDimIdentityMap(2)};
-      y = generic(b, loc, emptyTensor(b, loc, sizes2, element), {y, bias}, maps, parallelLoops(2),
-                  [](OpBuilder &nb, Location l, ValueRange args) {
-                    nb.create<linalg::YieldOp>(
-                        l, nb.create<arith::AddFOp>(l, args[0], args[1]).getResult());
+    Value bias = adaptor.getBias();
+    if (scale || bias) {
+      // One epilogue: y * scale[n] (linear_q), + bias[n].
+      MLIRContext *ctx = this->getContext();
+      AffineMap row = AffineMap::get(2, 0, b.getAffineDimExpr(1), ctx);
+      SmallVector<Value> ins = {y};
+      SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(2)};
+      for (Value v : {scale, bias})
+        if (v) {
+          ins.push_back(v);
+          maps.push_back(row);
+        }
+      maps.push_back(b.getMultiDimIdentityMap(2));
+      bool scaled = bool(scale);
+      y = generic(b, loc, emptyTensor(b, loc, sizes2, element), ins, maps, parallelLoops(2),
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value v = args[0];
+                    unsigned next = 1;
+                    if (scaled)
+                      v = nb.create<arith::MulFOp>(l, v, args[next++]);
+                    if (bias)
+                      v = nb.create<arith::AddFOp>(l, v, args[next]);
+                    nb.create<linalg::YieldOp>(l, v);
                   });
     }
     if (rank == 1)
@@ -469,8 +489,9 @@ struct LowerKVCacheAppend : OpConversionPattern<KVCacheAppendOp> {
 
 void kiln::lowering::populateLayerPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerBinary<AddOp, arith::AddFOp>, LowerBinary<MulOp, arith::MulFOp>, LowerScale,
-               LowerDropout, LowerActivation, LowerLayerNorm, LowerRMSNorm, LowerLinear,
-               LowerEmbedding, LowerPositionEmbedding, LowerSinusoidal, LowerRotary,
+               LowerDropout, LowerActivation, LowerLayerNorm, LowerRMSNorm,
+               LowerLinearOp<LinearOp>, LowerLinearOp<LinearQOp>, LowerEmbedding,
+               LowerPositionEmbedding, LowerSinusoidal, LowerRotary,
                LowerKVCacheAppend>(
       patterns.getContext());
 }

@@ -58,8 +58,18 @@ static bool isElementwise2D(linalg::LinalgOp op) {
   return op.getIndexingMapsArray().back().isIdentity();
 }
 
-/// The weight panel of a matmul whose weights are stored in a narrower type (bf16) [N, K]:
-/// `panel[k, n] = extf(w[n, k])`, a transpose that widens (splitTransposedMatmuls).
+/// The conversion of a weight stored in a narrower type to the f32 the kernels compute in:
+/// `extf` from bf16, `sitofp` from int8 (quantized weights; the scales are applied by the
+/// epilogue). The same op the linalg named ops put in their bodies.
+static Value widenWeight(OpBuilder &b, Location loc, Type to, Value w) {
+  if (isa<IntegerType>(w.getType()))
+    return b.create<arith::SIToFPOp>(loc, to, w);
+  return b.create<arith::ExtFOp>(loc, to, w);
+}
+
+/// The weight panel of a matmul whose weights are stored in a narrower type (bf16, int8)
+/// [N, K]: `panel[k, n] = extf(w[n, k])` (or sitofp), a transpose that widens
+/// (splitTransposedMatmuls).
 static bool isWideningTranspose(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
@@ -69,10 +79,11 @@ static bool isWideningTranspose(Operation *op) {
   if (!maps[1].isIdentity() || !maps[0].isPermutation() || maps[0].isIdentity())
     return false;
   Block *body = generic.getBody();
-  auto ext = dyn_cast<arith::ExtFOp>(&body->front());
-  return ext && ext.getIn() == body->getArgument(0) &&
+  Operation *ext = &body->front();
+  return isa<arith::ExtFOp, arith::SIToFPOp>(ext) &&
+         ext->getOperand(0) == body->getArgument(0) &&
          std::next(body->begin(), 2) == body->end() &&
-         cast<linalg::YieldOp>(body->getTerminator()).getValues().front() == ext.getResult();
+         cast<linalg::YieldOp>(body->getTerminator()).getValues().front() == ext->getResult(0);
 }
 
 /// The elementwise epilogue `stored` of a contraction whose result `product` it reads directly,
@@ -483,7 +494,7 @@ static LogicalResult decomposeAggregates(func::FuncOp func) {
 
 /// Rewrites matmul_transpose_b(A, W) as matmul(A, transpose(W)); the matmul schedule fuses
 /// the transpose into each workgroup, so the weights are never transposed as a whole. Weights
-/// stored in a narrower type (bf16) are widened to A's type by the same transpose
+/// stored in a narrower type (bf16, int8) are widened to A's type by the same transpose
 /// (isWideningTranspose): the register kernel reads f32 panels either way.
 static void splitTransposedMatmuls(func::FuncOp func) {
   SmallVector<linalg::MatmulTransposeBOp> ops;
@@ -517,8 +528,7 @@ static void splitTransposedMatmuls(func::FuncOp func) {
           ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                         utils::IteratorType::parallel},
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            nb.create<linalg::YieldOp>(l, nb.create<arith::ExtFOp>(l, element, args[0])
-                                              .getResult());
+            nb.create<linalg::YieldOp>(l, widenWeight(nb, l, element, args[0]));
           });
     }
     auto matmul = b.create<linalg::MatmulOp>(

@@ -22,6 +22,10 @@ Inputs named by --bf16 (comma-separated indices) are stored as bfloat16: the ran
 values are rounded to the nearest bf16 (ties to even) here, written as 2-byte words, and the
 reference reads the same rounded values, so the comparison checks the dispatch's widening and
 arithmetic, not the rounding.
+--int8 W:S quantizes input W ([N, K], a linear weight) symmetrically per row here: s = max|w| /
+127 per row, q = round_half_even(w / s) clamped to [-127, 127] (numpy, f32); the dispatch gets
+q as int8 bytes for input W and s for input S (whose --inputs shape is [N]), and the reference
+reads W as q * s[:, None] and no input S, so REF is the formula of the unquantized layer.
 Prints the max abs error and exits 1 when it exceeds the tolerance.
 """
 import argparse
@@ -75,6 +79,15 @@ def widen_bf16(words):
     return (words.astype(np.uint32) << 16).view(np.float32)
 
 
+def quantize_int8_rows(w):
+    """Symmetric per-row int8: (q int8 [N, K], s f32 [N]) with w ~ q * s[:, None]."""
+    w = w.astype(np.float32)
+    s = np.max(np.abs(w), axis=1) / np.float32(127)
+    s = np.where(s == 0, np.float32(1), s).astype(np.float32)
+    q = np.clip(np.rint(w / s[:, None]), -127, 127).astype(np.int8)
+    return q, s
+
+
 def shape(text):
     return tuple(int(d) for d in text.split("x"))
 
@@ -92,6 +105,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", default="",
                    help="comma-separated input indices stored as bfloat16")
+    p.add_argument("--int8", default="",
+                   help="W:S: input W stored as int8 rows with their f32 scales in input S")
     p.add_argument("--positive", default="",
                    help="comma-separated input indices drawn from [0.5, 1.5) (divisors)")
     args = p.parse_args()
@@ -107,6 +122,13 @@ def main():
     for i in filter(None, args.bf16.split(",")):
         stored[int(i)] = round_to_bf16(inputs[int(i)])
         inputs[int(i)] = widen_bf16(stored[int(i)])
+    if args.int8:
+        w, s = (int(i) for i in args.int8.split(":"))
+        q, scales = quantize_int8_rows(inputs[w])
+        assert stored[s].shape == scales.shape, "--int8 W:S: S must be [N]"
+        stored[w], stored[s] = q, scales
+        inputs[w] = q.astype(np.float64) * scales.astype(np.float64)[:, None]
+        del inputs[s]
     out_shape = shape(args.output)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [args.runner, args.blob, args.dispatch, "--threads", args.threads]

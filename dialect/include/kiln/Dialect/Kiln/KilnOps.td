@@ -75,7 +75,8 @@ def Kiln_NonNegativeI64 : ConfinedAttr<I64Attr, [IntNonNegative]>;
 // Parameters
 //===----------------------------------------------------------------------===//
 
-def Kiln_ParamOp : Kiln_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+def Kiln_ParamOp : Kiln_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">,
+                                     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Declares a model parameter (a module-level symbol).";
   let description = [{
     Declares a trainable parameter with a stable hierarchical name, its static tensor type,
@@ -88,6 +89,11 @@ def Kiln_ParamOp : Kiln_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     - `hf_slice = array<i64: index, count, axis>`: the parameter is chunk `index` of `count`
       equal chunks along `axis` of the (transposed if `hf_transpose`) checkpoint tensor
       (fused QKV).
+    - `scale = @s` (only on an i8 matrix `[N, K]`): the parameter is the checkpoint tensor
+      quantized symmetrically per output row, and the f32 parameter `@s` (`[N]`) holds the
+      rows' scales: `w[n, k] ~ scale[n] * q[n, k]` (`kiln-store-weights`, docs/weights.md).
+    - `scale_of = @w`: this f32 vector is the scales of the quantized matrix `@w`; it has no
+      checkpoint tensor (the loader computes it while quantizing `@w`).
 
     Example:
 
@@ -103,7 +109,9 @@ def Kiln_ParamOp : Kiln_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
                        OptionalAttr<F64Attr>:$std,
                        OptionalAttr<StrAttr>:$hf_name,
                        UnitAttr:$hf_transpose,
-                       OptionalAttr<DenseI64ArrayAttr>:$hf_slice);
+                       OptionalAttr<DenseI64ArrayAttr>:$hf_slice,
+                       OptionalAttr<FlatSymbolRefAttr>:$scale,
+                       OptionalAttr<FlatSymbolRefAttr>:$scale_of);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
 }
@@ -338,6 +346,33 @@ def Kiln_LinearOp : Kiln_Op<"linear", [Pure, Kiln_InferResultType]> {
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
     (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+/// An int8 weight matrix [N, K] (quantized linear weights).
+def Kiln_I8Matrix : TensorRankOf<[I8], [2]>;
+/// Per-row scales of an int8 weight matrix.
+def Kiln_F32Vector : TensorRankOf<[F32], [1]>;
+
+def Kiln_LinearQOp : Kiln_Op<"linear_q", [Pure, Kiln_InferResultType]> {
+  let summary = "kiln.linear with an int8 weight and one f32 scale per output row.";
+  let description = [{
+    `result[..., n] = scale[n] * sum_k input[..., k] * float(weight[n, k]) + bias[n]`:
+    `input` is f32 `[..., K]`, `weight` is i8 `[N, K]` (signed), `scale` is f32 `[N]`, the
+    optional `bias` is f32 `[N]`; the result is f32 `[..., N]`. Only passes build it
+    (`kiln-store-weights` with `dtype=int8`); every product and sum is f32.
+
+    ```mlir
+    %y = kiln.linear_q %x, %w, %s, %b : tensor<?x?x768xf32>, tensor<3072x768xi8>, tensor<3072xf32>, tensor<3072xf32> -> tensor<?x?x3072xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FeatureTensor:$input, Kiln_I8Matrix:$weight,
+                       Kiln_F32Vector:$scale, Optional<Kiln_FloatVector>:$bias);
+  let results = (outs Kiln_FeatureTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $scale (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
+    `,` type($scale) (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

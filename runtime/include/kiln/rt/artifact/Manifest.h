@@ -63,7 +63,10 @@ struct Target {
 };
 
 enum class InitKind { Normal, Zeros, Ones };
-enum class Quantization { None };
+/// How a parameter's values relate to its checkpoint tensor. `Int8Row`: an i8 matrix [N, K],
+/// the checkpoint tensor quantized symmetrically per output row when it is loaded, with the
+/// rows' f32 scales in the parameter named by `scale` (docs/weights.md).
+enum class Quantization { None, Int8Row };
 
 const char *initKindName(InitKind kind);
 const char *quantizationName(Quantization q);
@@ -80,7 +83,8 @@ struct ParamSlice {
 struct Parameter {
   std::string name;           ///< the stable Kiln name, e.g. `h.0.attn.q.weight`
   std::vector<int64_t> shape; ///< fixed, resolved from the config at compile time
-  DType dtype = DType::F32;   ///< the storage type of the parameter's buffer (f32, or bf16: docs/weights.md)
+  /// The storage type of the parameter's buffer (f32, bf16, or i8 with Int8Row: docs/weights.md).
+  DType dtype = DType::F32;
   InitKind init = InitKind::Normal;
   double initStd = 0.02;      ///< standard deviation for InitKind::Normal (mean 0)
   std::string hfName;         ///< name in the family's Hugging Face checkpoints; empty: none
@@ -88,6 +92,11 @@ struct Parameter {
   bool hasSlice = false;      ///< the Hugging Face tensor is fused; `slice` says which part
   ParamSlice slice;
   Quantization quant = Quantization::None;
+  /// Int8Row: the f32 [N] parameter that receives the rows' scales.
+  std::string scale;
+  /// Non-empty: this f32 vector is the scales of the Int8Row parameter so named; it is computed
+  /// while that one is loaded and has no checkpoint tensor (no `hfName`).
+  std::string scaleOf;
 
   /// Number of elements (the product of `shape`; shapes are validated not to overflow).
   int64_t numElements() const;

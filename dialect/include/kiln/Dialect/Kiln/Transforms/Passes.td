@@ -24,7 +24,7 @@ def KilnStripDropout : Pass<"kiln-strip-dropout"> {
 }
 
 def KilnStoreWeights : Pass<"kiln-store-weights", "::mlir::ModuleOp"> {
-  let summary = "Stores the matrix weights of linear layers in a narrower type (bf16).";
+  let summary = "Stores the matrix weights of linear layers in a narrower type (bf16, int8).";
   let description = [{
     Every `kiln.param` that is a 2-D f32 matrix read only as the weight of `kiln.linear` ops
     with f32 inputs or as the table of `kiln.embedding` ops (through `kiln.param_ref`, in any
@@ -45,10 +45,23 @@ def KilnStoreWeights : Pass<"kiln-store-weights", "::mlir::ModuleOp"> {
     %w = kiln.param_ref @w : tensor<3072x768xbf16>
     %y = kiln.linear %x, %w : tensor<?x?x768xf32>, tensor<3072x768xbf16> -> tensor<?x?x3072xf32>
     ```
+
+    With `dtype=int8`, a matrix read only as `kiln.linear` weights (f32 inputs) becomes i8,
+    quantized symmetrically per output row when it is loaded, with its rows' scales in a new
+    f32 parameter `<name>.scale` (`.scale.1`, ... if that name is taken) that names it back
+    (`scale_of`); its linears become `kiln.linear_q`. Tables read by a `kiln.embedding` (a
+    tied head's weight too) become bf16 as with `dtype=bf16`.
+    ```mlir
+    kiln.param @w : tensor<3072x768xi8> {init = #kiln.init<normal>, scale = @w.scale, std = 2.0e-02}
+    kiln.param @w.scale : tensor<3072xf32> {init = #kiln.init<ones>, scale_of = @w}
+    %w = kiln.param_ref @w : tensor<3072x768xi8>
+    %s = kiln.param_ref @w.scale : tensor<3072xf32>
+    %y = kiln.linear_q %x, %w, %s : tensor<?x?x768xf32>, tensor<3072x768xi8>, tensor<3072xf32> -> tensor<?x?x3072xf32>
+    ```
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
-           "The weights' storage type: bf16 (f32 leaves the module as it is)">,
+           "The weights' storage type: bf16, int8 (f32 leaves the module as it is)">,
   ];
   let dependentDialects = ["::kiln::KilnDialect"];
 }
