@@ -17,10 +17,12 @@
 // CHECK: arith.sitofp %{{.*}} : vector<1x8x8xi8> to vector<1x8x8xf32>
 // CHECK-LABEL: func.func @qkv_prefill(
 // CHECK: scf.forall
-// The panel: 8 x 8 i8 blocks of the [N, K] weights, converted, transposed into the f32 panel.
+// The panel: 8 x 8 i8 blocks of the [N, K] weights, converted, transposed into the f32 panel
+// (with the AVX2 shuffles, schedule-panel-transpose.mlir).
 // CHECK: vector.transfer_read %{{.*}} : memref<2304x768xi8>, vector<8x8xi8>
 // CHECK-NEXT: arith.sitofp %{{.*}} : vector<8x8xi8> to vector<8x8xf32>
-// CHECK-NEXT: vector.transpose
+// CHECK: vblendps
+// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<768x64xf32>
 // CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 //
 // The same workgroups as f32 weights with the same epilogues (a ragged N with an epilogue is
