@@ -401,16 +401,23 @@ LogicalResult RMSNormOp::verify() {
 // LinearOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult LinearOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
-                                         Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
-  RankedTensorType input = rankedType(adaptor.getInput());
-  RankedTensorType weight = rankedType(adaptor.getWeight());
+/// The result of `linear` / `linear_q` (`op`): the input [..., K] with K replaced by the
+/// weight's N, in the input's element type.
+static LogicalResult inferLinearResult(std::optional<Location> loc, StringRef op, Value inputValue,
+                                       Value weightValue, SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = rankedType(inputValue);
+  RankedTensorType weight = rankedType(weightValue);
   if (!input || !weight || input.getRank() < 1 || weight.getRank() != 2)
-    return inferError(loc, "linear", "an input [..., K] and a weight [N, K]");
+    return inferError(loc, op, "an input [..., K] and a weight [N, K]");
   SmallVector<int64_t> shape(input.getShape());
   shape.back() = weight.getDimSize(0);
   inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
   return success();
+}
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
+  return inferLinearResult(loc, "linear", adaptor.getInput(), adaptor.getWeight(), inferred);
 }
 
 LogicalResult LinearOp::verify() {
@@ -448,14 +455,7 @@ LogicalResult LinearOp::verify() {
 
 LogicalResult LinearQOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                           Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
-  RankedTensorType input = rankedType(adaptor.getInput());
-  RankedTensorType weight = rankedType(adaptor.getWeight());
-  if (!input || !weight || input.getRank() < 1 || weight.getRank() != 2)
-    return inferError(loc, "linear_q", "an input [..., K] and a weight [N, K]");
-  SmallVector<int64_t> shape(input.getShape());
-  shape.back() = weight.getDimSize(0);
-  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
-  return success();
+  return inferLinearResult(loc, "linear_q", adaptor.getInput(), adaptor.getWeight(), inferred);
 }
 
 LogicalResult LinearQOp::verify() {
