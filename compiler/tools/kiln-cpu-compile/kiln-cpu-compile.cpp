@@ -76,12 +76,9 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "kiln-cpu-compile: dispatches -> CPU code blob\n");
   auto start = std::chrono::steady_clock::now();
   // The same check as kilnc's --cpu / --cpu-features, before any work.
-  if (std::string error; failed(kiln::cpu::validateCPUTarget(cpu, "", error))) {
-    llvm::errs() << "kiln-cpu-compile: error: --mcpu: " << error << "\n";
-    return 1;
-  }
-  if (std::string error; failed(kiln::cpu::validateCPUTarget(cpu, mattr, error))) {
-    llvm::errs() << "kiln-cpu-compile: error: --mattr: " << error << "\n";
+  if (std::string error;
+      failed(kiln::cpu::validateCPUOptions(cpu, mattr, "--mcpu", "--mattr", error))) {
+    llvm::errs() << "kiln-cpu-compile: error: " << error << "\n";
     return 1;
   }
 

@@ -319,12 +319,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   // Before any work: LLVM would only warn about an unknown name and compile for another CPU.
-  if (std::string error; failed(kiln::cpu::validateCPUTarget(CPUName, "", error))) {
-    llvm::errs() << "kilnc: error: --cpu: " << error << "\n";
-    return 1;
-  }
-  if (std::string error; failed(kiln::cpu::validateCPUTarget(CPUName, CPUFeatures, error))) {
-    llvm::errs() << "kilnc: error: --cpu-features: " << error << "\n";
+  if (std::string error; failed(kiln::cpu::validateCPUOptions(CPUName, CPUFeatures, "--cpu",
+                                                               "--cpu-features", error))) {
+    llvm::errs() << "kilnc: error: " << error << "\n";
     return 1;
   }
   Emit emit = EmitAction;

@@ -86,6 +86,20 @@ mlir::LogicalResult validateCPUTarget(llvm::StringRef cpu, llvm::StringRef featu
   return mlir::success();
 }
 
+mlir::LogicalResult validateCPUOptions(llvm::StringRef cpu, llvm::StringRef features,
+                                       llvm::StringRef cpuOption, llvm::StringRef featuresOption,
+                                       std::string &error) {
+  if (failed(validateCPUTarget(cpu, "", error))) {
+    error = cpuOption.str() + ": " + error;
+    return mlir::failure();
+  }
+  if (failed(validateCPUTarget(cpu, features, error))) {
+    error = featuresOption.str() + ": " + error;
+    return mlir::failure();
+  }
+  return mlir::success();
+}
+
 mlir::LogicalResult resolveCPUTarget(const CPUTargetOptions &options, ResolvedCPU &out,
                                      std::string &error) {
   if (failed(validateCPUTarget(options.cpu, options.features, error)))

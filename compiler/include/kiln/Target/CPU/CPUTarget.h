@@ -94,6 +94,12 @@ struct ResolvedCPU {
 mlir::LogicalResult validateCPUTarget(llvm::StringRef cpu, llvm::StringRef features,
                                       std::string &error);
 
+/// validateCPUTarget for a tool's two options (`cpuOption`, e.g. "--cpu", and
+/// `featuresOption`): the CPU is checked first, and `error` starts with the option at fault.
+mlir::LogicalResult validateCPUOptions(llvm::StringRef cpu, llvm::StringRef features,
+                                       llvm::StringRef cpuOption, llvm::StringRef featuresOption,
+                                       std::string &error);
+
 /// Validates and resolves `options.cpu` / `options.features` ("host": the machine's CPU name
 /// and its features, sorted, then the explicit ones).
 mlir::LogicalResult resolveCPUTarget(const CPUTargetOptions &options, ResolvedCPU &out,
