@@ -1,15 +1,21 @@
 // A matmul with a bias + GELU epilogue: one workgroup loop (scf.forall) over output tiles, the
 // fill and the matmul fused into each tile, register blocks vectorized with the contraction
-// lowered to outer products, and the epilogue applied to the accumulators in registers.
+// lowered to outer products, and the epilogue applied to the accumulators in registers. With
+// AVX2 the blocks have 6 rows: ten over the tile's first 60 rows, then the peeled last block
+// of 4 rows, vectorized too.
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s
 
 // CHECK-LABEL: func.func @mm_bias_gelu(
 // CHECK:         scf.forall (%{{.*}}) in (3)
-// CHECK:           scf.for
+// CHECK:           scf.for %{{.*}} = %c0 to %c60 step %c6
 // CHECK:             scf.for
-// CHECK:               scf.for {{.*}} -> (tensor<4x16xf32>)
-// CHECK:                 vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
-// CHECK:               math.tanh {{.*}} : vector<4x16xf32>
+// CHECK:               scf.for {{.*}} -> (tensor<6x16xf32>)
+// CHECK:                 vector.outerproduct {{.*}} : vector<6xf32>, vector<16xf32>
+// CHECK:               math.tanh {{.*}} : vector<6x16xf32>
+// CHECK:           scf.for
+// CHECK:             scf.for {{.*}} -> (tensor<4x16xf32>)
+// CHECK:               vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// CHECK:             math.tanh {{.*}} : vector<4x16xf32>
 // CHECK:           scf.forall.in_parallel
 // CHECK-NOT:     linalg.
 func.func @mm_bias_gelu(%a: tensor<64x96xf32>, %b: tensor<96x192xf32>, %bias: tensor<192xf32>) -> tensor<64x192xf32> {
@@ -31,6 +37,7 @@ func.func @mm_bias_gelu(%a: tensor<64x96xf32>, %b: tensor<96x192xf32>, %bias: te
 // CHECK-LABEL: func.func @down_projection(
 // CHECK:         scf.forall (%{{.*}}) in (24)
 // CHECK:           scf.for {{.*}} -> (tensor<3072x32xf32>)
+// CHECK:           vector.outerproduct {{.*}} : vector<6xf32>, vector<16xf32>
 // CHECK:           vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 // CHECK:           scf.forall.in_parallel
 func.func @down_projection(%a: tensor<64x3072xf32>, %b: tensor<3072x768xf32>) -> tensor<64x768xf32> {

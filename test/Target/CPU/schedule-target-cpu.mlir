@@ -1,5 +1,5 @@
 // The schedules' vector width comes from the target CPU's own features, not from the machine
-// that compiles: 512 bits (8 x 32 register blocks) for a CPU with AVX-512F, 256 bits (4 x 16)
+// that compiles: 512 bits (8 x 32 register blocks) for a CPU with AVX-512F, 256 bits (6 x 16)
 // otherwise, on any host. --mattr adds or removes features (removing avx512f removes the
 // subsets that need it); --schedule-vector-bits still overrides the width.
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v4 | FileCheck %s --check-prefix=W512
@@ -14,7 +14,7 @@
 // W512-LABEL: func.func @mm(
 // W512:         vector.outerproduct {{.*}} : vector<8xf32>, vector<32xf32>
 // W256-LABEL: func.func @mm(
-// W256:         vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// W256:         vector.outerproduct {{.*}} : vector<6xf32>, vector<16xf32>
 // W256-NOT:     vector<32xf32>
 
 // The code keeps the 512-bit vectors whole on such a CPU (LLVM would otherwise split them on

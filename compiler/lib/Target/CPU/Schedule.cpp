@@ -157,9 +157,9 @@ struct MatmulTiles {
 
 static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
   // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
-  // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 2 registers = 8
-  // accumulators + 2 B vectors + 1 broadcast (a 4 x 24 block, 12 accumulators, would fill more
-  // of them, but vector<4x24xf32> is not a native width and LLVM scalarized it: 6 GFLOP/s).
+  // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 2 registers, or
+  // 6 rows where the tile allows (below). (A 4 x 24 block would have 12 accumulators too, but
+  // vector<4x24xf32> is not a native width and LLVM scalarized it: 6 GFLOP/s.)
   // Fewer rows than a block get one long row: the kernel streams the weights and FLOPs are
   // cheap.
   int64_t lanes = vectorBits / 32;
@@ -184,6 +184,13 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
     tileN = regN;
   tileN = std::min(tileN, d.n);
   regN = std::min(regN, tileN);
+  // With AVX2's 16 registers, 6 rows x 2 registers (12 accumulators, 2 B vectors, a
+  // broadcast) keep both FMA pipes busier than 4 x 2 (8 accumulators: exactly the FMA latency
+  // times the pipes, no slack for a late load). The tile keeps its rows; the last, shorter
+  // block (2 rows of 128, 4 of 64) is peeled and has static shapes too (matmulTiling).
+  if (!wide && regM == 4 && d.m % tileM == 0 && tileM >= 12 && d.n % tileN == 0 &&
+      tileN % regN == 0 && regN == 2 * lanes)
+    regM = 6;
   return {lanes, regM, regN, tileM, tileN};
 }
 
@@ -241,17 +248,23 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
     os << "  %fill0, %wg2 = transform.structured.fuse_into_containing_op %fill into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   if (d.transpose) {
-    // Each workgroup transposes its K x tileN panel of the weights once, into a stack buffer,
-    // in small square blocks; the register kernel then reads B rows contiguously.
+    // Each workgroup packs its K x tileN panel of the weights once, into a stack buffer, in
+    // small square blocks; the register kernel then reads B rows contiguously. A transpose
+    // (weights stored [N, K]) walks K for one group of weight rows at a time (the N loop
+    // outside), so the weights are read as a few long streams, which the hardware prefetchers
+    // follow, rather than as tileN rows touched 32 bytes at a time; a copy walks each row of
+    // the panel along N.
+    bool transposed = !isa<linalg::CopyOp>(d.transpose);
     os << matchAttr("%tr", kTransposeAttr)
        << "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n"
           "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %tr0 tile_sizes [8, "
-       << lanes
-       << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+       << lanes << "]" << (transposed ? " interchange = [1, 0]" : "")
+       << " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
           "!transform.any_op)\n";
     if (raggedPanel)
-      os << "  %trlf = transform.cast %trl1 : !transform.any_op to !transform.op<\"scf.for\">\n"
+      os << "  %trlf = transform.cast " << (transposed ? "%trl0" : "%trl1")
+         << " : !transform.any_op to !transform.op<\"scf.for\">\n"
             "  %trmain, %trrest = transform.loop.peel %trlf : (!transform.op<\"scf.for\">) -> "
             "(!transform.any_op, !transform.any_op)\n"
             "  transform.apply_patterns to %trmain {\n"
@@ -274,6 +287,21 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
   if (fill && epilogue)
     os << "  %fill1, %ln2 = transform.structured.fuse_into_containing_op %fill0 into " << ln
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  if (tileM % regM != 0) {
+    // Blocks that do not divide the tile's rows (pickMatmulTiles): peel the last.
+    os << "  %lmf = transform.cast %lm : !transform.any_op to !transform.op<\"scf.for\">\n"
+          "  %lmmain, %lmrest = transform.loop.peel %lmf : (!transform.op<\"scf.for\">) -> "
+          "(!transform.any_op, !transform.any_op)\n"
+          // Folds the last block's single iteration away and its sizes to constants, so that
+          // it vectorizes like the others.
+          "  %lmwg = transform.get_parent_op %lmrest {op_name = \"scf.forall\"} : "
+          "(!transform.any_op) -> !transform.any_op\n"
+          "  transform.apply_patterns to %lmwg {\n"
+          "    transform.apply_patterns.canonicalization\n"
+          "  } : !transform.any_op\n"
+       << matchAttr("%mms", kMatmulAttr);
+    mm1 = "%mms";
+  }
   if (raggedBlocks) {
     // Ragged N: the workgroup tiles have dynamic widths (or the block does not divide the
     // tile). Peel the register-block loop so that all blocks but the last have static shapes
