@@ -268,6 +268,26 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
 
 LogicalResult EmbeddingOp::verify() { return verifyInferredResultType(*this); }
 
+LogicalResult EmbeddingQOp::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,
+                                             Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
+  if (failed(inferLookup(loc, "embedding_q", adaptor.getIds(), adaptor.getTable(), inferred)))
+    return failure();
+  // The rows are scaled to f32.
+  auto row = cast<RankedTensorType>(inferred.back());
+  inferred.back() = RankedTensorType::get(row.getShape(), Float32Type::get(context));
+  return success();
+}
+
+LogicalResult EmbeddingQOp::verify() {
+  // embedding_q_c1
+  int64_t rows = getTable().getType().getDimSize(0);
+  int64_t scales = getScale().getType().getDimSize(0);
+  if (sizesConflict(scales, rows))
+    return emitOpError() << "scale has " << scales << " elements but the table has " << rows
+                         << " rows";
+  return verifyInferredResultType(*this);
+}
+
 LogicalResult PositionEmbeddingOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                                     Adaptor adaptor,
                                                     SmallVectorImpl<Type> &inferred) {

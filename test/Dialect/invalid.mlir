@@ -441,6 +441,15 @@ func.func @linear_q_scale_size(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: t
 
 // -----
 
+func.func @embedding_q_scale_size(%ids: tensor<?x?xi32>, %t: tensor<16x8xi8>, %s: tensor<8xf32>) {
+  // embedding_q_c1
+  // expected-error @+1 {{'kiln.embedding_q' op scale has 8 elements but the table has 16 rows}}
+  %0 = kiln.embedding_q %ids, %t, %s : tensor<?x?xi32>, tensor<16x8xi8>, tensor<8xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
 func.func @linear_q_bias_size(%x: tensor<?x?x8xf32>, %w: tensor<16x8xi8>, %s: tensor<16xf32>, %b: tensor<4xf32>) {
   // linear_q_c4
   // expected-error @+1 {{'kiln.linear_q' op bias has 4 elements but the weight has N = 16}}

@@ -36,6 +36,13 @@ func.func @linear_no_bias(%x: tensor<?x8xf32>, %w: tensor<3x8xf32>) -> tensor<?x
   return %0 : tensor<?x3xf32>
 }
 
+// CHECK-LABEL: func.func @embedding_q
+func.func @embedding_q(%ids: tensor<?x?xi32>, %t: tensor<32x8xi8>, %s: tensor<32xf32>) -> tensor<?x?x8xf32> {
+  // CHECK: kiln.embedding_q %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?xi32>, tensor<32x8xi8>, tensor<32xf32> -> tensor<?x?x8xf32>
+  %0 = kiln.embedding_q %ids, %t, %s : tensor<?x?xi32>, tensor<32x8xi8>, tensor<32xf32> -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
 // CHECK-LABEL: func.func @linear_q
 func.func @linear_q(%x: tensor<?x?x8xf32>, %w: tensor<32x8xi8>, %s: tensor<32xf32>, %b: tensor<32xf32>) -> (tensor<?x?x32xf32>, tensor<?x?x32xf32>) {
   // CHECK: kiln.linear_q %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<32x8xi8>, tensor<32xf32>, tensor<32xf32> -> tensor<?x?x32xf32>

@@ -4,9 +4,11 @@
 // bandwidth over the weights' bytes. Storing the linear layers' matrices in bf16 halves those
 // bytes while every product and sum stays f32 (each weight is widened exactly as it is read).
 //
-// With int8, the matrices read only as linear weights are stored as int8 with one f32 scale per
-// output row (kiln.linear_q) and quarter the bytes; tables read by an embedding (a tied head's
-// weight too) are bf16 as with dtype=bf16.
+// With int8, the matrices read as linear weights are stored as int8 with one f32 scale per
+// output row (kiln.linear_q) and quarter the bytes. A tied output head's weight is also its
+// embedding table: a row of the table is a row of the head, so the same row scales serve the
+// lookup (kiln.embedding_q). Tables read only by an embedding are bf16 as with dtype=bf16: a
+// token reads one row of them.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/KilnOps.h"
@@ -43,13 +45,9 @@ bool onlyWeightOrTable(ParamRefOp ref) {
   return true;
 }
 
-/// Whether every use of `ref` reads it as the weight of a kiln.linear with f32 inputs.
-bool onlyLinearWeight(ParamRefOp ref) {
-  return llvm::all_of(ref->getUses(), [](OpOperand &use) {
-    auto linear = dyn_cast<LinearOp>(use.getOwner());
-    return linear && use.getOperandNumber() == 1 &&
-           linear.getInput().getType().getElementType().isF32();
-  });
+/// Whether some use of `ref` reads it as the weight of a kiln.linear.
+bool readAsLinearWeight(ParamRefOp ref) {
+  return llvm::any_of(ref->getUsers(), [](Operation *user) { return isa<LinearOp>(user); });
 }
 
 /// `<weight>.scale`, or `<weight>.scale.<i>` with the first i that names no symbol yet.
@@ -61,8 +59,9 @@ std::string scaleName(SymbolTable &symbols, StringRef weight) {
   return name;
 }
 
-/// Makes `param` (an f32 [N, K] matrix read only as linear weights) an i8 matrix with its row
-/// scales in a new f32 [N] parameter, and every kiln.linear reading it a kiln.linear_q.
+/// Makes `param` (an f32 [N, K] matrix read as linear weights and perhaps as an embedding
+/// table) an i8 matrix with its row scales in a new f32 [N] parameter, every kiln.linear reading
+/// it a kiln.linear_q and every kiln.embedding a kiln.embedding_q.
 void quantize(ParamOp param, ArrayRef<ParamRefOp> refs, SymbolTable &symbols) {
   MLIRContext *ctx = param.getContext();
   RankedTensorType type = param.getType();
@@ -80,18 +79,20 @@ void quantize(ParamOp param, ArrayRef<ParamRefOp> refs, SymbolTable &symbols) {
   param.setScaleAttr(FlatSymbolRefAttr::get(scale.getSymNameAttr()));
   for (ParamRefOp ref : refs) {
     ref.getResult().setType(q);
-    SmallVector<LinearOp> linears;
-    for (Operation *user : ref->getUsers())
-      linears.push_back(cast<LinearOp>(user));
+    SmallVector<Operation *> users(ref->getUsers());
     b.setInsertionPointAfter(ref);
     Value scales = b.create<ParamRefOp>(ref.getLoc(), scaleType, scale.getSymName());
-    for (LinearOp linear : linears) {
-      b.setInsertionPoint(linear);
-      auto quantized =
-          b.create<LinearQOp>(linear.getLoc(), linear.getType(), linear.getInput(),
-                              linear.getWeight(), scales, linear.getBias());
-      linear.replaceAllUsesWith(quantized.getResult());
-      linear.erase();
+    for (Operation *user : users) {
+      b.setInsertionPoint(user);
+      Value quantized;
+      if (auto linear = dyn_cast<LinearOp>(user))
+        quantized = b.create<LinearQOp>(linear.getLoc(), linear.getType(), linear.getInput(),
+                                        linear.getWeight(), scales, linear.getBias());
+      else if (auto lookup = dyn_cast<EmbeddingOp>(user))
+        quantized = b.create<EmbeddingQOp>(lookup.getLoc(), lookup.getType(), lookup.getIds(),
+                                           lookup.getTable(), scales);
+      user->getResult(0).replaceAllUsesWith(quantized);
+      user->erase();
     }
   }
 }
@@ -110,13 +111,12 @@ struct KilnStoreWeightsPass : kiln::impl::KilnStoreWeightsBase<KilnStoreWeightsP
     }
     Type storage = BFloat16Type::get(&getContext());
     llvm::StringMap<SmallVector<ParamRefOp>> refs;
-    llvm::StringMap<bool> eligible, linearOnly;
+    llvm::StringMap<bool> eligible, linearWeight;
     module.walk([&](ParamRefOp ref) {
       refs[ref.getName()].push_back(ref);
       auto [it, inserted] = eligible.try_emplace(ref.getName(), true);
       it->second = it->second && onlyWeightOrTable(ref);
-      auto [lit, linserted] = linearOnly.try_emplace(ref.getName(), true);
-      lit->second = lit->second && onlyLinearWeight(ref);
+      linearWeight[ref.getName()] |= readAsLinearWeight(ref);
     });
     SymbolTable symbols(module);
     for (ParamOp param : llvm::make_early_inc_range(module.getOps<ParamOp>())) {
@@ -125,7 +125,7 @@ struct KilnStoreWeightsPass : kiln::impl::KilnStoreWeightsBase<KilnStoreWeightsP
       if (type.getRank() != 2 || !type.getElementType().isF32() || it == eligible.end() ||
           !it->second)
         continue;
-      if (dtype == "int8" && linearOnly.lookup(param.getSymName())) {
+      if (dtype == "int8" && linearWeight.lookup(param.getSymName())) {
         quantize(param, refs[param.getSymName()], symbols);
         continue;
       }

@@ -43,7 +43,8 @@ greedy ids equal to its generate() (gpt2, llama); BERT (BertForPreTraining): eve
 With --weight-dtype int8 the same, compiled with `kilnc --weight-dtype=int8`: the reference
 model's tensors `kiln info` lists as i8 are replaced by their per-row int8 quantization q * s
 computed by torch from the formula (quantize_stored_int8, written apart from the runtime's
-quantizer), and those it lists as bf16 (tied heads, embedding tables) rounded as above.
+quantizer; GPT-2's tied head is i8, so its token embeddings read the quantized rows too), and
+those it lists as bf16 (tables read only by an embedding) rounded as above.
 """
 import argparse
 import copy
@@ -325,13 +326,14 @@ def llama(c, tmp):
 
 # ---- bf16 weights -------------------------------------------------------------------------------
 
-def round_stored_bf16(kiln, kc, model):
+def round_stored_bf16(kiln, kc, model, required=True):
     """Rounds, in place and by torch (to nearest even), every tensor of `model` whose checkpoint
-    name is the hf_name of a parameter `kiln info <kc>` lists as bf16. Returns how many tensors
-    (tied ones count once per name) and those checkpoint names."""
+    name is the hf_name of a parameter `kiln info <kc>` lists as bf16 (there must be one when
+    `required`). Returns how many tensors (tied ones count once per name) and those checkpoint
+    names."""
     info = run([kiln, "info", kc]).stdout
     names = set(re.findall(r"^\s+\S+ bf16 \[.*?\bhf: (\S+)", info, re.M))
-    if not names:
+    if not names and required:
         sys.exit(f"FAIL: kiln info {kc} lists no bf16 parameter:\n{info}")
     count = 0
     with torch.no_grad():
@@ -429,8 +431,11 @@ def bf16(c, tmp, family, dtype="bf16"):
         quantized = set()
         if dtype == "int8":
             quantized = quantize_stored_int8(c.args.kiln, kc, rounded)
-        count, hf_names = round_stored_bf16(c.args.kiln, kc, rounded)
-        # Every linear weight is i8 but a tied head (GPT-2's wte); its tables are bf16.
+        # With int8, GPT-2 has no bf16 table (its only one is its tied head); LLaMA's and
+        # BERT's are checked by the count below.
+        count, hf_names = round_stored_bf16(c.args.kiln, kc, rounded, required=dtype == "bf16")
+        # Every linear weight is i8 (a tied head's too: GPT-2's wte); tables read only by an
+        # embedding are bf16.
         if dtype == "int8" and (not quantized or quantized & hf_names):
             sys.exit(f"FAIL: i8 {sorted(quantized)} and bf16 {sorted(hf_names)} tensors")
         count += len(quantized)

@@ -300,15 +300,17 @@ template <typename OpT> struct LowerLinearOp : OpConversionPattern<OpT> {
 // Embeddings and positions
 //===----------------------------------------------------------------------===//
 
-/// [B, S, D] from a row gather: out[b, s, d] = table[row(b, s), d].
+/// [B, S, D] from a row gather: out[b, s, d] = table[row(b, s), d], times rowScale[row(b, s)]
+/// when given (an int8 table).
 Value gatherRows(OpBuilder &b, Location loc, Value ids, Value table,
-                 function_ref<Value(OpBuilder &, Location, Value id, Value s)> row) {
+                 function_ref<Value(OpBuilder &, Location, Value id, Value s)> row,
+                 Value rowScale = nullptr) {
   auto tableType = cast<RankedTensorType>(table.getType());
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, ids);
   sizes.push_back(tensor::getMixedSize(b, loc, table, 1));
-  // A bf16 table (stored weights) gives f32 rows.
+  // A bf16 or int8 table (stored weights) gives f32 rows.
   Type element = tableType.getElementType();
-  bool widen = element.isBF16();
+  bool widen = element.isBF16() || isa<IntegerType>(element);
   if (widen)
     element = b.getF32Type();
   Value init = emptyTensor(b, loc, sizes, element);
@@ -322,21 +324,33 @@ Value gatherRows(OpBuilder &b, Location loc, Value ids, Value table,
                    Value d = nb.create<linalg::IndexOp>(l, 2);
                    Value r = row(nb, l, args[0], s);
                    Value v = nb.create<tensor::ExtractOp>(l, table, ValueRange{r, d});
-                   if (widen)
+                   if (isa<IntegerType>(v.getType()))
+                     v = nb.create<arith::SIToFPOp>(l, element, v);
+                   else if (widen)
                      v = nb.create<arith::ExtFOp>(l, element, v);
+                   if (rowScale)
+                     v = nb.create<arith::MulFOp>(
+                         l, v, nb.create<tensor::ExtractOp>(l, rowScale, ValueRange{r}));
                    nb.create<linalg::YieldOp>(l, v);
                  });
 }
 
-struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+/// kiln.embedding and kiln.embedding_q (its int8 table's rows scaled as they are read).
+template <typename OpT>
+struct LowerEmbedding : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  LogicalResult matchAndRewrite(OpT op, typename OpT::Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
+    Value scale;
+    if constexpr (std::is_same_v<OpT, EmbeddingQOp>)
+      scale = adaptor.getScale();
     rewriter.replaceOp(
-        op, gatherRows(rewriter, op.getLoc(), adaptor.getIds(), adaptor.getTable(),
-                       [](OpBuilder &b, Location l, Value id, Value) {
-                         return b.create<arith::IndexCastOp>(l, b.getIndexType(), id).getResult();
-                       }));
+        op, gatherRows(
+                rewriter, op.getLoc(), adaptor.getIds(), adaptor.getTable(),
+                [](OpBuilder &b, Location l, Value id, Value) {
+                  return b.create<arith::IndexCastOp>(l, b.getIndexType(), id).getResult();
+                },
+                scale));
     return success();
   }
 };
@@ -490,7 +504,8 @@ struct LowerKVCacheAppend : OpConversionPattern<KVCacheAppendOp> {
 void kiln::lowering::populateLayerPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerBinary<AddOp, arith::AddFOp>, LowerBinary<MulOp, arith::MulFOp>, LowerScale,
                LowerDropout, LowerActivation, LowerLayerNorm, LowerRMSNorm,
-               LowerLinearOp<LinearOp>, LowerLinearOp<LinearQOp>, LowerEmbedding,
+               LowerLinearOp<LinearOp>, LowerLinearOp<LinearQOp>, LowerEmbedding<EmbeddingOp>,
+               LowerEmbedding<EmbeddingQOp>,
                LowerPositionEmbedding, LowerSinusoidal, LowerRotary,
                LowerKVCacheAppend>(
       patterns.getContext());

@@ -30,6 +30,11 @@ def Kiln_Int2DTensor : TensorRankOf<[I32], [2]>;
 def Kiln_FloatVector : TensorRankOf<[AnyFloat], [1]>;
 /// A float matrix: embedding tables, weights.
 def Kiln_FloatMatrix : TensorRankOf<[AnyFloat], [2]>;
+/// An int8 matrix with one scale per row: quantized linear weights [N, K], a tied head's
+/// table [V, D].
+def Kiln_I8Matrix : TensorRankOf<[I8], [2]>;
+/// Per-row scales of an int8 matrix.
+def Kiln_F32Vector : TensorRankOf<[F32], [1]>;
 /// A tensor whose dims 0 and 1 are [batch, seq].
 /// A run-time position: `tensor<1xi32>` (the number of tokens already in a KV cache).
 def Kiln_PositionTensor : 1DTensorOf<[I32]>;
@@ -151,6 +156,27 @@ def Kiln_EmbeddingOp : Kiln_Op<"embedding", [Pure, Kiln_InferResultType]> {
   let results = (outs Kiln_SeqTensor:$result);
   let assemblyFormat = [{
     $ids `,` $table attr-dict `:` type($ids) `,` type($table) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_EmbeddingQOp : Kiln_Op<"embedding_q", [Pure, Kiln_InferResultType]> {
+  let summary = "kiln.embedding from an int8 table with one f32 scale per row.";
+  let description = [{
+    `result[b, s, :] = scale[ids[b, s]] * float(table[ids[b, s], :])`: `table` is i8 `[V, D]`
+    (signed), `scale` is f32 `[V]`; the result is f32 `[B, S, D]`. Only passes build it
+    (`kiln-store-weights` with `dtype=int8`, for a tied head's weight, whose rows are the
+    table's rows and share their scales).
+
+    ```mlir
+    %x = kiln.embedding_q %ids, %wte, %s : tensor<?x?xi32>, tensor<50257x768xi8>, tensor<50257xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_Int2DTensor:$ids, Kiln_I8Matrix:$table, Kiln_F32Vector:$scale);
+  let results = (outs Kiln_SeqTensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table `,` $scale attr-dict `:` type($ids) `,` type($table) `,` type($scale)
+    `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -349,11 +375,6 @@ def Kiln_LinearOp : Kiln_Op<"linear", [Pure, Kiln_InferResultType]> {
   }];
   let hasVerifier = 1;
 }
-
-/// An int8 weight matrix [N, K] (quantized linear weights).
-def Kiln_I8Matrix : TensorRankOf<[I8], [2]>;
-/// Per-row scales of an int8 weight matrix.
-def Kiln_F32Vector : TensorRankOf<[F32], [1]>;
 
 def Kiln_LinearQOp : Kiln_Op<"linear_q", [Pure, Kiln_InferResultType]> {
   let summary = "kiln.linear with an int8 weight and one f32 scale per output row.";
