@@ -18,6 +18,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/ErrorHandling.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNSTOREWEIGHTS
@@ -91,6 +92,8 @@ void quantize(ParamOp param, ArrayRef<ParamRefOp> refs, SymbolTable &symbols) {
       else if (auto lookup = dyn_cast<EmbeddingOp>(user))
         quantized = b.create<EmbeddingQOp>(lookup.getLoc(), lookup.getType(), lookup.getIds(),
                                            lookup.getTable(), scales);
+      else
+        llvm_unreachable("onlyWeightOrTable admits linear weights and embedding tables only");
       user->getResult(0).replaceAllUsesWith(quantized);
       user->erase();
     }
