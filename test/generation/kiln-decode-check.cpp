@@ -15,7 +15,9 @@
 // vocab]. Greedy ids are printed as `greedy-session: ...` / `greedy-forward: ...`. The number of
 // heap allocations made by decode calls after the first one is printed as
 // `decode-heap-allocations: N`, the wall time of the calls as `prefill-ms` /
-// `decode-ms-per-call`. A refused call prints its error and exits 1.
+// `decode-ms-per-call`. Each prompt prints `prompt-fewest-dispatch-calls: N`, the fewest times
+// any dispatch that ran during it ran (1: the logits were computed once, however many chunks
+// or tokens filled the cache). A refused call prints its error and exits 1.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/DecoderSession.h"
@@ -186,11 +188,20 @@ int main(int argc, char **argv) {
         flat.insert(flat.end(), step.rows[b].begin(), step.rows[b].end());
         sequence[b].insert(sequence[b].end(), step.rows[b].begin(), step.rows[b].end());
       }
+      DispatchProfile profile;
+      executor->setProfile(&profile);
       auto start = now();
-      if (Status s = session->prefill(flat.data(), int64_t(step.rows[0].size()), logits.data());
-          !s.ok())
-        return fail(s.message());
+      Status prefilled =
+          session->prefill(flat.data(), int64_t(step.rows[0].size()), logits.data());
       prefillSeconds += std::chrono::duration<double>(now() - start).count();
+      executor->setProfile(nullptr);
+      if (!prefilled.ok())
+        return fail(prefilled.message());
+      uint64_t fewest = 0;
+      for (const DispatchProfile::Entry &e : profile.entries)
+        if (e.calls && (!fewest || e.calls < fewest))
+          fewest = e.calls;
+      std::printf("prompt-fewest-dispatch-calls: %llu\n", (unsigned long long)fewest);
       record();
       break;
     }

@@ -17,7 +17,9 @@ With --specialize SPEC (`batch=2,seq=4`) the model is compiled with `kilnc --spe
 prefill and decode are per-op dispatches at a static batch, prefill runs chunks of `seq` tokens
 (docs/generation.md). Then (a) and (b) run prompts shorter than, equal to and longer than
 (not a multiple of, and a multiple of) the chunk, (c) compares with `forward` of a separately
-compiled unspecialized artifact, and (d) also checks that another batch is refused.
+compiled unspecialized artifact, and (d) also checks that another batch is refused. A prompt that
+takes several chunks (or several decode steps, shorter than a chunk) computes the logits once:
+the dispatches after the last KV-cache write (the lm head) run for its last chunk only.
 
     run_generation.py --model gpt2|llama --kilnc PATH --tool PATH --examples DIR --workdir DIR
         [--specialize SPEC]
@@ -145,6 +147,11 @@ def main():
             check(np.isfinite(got[call]).all() and err <= TOL,
                   f"{what}, {length} tokens, batch {batch}: max abs error {err:.3e} "
                   f"(|logits| up to {np.abs(ref).max():.2f}) tol {TOL:.0e}")
+        if chunk and prompt_len != chunk:
+            fewest = re.search(r"prompt-fewest-dispatch-calls: (\d+)", proc.stdout)
+            check(fewest is not None and fewest.group(1) == "1",
+                  f"prompt of {prompt_len} (chunk {chunk}): the logits dispatches ran "
+                  f"{fewest.group(1) if fewest else '?'} time(s), expected once")
         allocs = re.search(r"decode-calls: (\d+) decode-heap-allocations: (\d+)", proc.stdout)
         check(allocs is not None and allocs.group(2) == "0",
               f"heap allocations in decode calls 2..{steps}: "

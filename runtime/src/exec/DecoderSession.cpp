@@ -4,7 +4,10 @@
 // the caches (zeroed), an ids buffer for a whole cache of tokens, the position and the logits,
 // and builds every dispatch's bindings once. A call then copies the ids and the position in,
 // patches the sequence-length scalars, replays the schedule and copies the logits out: no heap
-// allocation on the runtime's side.
+// allocation on the runtime's side. A call whose logits nobody reads (a prompt's chunks but the
+// last, its tokens but the last when they go through decode) stops after the last dispatch that
+// writes the KV cache: the rest (the last layer's MLP, the final norm, the lm head) only compute
+// logits.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/DecoderSession.h"
@@ -23,6 +26,8 @@ struct BoundCall {
   BoundSchedule schedule;
   /// (dispatch, scalar) slots that receive the sequence length.
   std::vector<std::pair<size_t, size_t>> seqSlots;
+  /// The dispatches up to the last that binds the KV cache: all a call without logits runs.
+  size_t cacheDispatches = 0;
 };
 
 std::string dimText(const Dim &d) { return d.isSymbolic() ? d.symbol : std::to_string(d.size); }
@@ -64,7 +69,8 @@ struct DecoderSession::Impl {
   Status bind(const std::string &entry, BoundCall &call);
   /// Checks the bound extra inputs against each other and rebinds both schedules.
   Status rebind();
-  /// Runs `call` on `seq` tokens per row; row r's tokens start at tokens + r * rowStride.
+  /// Runs `call` on `seq` tokens per row; row r's tokens start at tokens + r * rowStride. With
+  /// a null `out` only the dispatches that fill the KV cache run, and no logits come out.
   Status run(BoundCall &call, const int32_t *tokens, int64_t seq, int64_t rowStride, float *out);
   /// Reads the static sizes of specialized prefill / decode schedules (kilnc --specialize).
   Status checkStatic();
@@ -199,7 +205,15 @@ Status DecoderSession::Impl::bind(const std::string &entry, BoundCall &call) {
     }
     return Status::success();
   };
-  return ex->bindSchedule(entry, entryBuffer, symbol, call.schedule);
+  if (Status s = ex->bindSchedule(entry, entryBuffer, symbol, call.schedule); !s.ok())
+    return s;
+  const std::vector<Dispatch> &dispatches = call.schedule.schedule->dispatches;
+  call.cacheDispatches = 0;
+  for (size_t i = 0; i < dispatches.size(); ++i)
+    for (const BufferRef &ref : dispatches[i].buffers)
+      if (ref.kind == BufferRef::State)
+        call.cacheDispatches = i + 1;
+  return Status::success();
 }
 
 Status DecoderSession::Impl::rebind() {
@@ -274,8 +288,6 @@ Status DecoderSession::Impl::checkStatic() {
 }
 
 Status DecoderSession::Impl::prefillChunked(const int32_t *tokens, int64_t seq, float *out) {
-  if (!tokens || !out)
-    return Status::invalid("decoder session: token ids and logits must not be null");
   if (seq < 1)
     return Status::invalid("a prefill needs at least one token per row, got " +
                            std::to_string(seq));
@@ -289,10 +301,11 @@ Status DecoderSession::Impl::prefillChunked(const int32_t *tokens, int64_t seq, 
       return Status::invalid("token id " + std::to_string(tokens[i]) + " (row " +
                              std::to_string(i / seq) + ") is outside the vocabulary [0, " +
                              std::to_string(maxTokenId + 1) + ")");
-  // Shorter than a chunk: one token at a time through decode.
+  // Shorter than a chunk: one token at a time through decode; only the last token's logits
+  // are returned.
   if (seq < chunk) {
     for (int64_t t = 0; t < seq; ++t)
-      if (Status s = run(decode, tokens + t, 1, seq, out); !s.ok())
+      if (Status s = run(decode, tokens + t, 1, seq, t + 1 == seq ? out : nullptr); !s.ok())
         return s;
     return Status::success();
   }
@@ -302,7 +315,8 @@ Status DecoderSession::Impl::prefillChunked(const int32_t *tokens, int64_t seq, 
   for (int64_t at = 0; at < seq; at += chunk) {
     int64_t from = std::min(at, seq - chunk);
     position = start + from;
-    if (Status s = run(prefill, tokens + from, chunk, seq, out); !s.ok())
+    bool last = at + chunk >= seq;
+    if (Status s = run(prefill, tokens + from, chunk, seq, last ? out : nullptr); !s.ok())
       return s;
   }
   return Status::success();
@@ -310,8 +324,8 @@ Status DecoderSession::Impl::prefillChunked(const int32_t *tokens, int64_t seq, 
 
 Status DecoderSession::Impl::run(BoundCall &call, const int32_t *tokens, int64_t seq,
                                  int64_t rowStride, float *out) {
-  if (!tokens || !out)
-    return Status::invalid("decoder session: token ids and logits must not be null");
+  if (!tokens)
+    return Status::invalid("decoder session: token ids must not be null");
   if (stale)
     if (Status s = rebind(); !s.ok())
       return s;
@@ -335,9 +349,10 @@ Status DecoderSession::Impl::run(BoundCall &call, const int32_t *tokens, int64_t
   std::memcpy(positionBuffer->hostPointer(), &p, sizeof(p));
   for (auto [d, s] : call.seqSlots)
     call.schedule.scalars[d][s] = seq;
-  if (Status s = ex->replay(call.schedule); !s.ok())
+  if (Status s = ex->replay(call.schedule, out ? SIZE_MAX : call.cacheDispatches); !s.ok())
     return s;
-  std::memcpy(out, logits->hostPointer(), size_t(batch * vocab) * sizeof(float));
+  if (out)
+    std::memcpy(out, logits->hostPointer(), size_t(batch * vocab) * sizeof(float));
   position += seq;
   return Status::success();
 }
@@ -482,12 +497,16 @@ Status DecoderSession::bindInput(std::string_view name, const Tensor &tensor) {
 }
 
 Status DecoderSession::prefill(const int32_t *ids, int64_t seq, float *logits) {
+  if (!ids || !logits)
+    return Status::invalid("decoder session: token ids and logits must not be null");
   if (impl_->chunk > 0)
     return impl_->prefillChunked(ids, seq, logits);
   return impl_->run(impl_->prefill, ids, seq, seq, logits);
 }
 
 Status DecoderSession::decode(const int32_t *ids, float *logits) {
+  if (!ids || !logits)
+    return Status::invalid("decoder session: token ids and logits must not be null");
   return impl_->run(impl_->decode, ids, 1, 1, logits);
 }
 

@@ -17,6 +17,7 @@
 #include "kiln/rt/hal/HAL.h"
 #include "kiln/rt/weights/Weights.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -391,11 +392,12 @@ static hal::DispatchParams dispatchParams(const BoundSchedule &bound, size_t i) 
   return params;
 }
 
-Status Executor::Impl::replay(const BoundSchedule &bound) {
-  if (profile)
-    return replayProfiled(bound);
+Status Executor::Impl::replay(const BoundSchedule &bound, size_t count) {
   const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
-  for (size_t i = 0; i < dispatches.size(); ++i) {
+  count = std::min(count, dispatches.size());
+  if (profile)
+    return replayProfiled(bound, count);
+  for (size_t i = 0; i < count; ++i) {
     const Dispatch &d = dispatches[i];
     hal::DispatchParams params = dispatchParams(bound, i);
     if (hal::Status s = device->dispatch(*executable, uint32_t(d.index), params); !s)
@@ -406,11 +408,11 @@ Status Executor::Impl::replay(const BoundSchedule &bound) {
   return Status::success();
 }
 
-Status Executor::Impl::replayProfiled(const BoundSchedule &bound) {
+Status Executor::Impl::replayProfiled(const BoundSchedule &bound, size_t count) {
   using Clock = std::chrono::steady_clock;
   const std::vector<Dispatch> &dispatches = bound.schedule->dispatches;
   auto replayStart = Clock::now();
-  for (size_t i = 0; i < dispatches.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     const Dispatch &d = dispatches[i];
     hal::DispatchParams params = dispatchParams(bound, i);
     uint64_t cpuStart = threadCpuNanoseconds();

@@ -14,6 +14,7 @@
 #include "kiln/rt/weights/Weights.h"
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,10 +55,11 @@ struct Executor::Impl {
   /// here, inputs, outputs and state through `entryBuffer`, scalars through `symbol`.
   Status bindSchedule(const std::string &entry, const EntryBufferFn &entryBuffer,
                       const SymbolFn &symbol, BoundSchedule &out);
-  /// Runs a bound schedule's dispatches in order and waits for them.
-  Status replay(const BoundSchedule &bound);
+  /// Runs a bound schedule's first `count` dispatches (all by default) in order and waits for
+  /// them.
+  Status replay(const BoundSchedule &bound, size_t count = SIZE_MAX);
   /// replay() with every dispatch timed into `profile`.
-  Status replayProfiled(const BoundSchedule &bound);
+  Status replayProfiled(const BoundSchedule &bound, size_t count);
 };
 
 } // namespace kiln::rt::exec
