@@ -23,7 +23,7 @@
 //
 // The same workgroups as with f32 weights (numerics-matvec.mlir, numerics.mlir).
 // WG: dispatch up_bias_gelu: buffers 4, workgroups 48x1x1
-// WG: dispatch residual3: buffers 4, workgroups 1x1x1
+// WG: dispatch residual3: buffers 4, workgroups 4x1x1
 // WG: dispatch lm_head: buffers 3, workgroups 4x1x1
 // WG: dispatch qkv_prefill: buffers 4, workgroups 36x1x1
 // WG: dispatch ragged_prefill: buffers 3, workgroups 4x1x1

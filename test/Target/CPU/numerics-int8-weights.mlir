@@ -25,13 +25,14 @@
 // CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<768x64xf32>
 // CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 //
-// The same workgroups as f32 weights with the same epilogues (a ragged N with an epilogue is
-// two independent segments, printed as one workgroup).
+// The same workgroups as f32 weights with the same epilogues. A ragged N with an epilogue is
+// two independent segments: the divisible columns' workgroups (3 of 64) and one for the edge,
+// whose epilogue (loads, vector math, store) runs inside its own workgroup.
 // WG: dispatch up_bias_gelu: buffers 5, workgroups 48x1x1
-// WG: dispatch residual3: buffers 5, workgroups 1x1x1
-// WG: dispatch lm_head: buffers 4, workgroups 1x1x1
+// WG: dispatch residual3: buffers 5, workgroups 4x1x1
+// WG: dispatch lm_head: buffers 4, workgroups 4x1x1
 // WG: dispatch qkv_prefill: buffers 5, workgroups 36x1x1
-// WG: dispatch ragged_prefill: buffers 4, workgroups 1x1x1
+// WG: dispatch ragged_prefill: buffers 4, workgroups 4x1x1
 // WG: dispatch deep_k: buffers 4, workgroups 3x1x1
 //
 // Numerics against numpy (float64) with the weights quantized by numpy (run_dispatch.py --int8

@@ -83,7 +83,9 @@ static LogicalResult distributeFunction(func::FuncOp func, DispatchInfo &info) {
   func.setFunctionType(FunctionType::get(ctx, inputs, {}));
 
   // Segments of the dispatch: each top-level scf.forall, and each run of other ops with side
-  // effects between them. Constants, views and stack buffers stay where they are.
+  // effects between them, with the side-effect-free ops that compute on what the run read (the
+  // vector math of an epilogue between its loads and its store). Constants, views and stack
+  // buffers stay where they are.
   struct Segment {
     scf::ForallOp forall;
     SmallVector<Operation *> ops;
@@ -96,9 +98,14 @@ static LogicalResult distributeFunction(func::FuncOp func, DispatchInfo &info) {
       segments.push_back({forall});
       continue;
     }
-    if (isa<memref::AllocaOp>(op) || isMemoryEffectFree(&op))
+    bool openRun = !segments.empty() && !segments.back().forall;
+    bool usesRun = openRun && llvm::any_of(op.getOperands(), [&](Value v) {
+                     Operation *def = v.getDefiningOp();
+                     return def && llvm::is_contained(segments.back().ops, def);
+                   });
+    if ((isa<memref::AllocaOp>(op) || isMemoryEffectFree(&op)) && !usesRun)
       continue;
-    if (segments.empty() || segments.back().forall)
+    if (!openRun)
       segments.push_back({});
     segments.back().ops.push_back(&op);
   }
