@@ -213,6 +213,9 @@ Status DecoderSession::Impl::bind(const std::string &entry, BoundCall &call) {
     for (const BufferRef &ref : dispatches[i].buffers)
       if (ref.kind == BufferRef::State)
         call.cacheDispatches = i + 1;
+  // A schedule that binds no state (checkEntry sees only the signature) runs whole.
+  if (call.cacheDispatches == 0)
+    call.cacheDispatches = dispatches.size();
   return Status::success();
 }
 
