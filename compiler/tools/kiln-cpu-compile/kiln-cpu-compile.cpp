@@ -62,6 +62,10 @@ static cl::opt<unsigned> scheduleVectorBits(
     cl::desc("Make the schedules for this vector width (256 or 512; default: the target's). "
              "The code is still for the target: 512-bit schedules run on AVX2, split in two"),
     cl::init(0));
+static cl::opt<bool> prefetchPanels(
+    "prefetch-panels",
+    cl::desc("Matmul workgroups read the next workgroup's weight panel ahead (default on)"),
+    cl::init(kiln::cpu::CPUTargetOptions().prefetchPanels));
 static cl::opt<bool> printInfo("print-dispatches",
                                cl::desc("Print each dispatch's ABI summary to stderr"));
 static cl::opt<bool> timing("time", cl::desc("Print compile time to stderr"));
@@ -114,6 +118,7 @@ int main(int argc, char **argv) {
   }
   options.scheduleVectorBits = scheduleVectorBits;
   options.jobs = jobs;
+  options.prefetchPanels = prefetchPanels;
   std::vector<kiln::cpu::DispatchInfo> infos;
 
   auto output = openOutputFile(outputFilename, &error);
@@ -147,6 +152,8 @@ int main(int argc, char **argv) {
   if (stop(Emit::Scheduled))
     return finish(0);
   if (failed(kiln::cpu::bufferizeDispatches(*module)))
+    return 1;
+  if (options.prefetchPanels && failed(kiln::cpu::prefetchWeightPanels(*module)))
     return 1;
   if (stop(Emit::Bufferized))
     return finish(0);

@@ -128,6 +128,11 @@ cl::opt<unsigned> OptLevel(
              "\"Compile time\")"),
     cl::value_desc("level"), cl::Prefix, cl::init(kiln::cpu::CPUTargetOptions().optLevel),
     cl::cat(KilncCat));
+cl::opt<bool> PrefetchPanels(
+    "prefetch-panels",
+    cl::desc("CPU: each matmul workgroup reads the next workgroup's weight panel ahead, while "
+             "it computes (default on; off only to measure what it gains)"),
+    cl::init(kiln::cpu::CPUTargetOptions().prefetchPanels), cl::cat(KilncCat));
 cl::opt<bool> Progress(
     "progress",
     cl::desc("Print the compile's stages (parse, lower, each dispatch compiled k/n, link, "
@@ -413,6 +418,7 @@ int main(int argc, char **argv) {
     options.features = CPUFeatures;
     options.jobs = Jobs;
     options.optLevel = OptLevel;
+    options.prefetchPanels = PrefetchPanels;
     if (OptLevel > 3) {
       llvm::errs() << "kilnc: error: -O" << OptLevel << ": the level is 0, 1, 2 or 3\n";
       return 1;

@@ -3,8 +3,9 @@
 // 256-bit schedules on a CPU with AVX the blocks take the AVX2 recipe (unpack / shuffle /
 // vblendps / lane permutes) instead of the element-wise lowering; 512-bit schedules and
 // CPUs without AVX keep vector.transpose for the generic lowering. The blocks walk K (256) for
-// one group of 8 weight rows at a time, the N loop (64 panel columns) outside: a few long
-// streams through the weights rather than 64 rows touched 32 bytes at a time.
+// one group of 16 weight rows at a time, the N loop (64 panel columns) outside: a few long
+// streams through the weights rather than 64 rows touched 32 bytes at a time; the group's two
+// 8 x 8 blocks side by side write whole 64-byte lines of the panel (16 f32 per panel row).
 //
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=znver3 | FileCheck %s --check-prefix=AVX2
@@ -12,11 +13,13 @@
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v2 | FileCheck %s --check-prefix=GENERIC
 //
 // AVX2-LABEL: func.func @panel_tb
-// AVX2: scf.for %{{.*}} = %c0 to %c64 step %c8 {{.*}} -> (tensor<256x64xf32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c64 step %c16 {{.*}} -> (tensor<256x64xf32>)
 // AVX2-NEXT: scf.for %{{.*}} = %c0 to %c256 step %c8 {{.*}} -> (tensor<256x64xf32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c16 step %c8 {{.*}} -> (tensor<8x16xf32>)
 // AVX2: vector.transfer_read {{.*}} : tensor<128x256xf32>, vector<8x8xf32>
 // AVX2-NOT: vector.transpose {{.*}} vector<8x8xf32>
 // AVX2-COUNT-8: vblendps
+// AVX2: vector.transfer_write {{.*}} : vector<8x8xf32>, tensor<8x16xf32>
 // AVX2: return
 // AVX2-LABEL: func.func @panel_tb_bf16
 // AVX2: arith.extf {{.*}} vector<8x8xbf16> to vector<8x8xf32>

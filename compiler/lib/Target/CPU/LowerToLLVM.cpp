@@ -105,8 +105,11 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, bool barePtrCallConv) {
 LogicalResult compileToLLVMDialect(ModuleOp module, const CPUTargetOptions &options,
                                    std::vector<DispatchInfo> &infos) {
   if (failed(prepareDispatches(module)) || failed(scheduleDispatches(module, options)) ||
-      failed(bufferizeDispatches(module)) || failed(distributeWorkgroups(module, infos)) ||
-      failed(lowerToLLVMDialect(module)))
+      failed(bufferizeDispatches(module)))
+    return failure();
+  if (options.prefetchPanels && failed(prefetchWeightPanels(module)))
+    return failure();
+  if (failed(distributeWorkgroups(module, infos)) || failed(lowerToLLVMDialect(module)))
     return failure();
   return success();
 }

@@ -6,6 +6,7 @@
 //   prepareDispatches    tensor functions -> in-place memref ABI (destination passing)
 //   scheduleDispatches   tiling for workgroups, cache and registers; vectorization
 //   bufferizeDispatches  one-shot bufferization with identity layouts at function boundaries
+//   prefetchWeightPanels matmul workgroups read the next workgroup's weights ahead
 //   distributeWorkgroups the outermost scf.forall becomes a loop over [wg_begin, wg_end)
 //   lowerToLLVMDialect   vector / math / memref / scf -> LLVM dialect
 //   emitSharedObject     per dispatch, on parallel threads: LLVM IR + ABI entry point, -O3
@@ -58,6 +59,8 @@ struct CPUTargetOptions {
   /// 512-bit schedule on an AVX2 target runs there, each vector split in two: the tests run
   /// the AVX-512 schedules' numerics on machines without AVX-512 this way.
   unsigned scheduleVectorBits = 0;
+  /// Read the next workgroup's weight panel ahead in matmul workgroups (prefetchWeightPanels).
+  bool prefetchPanels = true;
   /// Threads that optimize and generate code for the dispatches (each dispatch is its own LLVM
   /// module); 0 means one per hardware thread. The shared object is the same for any value.
   unsigned jobs = 0;
@@ -141,6 +144,10 @@ mlir::LogicalResult scheduleDispatches(mlir::ModuleOp module, const CPUTargetOpt
 
 /// Bufferizes the module (after scheduling) into memrefs written in place.
 mlir::LogicalResult bufferizeDispatches(mlir::ModuleOp module);
+
+/// Makes each matmul workgroup read the next workgroup's weight panel ahead, spread over its
+/// register kernels (the weights then come from cache when the next panel is packed).
+mlir::LogicalResult prefetchWeightPanels(mlir::ModuleOp module);
 
 /// Turns the outermost scf.forall of each dispatch into a loop over the workgroup range passed as
 /// two trailing index arguments, and records the dispatches' ABI in `infos`.
