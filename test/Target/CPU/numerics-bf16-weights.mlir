@@ -18,7 +18,7 @@
 // CHECK: vector.transfer_read %{{.*}} : memref<2304x768xbf16>, vector<8x8xbf16>
 // CHECK-NEXT: arith.extf %{{.*}} : vector<8x8xbf16> to vector<8x8xf32>
 // CHECK: vblendps
-// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<8x16xf32, strided<[64, 1], offset: ?>>
+// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<8x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 //
 // The same workgroups as with f32 weights (numerics-matvec.mlir, numerics.mlir).

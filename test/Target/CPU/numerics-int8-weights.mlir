@@ -22,7 +22,7 @@
 // CHECK: vector.transfer_read %{{.*}} : memref<2304x768xi8>, vector<8x8xi8>
 // CHECK-NEXT: arith.sitofp %{{.*}} : vector<8x8xi8> to vector<8x8xf32>
 // CHECK: vblendps
-// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<8x16xf32, strided<[64, 1], offset: ?>>
+// CHECK: vector.transfer_write %{{.*}} : vector<8x8xf32>, memref<8x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
 //
 // The same workgroups as f32 weights with the same epilogues. A ragged N with an epilogue is

@@ -1,20 +1,23 @@
-// prefetchWeightPanels: a matmul workgroup whose weights are stored [N, K] reads the next
-// workgroup's panel (the T weight rows after its own, one contiguous run) ahead, one cache line
-// per run of K steps of its register kernels, each register block taking its share of the
-// panel. The result must not change; the K loop is cut into runs, so the numerics are checked
-// at 1 and 2 threads.
+// prefetchWeightPanels: a matmul that packs panels of weights stored [N, K] reads the next
+// panel (the weight rows after the ones being computed on, one contiguous run) ahead, one cache
+// line per run of K steps of its register kernels, each register block taking its share of the
+// panel. With AVX2 a workgroup packs one 16-column panel per column group, so the next panel
+// is the next group's, or the next workgroup's first. The result must not change; the K loop
+// is cut into runs, so the numerics are checked at 1 and 2 threads.
 //
 // RUN: %kiln_cpu_compile %s --mcpu=x86-64-v3 --emit=bufferized -o - | FileCheck %s
 // RUN: %kiln_cpu_compile %s --mcpu=x86-64-v3 --emit=bufferized --prefetch-panels=false -o - | FileCheck %s --check-prefix=OFF
 //
-// 64 rows: 6-row register blocks (and a peeled 4-row one), each with its share of the 256 x 64
+// 64 rows: 6-row register blocks (and a peeled 4-row one), each with its share of the 256 x 16
 // panel: 6 x 16 blocks 2 elements per K step (rounded up), so a run of 8 steps per 64-byte
 // line; 4 x 16 blocks 1 element per step, runs of 16.
 // CHECK-LABEL: func.func @tb_prefill(
 // CHECK: %[[FLAT:.*]] = memref.collapse_shape %arg1 {{\[\[}}0, 1]] : memref<128x256xf32> into memref<32768xf32>
+// CHECK: memref.alloca() {{.*}} : memref<256x16xf32>
 // CHECK: scf.forall
-// The next panel: 64 rows on, at most the last 64 rows.
-// CHECK: %[[NEXT:.*]] = arith.minsi %{{.*}}, %c64
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c16 {
+// The next panel: 16 rows on, at most the last 16 rows.
+// CHECK: %[[NEXT:.*]] = arith.minsi %{{.*}}, %c112
 // CHECK: arith.muli %[[NEXT]], %c256
 // CHECK: scf.for %{{.*}} = %c0 to %c256 step %c8 iter_args(%{{.*}}) -> (vector<6x16xf32>)
 // CHECK: memref.prefetch %[[FLAT]][%{{.*}}], read, locality<3>, data

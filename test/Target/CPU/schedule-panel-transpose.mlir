@@ -1,11 +1,11 @@
 // The tiled matmul's weight panel for a weight stored [N, K] (nn.Linear's layout, what
-// kiln.linear reads): each workgroup transposes its K x tileN panel in 8 x 8 blocks. With
-// 256-bit schedules on a CPU with AVX the blocks take the AVX2 recipe (unpack / shuffle /
-// vblendps / lane permutes) instead of the element-wise lowering; 512-bit schedules and
-// CPUs without AVX keep vector.transpose for the generic lowering. The blocks walk K (256) for
-// one group of 16 weight rows at a time, the N loop (64 panel columns) outside: a few long
-// streams through the weights rather than 64 rows touched 32 bytes at a time; the group's two
-// 8 x 8 blocks side by side write whole 64-byte lines of the panel (16 f32 per panel row).
+// kiln.linear reads): each workgroup transposes its weights in 8 x 8 blocks. With 256-bit
+// schedules on a CPU with AVX the blocks take the AVX2 recipe (unpack / shuffle / vblendps /
+// lane permutes) instead of the element-wise lowering; 512-bit schedules and CPUs without AVX
+// keep vector.transpose for the generic lowering. The workgroup goes through its 64 columns
+// one register block (16) at a time: each group packs a K x 16 panel (BLIS's micro-panel: one
+// 64-byte line per K step), walking K (256) for its 16 weight rows, two 8 x 8 blocks side by
+// side, then runs the register blocks down the rows on it.
 //
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=znver3 | FileCheck %s --check-prefix=AVX2
@@ -13,13 +13,15 @@
 // RUN: %kiln_cpu_compile %s --emit=scheduled --mcpu=x86-64-v2 | FileCheck %s --check-prefix=GENERIC
 //
 // AVX2-LABEL: func.func @panel_tb
-// AVX2: scf.for %{{.*}} = %c0 to %c64 step %c16 {{.*}} -> (tensor<256x64xf32>)
-// AVX2-NEXT: scf.for %{{.*}} = %c0 to %c256 step %c8 {{.*}} -> (tensor<256x64xf32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c64 step %c16 {{.*}} -> (tensor<64x64xf32>)
+// AVX2: scf.for %{{.*}} = %c0 to %c256 step %c8 {{.*}} -> (tensor<256x16xf32>)
 // AVX2: scf.for %{{.*}} = %c0 to %c16 step %c8 {{.*}} -> (tensor<8x16xf32>)
 // AVX2: vector.transfer_read {{.*}} : tensor<128x256xf32>, vector<8x8xf32>
 // AVX2-NOT: vector.transpose {{.*}} vector<8x8xf32>
 // AVX2-COUNT-8: vblendps
 // AVX2: vector.transfer_write {{.*}} : vector<8x8xf32>, tensor<8x16xf32>
+// AVX2: scf.for %{{.*}} = %c0 to %c60 step %c6 {{.*}} -> (tensor<64x16xf32>)
+// AVX2: vector.transfer_read {{.*}} : tensor<256x16xf32>, vector<1x16xf32>
 // AVX2: return
 // AVX2-LABEL: func.func @panel_tb_bf16
 // AVX2: arith.extf {{.*}} vector<8x8xbf16> to vector<8x8xf32>

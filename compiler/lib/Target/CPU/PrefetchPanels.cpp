@@ -1,24 +1,27 @@
-//===- PrefetchPanels.cpp - Weights of the next workgroup read ahead ------===//
+//===- PrefetchPanels.cpp - The next weight panel read ahead --------------===//
 //
-// A matmul workgroup first packs its K x T panel of the weights (stored [N, K], one
-// contiguous run of T rows) into a stack buffer, then computes on it for much longer. The pack
-// reads the weights from memory: a model's weights do not stay in any cache between two
-// prefill chunks, so each pack waited on DRAM while the FMA units idled, and the register
-// kernels ran while the memory bus idled.
+// A matmul workgroup packs a K x T panel of the weights (stored [N, K], one contiguous run of T
+// rows) into a stack buffer, then computes on it for much longer. The pack reads the weights
+// from memory: a model's weights do not stay in any cache between two prefill chunks, so each
+// pack waited on DRAM while the FMA units idled, and the register kernels ran while the memory
+// bus idled.
 //
-// This step spreads prefetches of the next workgroup's panel (the T rows after this one's)
-// over the register kernels' K loops, in proportion to the work: by the time the thread packs
-// the next panel, it is in the core's caches. The runtime hands each thread contiguous runs of
-// workgroups (ThreadPool's guided chunks), so the next workgroup is usually this thread's.
-// A prefetch never faults and never changes a result; the addresses are kept inside the
-// weights all the same.
+// This step spreads prefetches of the next panel (the T rows after this one's) over the
+// register kernels' K loops, in proportion to the work: by the time the thread packs the next
+// panel, it is in the core's caches. A workgroup that packs one panel per column group (the
+// AVX2 schedule) reads the next group's ahead, and its last group the next workgroup's first;
+// the runtime hands each thread contiguous runs of workgroups (ThreadPool's guided chunks), so
+// the next workgroup is usually this thread's. A prefetch never faults and never changes a
+// result; the addresses are kept inside the weights all the same.
 //
 // Matched after bufferization, in each workgroup loop (scf.forall):
 //   * the panel: one static 2-D memref.alloca [K, T] written by vector transfers whose values
 //     come from 2-D vector reads of a function argument W : memref<N x K> (the pack);
 //   * the register kernels: scf.for loops from 0 to K by 1 whose one loop-carried value is
-//     the accumulator vector<R x C> and whose body reads the panel at [k, ...]; the loops
-//     around a kernel inside the workgroup have constant bounds (the register blocks).
+//     the accumulator vector<R x C> and whose body reads the panel at [k, ...];
+//   * the panel's owner: the innermost loop around the pack and every kernel (a column-group
+//     loop, or the workgroup itself); the loops between it and a kernel have constant bounds
+//     (the register blocks).
 // Anything else is left alone.
 //
 //===----------------------------------------------------------------------===//
@@ -65,8 +68,8 @@ std::optional<int64_t> constantIndex(Value v) {
   return std::nullopt;
 }
 
-/// `v` computed at the start of the workgroup body `body`, with the induction variables of the
-/// loops inside the workgroup at their lower bounds: the first index a loop nest reads.
+/// `v` computed at the start of `body` (the panel owner's), with the induction variables of the
+/// loops inside it at their lower bounds: the first index a loop nest reads.
 /// Clones the pure index arithmetic `v` is made of; null when it is anything else.
 /// The ops it creates are appended to `created`.
 Value atLoopStarts(OpBuilder &b, Value v, Region &body, IRMapping &map,
@@ -77,7 +80,7 @@ Value atLoopStarts(OpBuilder &b, Value v, Region &body, IRMapping &map,
     return v; // Defined outside the workgroup (constants, arguments).
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     if (arg.getOwner() == &body.front())
-      return v; // The workgroup id.
+      return v; // The workgroup id, or the owner loop's induction variable.
     auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
     if (!loop || arg != loop.getInductionVar())
       return Value();
@@ -93,13 +96,23 @@ Value atLoopStarts(OpBuilder &b, Value v, Region &body, IRMapping &map,
   for (Value operand : op->getOperands())
     if (!atLoopStarts(b, operand, body, map, created))
       return Value();
-  created.push_back(b.clone(*op, map));
-  return created.back()->getResult(0);
+  Operation *clone = b.clone(*op, map);
+  // Fold what became constant (the sum of indices that are all at 0).
+  SmallVector<Value, 1> folded;
+  if (succeeded(b.tryFold(clone, folded)) && folded.size() == 1) {
+    clone->erase();
+    if (Operation *def = folded.front().getDefiningOp())
+      created.push_back(def);
+    map.map(v, folded.front());
+    return folded.front();
+  }
+  created.push_back(clone);
+  map.map(v, clone->getResult(0));
+  return clone->getResult(0);
 }
 
 /// The register kernel whose K loop is `loop`, reading `panel` [K, T]; nullopt if it is not one.
-std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k,
-                                  scf::ForallOp workgroup) {
+std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k, Operation *owner) {
   if (constantIndex(loop.getLowerBound()) != 0 || constantIndex(loop.getUpperBound()) != k ||
       constantIndex(loop.getStep()) != 1 || loop.getNumRegionIterArgs() != 1)
     return std::nullopt;
@@ -115,7 +128,7 @@ std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k,
   Kernel kernel;
   kernel.kLoop = loop;
   kernel.blockWork = acc.getNumElements() * k;
-  for (Operation *p = loop->getParentOp(); p != workgroup; p = p->getParentOp()) {
+  for (Operation *p = loop->getParentOp(); p != owner; p = p->getParentOp()) {
     auto outer = dyn_cast<scf::ForOp>(p);
     if (!outer)
       return std::nullopt;
@@ -173,35 +186,44 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   if (panelBytes + nextBytes > kPrefetchBudgetBytes)
     return;
 
-  SmallVector<Kernel> kernels;
-  bool unknownKernel = false;
+  // The loops that compute on the panel, and the innermost op around all of them and the pack
+  // (the workgroup, or a loop over column groups that packs a panel per group): the panel's
+  // owner. Its body is where the next panel is located; its kernels share the read-ahead.
+  SmallVector<scf::ForOp> kernelLoops;
   workgroup.getBody()->walk([&](scf::ForOp loop) {
-    if (loop.getNumRegionIterArgs() == 1 &&
-        isa<VectorType>(loop.getRegionIterArgs()[0].getType())) {
-      bool readsPanel = false;
-      loop.getBody()->walk(
-          [&](vector::TransferReadOp read) { readsPanel |= read.getSource() == panel; });
-      if (!readsPanel)
-        return;
-      std::optional<Kernel> kernel = matchKernel(loop, panel, k, workgroup);
-      if (!kernel)
-        unknownKernel = true;
-      else
-        kernels.push_back(*kernel);
-    }
+    if (loop.getNumRegionIterArgs() != 1 || !isa<VectorType>(loop.getRegionIterArgs()[0].getType()))
+      return;
+    bool readsPanel = false;
+    loop.getBody()->walk(
+        [&](vector::TransferReadOp read) { readsPanel |= read.getSource() == panel; });
+    if (readsPanel)
+      kernelLoops.push_back(loop);
   });
-  if (kernels.empty() || unknownKernel)
+  if (kernelLoops.empty())
     return;
+  Operation *owner = panelRead->getParentOp();
+  while (owner != workgroup &&
+         (!isa<scf::ForOp>(owner) || !llvm::all_of(kernelLoops, [&](scf::ForOp loop) {
+           return owner->isProperAncestor(loop);
+         })))
+    owner = owner->getParentOp();
+  SmallVector<Kernel> kernels;
+  for (scf::ForOp loop : kernelLoops) {
+    std::optional<Kernel> kernel = matchKernel(loop, panel, k, owner);
+    if (!kernel)
+      return;
+    kernels.push_back(*kernel);
+  }
   int64_t totalWork = 0;
   for (const Kernel &kernel : kernels)
     totalWork += kernel.blocks * kernel.blockWork;
   int64_t panelElements = k * t;
 
-  // Where this workgroup's panel starts: the pack's first row. Its first K index must be 0:
-  // that also rules out weights stored [K, N] with N = K, whose panels start at a column.
-  Region &body = workgroup.getRegion();
+  // Where the panel starts: the pack's first row. Its first K index must be 0: that also
+  // rules out weights stored [K, N] with N = K, whose panels start at a column.
+  Region &body = owner->getRegion(0);
   OpBuilder b(func.getContext());
-  b.setInsertionPointToStart(workgroup.getBody());
+  b.setInsertionPointToStart(&body.front());
   Location loc = workgroup.getLoc();
   IRMapping map;
   SmallVector<Operation *> created;

@@ -155,6 +155,9 @@ struct VectorTarget {
 /// Tile sizes of a matmul dispatch.
 struct MatmulTiles {
   int64_t lanes, regM, regN, tileM, tileN;
+  /// The workgroup packs and computes its columns one register block wide at a time
+  /// (matmulGroupedTiling).
+  bool columnGroups = false;
 };
 
 static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
@@ -193,7 +196,13 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
   if (!wide && regM == 4 && d.m % tileM == 0 && tileM >= 12 && d.n % tileN == 0 &&
       tileN % regN == 0 && regN == 2 * lanes)
     regM = 6;
-  return {lanes, regM, regN, tileM, tileN};
+  // Weights stored [N, K] are packed one register block of columns at a time, in BLIS's
+  // micro-panel order (matmulGroupedTiling), when the rows of A the workgroup re-reads for each
+  // group stay in L2.
+  bool columnGroups = d.transpose && !isa<linalg::CopyOp>(d.transpose) && d.n % tileN == 0 &&
+                      tileN % regN == 0 && tileN > regN && regN * 4 % kCacheLineBytes == 0 &&
+                      d.m % tileM == 0 && tileM * d.k * 4 <= kPanelBytes;
+  return {lanes, regM, regN, tileM, tileN, columnGroups};
 }
 
 /// Appends `sfx` to every SSA name but %f and to every matched attribute of a schedule body, so
@@ -222,9 +231,78 @@ std::string withSuffix(StringRef body, StringRef sfx) {
   return out;
 }
 
+/// The tiling of a matmul whose workgroup goes through its columns one register block wide at
+/// a time (MatmulTiles::columnGroups; weights stored [N, K], static tiles): each group packs
+/// its K x regN panel (BLIS's micro-panel: each K step one 64-byte line, written and then read
+/// in order) and runs the register blocks down the tile's rows on it, accumulating in the
+/// workgroup's tile; an epilogue then runs over the tile in blocks of its own. (Fused into the
+/// groups' row blocks instead, with the last block peeled, the vectorizer's clean-ups dropped
+/// the other blocks' loop: wrong results.)
+static std::string matmulGroupedTiling(const MatmulDispatch &d, const MatmulTiles &t) {
+  int64_t lanes = t.lanes, regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  const char *pair = " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, "
+                     "!transform.any_op)\n";
+  const char *single = " : (!transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
+  const char *triple = " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+                       "!transform.any_op)\n";
+  os << matchAttr("%root", kRootAttr) << matchAttr("%mm", kMatmulAttr);
+  if (d.fill)
+    os << matchAttr("%fill", kFillAttr);
+  os << "  %t0, %wg = transform.structured.tile_using_forall %root tile_sizes [" << tileM
+     << ", " << tileN << "]" << single;
+  std::string mm0 = "%t0", wg = "%wg";
+  if (d.epilogue) {
+    os << "  %mm0, %wg1 = transform.structured.fuse_into_containing_op %mm into %wg" << pair;
+    mm0 = "%mm0";
+    wg = "%wg1";
+  }
+  if (d.fill)
+    os << "  %fill0, %wg2 = transform.structured.fuse_into_containing_op %fill into " << wg
+       << pair;
+  os << matchAttr("%tr", kTransposeAttr)
+     << "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into " << wg << pair
+     // The matmul's column groups, each with its panel.
+     << "  %tg, %lg = transform.structured.tile_using_for " << mm0 << " tile_sizes [0, "
+     << regN << "]" << single
+     << "  %trg, %lg3 = transform.structured.fuse_into_containing_op %tr0 into %lg" << pair
+     << "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %trg tile_sizes [8, "
+     << regN << "] interchange = [1, 0]" << triple;
+  if (regN > lanes)
+    os << "  %tr2, %trl2, %trl3 = transform.structured.tile_using_for %tr1 tile_sizes [8, "
+       << lanes << "]" << triple;
+  // Register blocks down the group's rows; a last block that does not divide them is peeled
+  // and canonicalized to static shapes (as in matmulTiling).
+  os << "  %t1, %lm = transform.structured.tile_using_for %tg tile_sizes [" << regM << ", 0]"
+     << single;
+  std::string mm1 = "%t1";
+  if (tileM % regM != 0) {
+    os << "  %lmf = transform.cast %lm : !transform.any_op to !transform.op<\"scf.for\">\n"
+          "  %lmmain, %lmrest = transform.loop.peel %lmf : (!transform.op<\"scf.for\">) -> "
+          "(!transform.any_op, !transform.any_op)\n"
+          "  %lmwg = transform.get_parent_op %lmrest {op_name = \"scf.forall\"} : "
+          "(!transform.any_op) -> !transform.any_op\n"
+          "  transform.apply_patterns to %lmwg {\n"
+          "    transform.apply_patterns.canonicalization\n"
+          "  } : !transform.any_op\n"
+       << matchAttr("%mms", kMatmulAttr);
+    mm1 = "%mms";
+  }
+  os << "  %mm2, %lk = transform.structured.tile_using_for " << mm1
+     << " tile_sizes [0, 0, 1]" << single;
+  // The epilogue over the finished tile, one register block wide.
+  if (d.epilogue)
+    os << "  %e1, %elm, %eln = transform.structured.tile_using_for %t0 tile_sizes ["
+       << (tileM % 8 == 0 ? 8 : 1) << ", " << regN << "]" << triple;
+  return s;
+}
+
 /// Writes the tiling part of a matmul dispatch's transform script (vectorization follows once
 /// per function).
 static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
+  if (t.columnGroups)
+    return matmulGroupedTiling(d, t);
   int64_t lanes = t.lanes, regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
   // Ragged edges inside a workgroup (dynamic-width tiles, or a static tile that the register
   // block or the panel block does not divide) peel the block loops.
@@ -339,7 +417,8 @@ static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles
     body += parts.size() == 1 ? tiling : withSuffix(tiling, "_" + std::to_string(i));
   }
   body += "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
-          " : (!transform.any_op) -> !transform.any_op\n"
+          " : (!transform.any_op) -> !transform.any_op\n";
+  body += ""
           "  transform.apply_patterns to %fv {\n"
           "    transform.apply_patterns.tensor.fold_tensor_empty\n"
           "    transform.apply_patterns.vector.lower_contraction lowering_strategy = "
