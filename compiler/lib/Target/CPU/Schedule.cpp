@@ -417,8 +417,7 @@ static std::string matmulSchedule(ArrayRef<std::pair<MatmulDispatch, MatmulTiles
     body += parts.size() == 1 ? tiling : withSuffix(tiling, "_" + std::to_string(i));
   }
   body += "  %fv = transform.structured.vectorize_children_and_apply_patterns %f"
-          " : (!transform.any_op) -> !transform.any_op\n";
-  body += ""
+          " : (!transform.any_op) -> !transform.any_op\n"
           "  transform.apply_patterns to %fv {\n"
           "    transform.apply_patterns.tensor.fold_tensor_empty\n"
           "    transform.apply_patterns.vector.lower_contraction lowering_strategy = "
