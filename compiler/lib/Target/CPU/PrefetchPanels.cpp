@@ -32,6 +32,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -61,12 +62,6 @@ struct Kernel {
   int64_t blocks = 1;
   int64_t blockWork = 0;
 };
-
-std::optional<int64_t> constantIndex(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
-  return std::nullopt;
-}
 
 /// `v` computed at the start of `body` (the panel owner's), with the induction variables of the
 /// loops inside it at their lower bounds: the first index a loop nest reads.
@@ -113,8 +108,9 @@ Value atLoopStarts(OpBuilder &b, Value v, Region &body, IRMapping &map,
 
 /// The register kernel whose K loop is `loop`, reading `panel` [K, T]; nullopt if it is not one.
 std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k, Operation *owner) {
-  if (constantIndex(loop.getLowerBound()) != 0 || constantIndex(loop.getUpperBound()) != k ||
-      constantIndex(loop.getStep()) != 1 || loop.getNumRegionIterArgs() != 1)
+  if (getConstantIntValue(loop.getLowerBound()) != 0 ||
+      getConstantIntValue(loop.getUpperBound()) != k || getConstantIntValue(loop.getStep()) != 1 ||
+      loop.getNumRegionIterArgs() != 1)
     return std::nullopt;
   auto acc = dyn_cast<VectorType>(loop.getRegionIterArgs()[0].getType());
   if (!acc || acc.getRank() != 2 || acc.isScalable())
@@ -132,9 +128,9 @@ std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k, Opera
     auto outer = dyn_cast<scf::ForOp>(p);
     if (!outer)
       return std::nullopt;
-    std::optional<int64_t> lb = constantIndex(outer.getLowerBound()),
-                           ub = constantIndex(outer.getUpperBound()),
-                           step = constantIndex(outer.getStep());
+    std::optional<int64_t> lb = getConstantIntValue(outer.getLowerBound()),
+                           ub = getConstantIntValue(outer.getUpperBound()),
+                           step = getConstantIntValue(outer.getStep());
     if (!lb || !ub || !step || *step <= 0 || *ub <= *lb)
       return std::nullopt;
     kernel.blockLoops.insert(kernel.blockLoops.begin(), outer);
@@ -253,8 +249,9 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
     b.setInsertionPoint(kernel.kLoop);
     Value block = b.create<arith::ConstantIndexOp>(loc, 0);
     for (scf::ForOp outer : kernel.blockLoops) {
-      int64_t lb = *constantIndex(outer.getLowerBound()),
-              ub = *constantIndex(outer.getUpperBound()), step = *constantIndex(outer.getStep());
+      int64_t lb = *getConstantIntValue(outer.getLowerBound()),
+              ub = *getConstantIntValue(outer.getUpperBound()),
+              step = *getConstantIntValue(outer.getStep());
       Value trips = b.create<arith::ConstantIndexOp>(loc, (ub - lb + step - 1) / step);
       Value index = b.create<arith::DivUIOp>(
           loc,

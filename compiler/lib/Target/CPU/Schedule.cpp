@@ -231,6 +231,21 @@ std::string withSuffix(StringRef body, StringRef sfx) {
   return out;
 }
 
+/// Peels the last register block of the row loop `%lm`, which does not divide the tile's rows
+/// (pickMatmulTiles), then folds that block's single iteration away and its sizes to constants
+/// so that it vectorizes like the others; `%mms` then holds every block's matmul.
+static std::string peelLastRowBlock() {
+  return "  %lmf = transform.cast %lm : !transform.any_op to !transform.op<\"scf.for\">\n"
+         "  %lmmain, %lmrest = transform.loop.peel %lmf : (!transform.op<\"scf.for\">) -> "
+         "(!transform.any_op, !transform.any_op)\n"
+         "  %lmwg = transform.get_parent_op %lmrest {op_name = \"scf.forall\"} : "
+         "(!transform.any_op) -> !transform.any_op\n"
+         "  transform.apply_patterns to %lmwg {\n"
+         "    transform.apply_patterns.canonicalization\n"
+         "  } : !transform.any_op\n" +
+         matchAttr("%mms", kMatmulAttr);
+}
+
 /// The tiling of a matmul whose workgroup goes through its columns one register block wide at
 /// a time (MatmulTiles::columnGroups; weights stored [N, K], static tiles): each group packs
 /// its K x regN panel (BLIS's micro-panel: each K step one 64-byte line, written and then read
@@ -278,15 +293,7 @@ static std::string matmulGroupedTiling(const MatmulDispatch &d, const MatmulTile
      << single;
   std::string mm1 = "%t1";
   if (tileM % regM != 0) {
-    os << "  %lmf = transform.cast %lm : !transform.any_op to !transform.op<\"scf.for\">\n"
-          "  %lmmain, %lmrest = transform.loop.peel %lmf : (!transform.op<\"scf.for\">) -> "
-          "(!transform.any_op, !transform.any_op)\n"
-          "  %lmwg = transform.get_parent_op %lmrest {op_name = \"scf.forall\"} : "
-          "(!transform.any_op) -> !transform.any_op\n"
-          "  transform.apply_patterns to %lmwg {\n"
-          "    transform.apply_patterns.canonicalization\n"
-          "  } : !transform.any_op\n"
-       << matchAttr("%mms", kMatmulAttr);
+    os << peelLastRowBlock();
     mm1 = "%mms";
   }
   os << "  %mm2, %lk = transform.structured.tile_using_for " << mm1
@@ -378,17 +385,7 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n";
   if (tileM % regM != 0) {
     // Blocks that do not divide the tile's rows (pickMatmulTiles): peel the last.
-    os << "  %lmf = transform.cast %lm : !transform.any_op to !transform.op<\"scf.for\">\n"
-          "  %lmmain, %lmrest = transform.loop.peel %lmf : (!transform.op<\"scf.for\">) -> "
-          "(!transform.any_op, !transform.any_op)\n"
-          // Folds the last block's single iteration away and its sizes to constants, so that
-          // it vectorizes like the others.
-          "  %lmwg = transform.get_parent_op %lmrest {op_name = \"scf.forall\"} : "
-          "(!transform.any_op) -> !transform.any_op\n"
-          "  transform.apply_patterns to %lmwg {\n"
-          "    transform.apply_patterns.canonicalization\n"
-          "  } : !transform.any_op\n"
-       << matchAttr("%mms", kMatmulAttr);
+    os << peelLastRowBlock();
     mm1 = "%mms";
   }
   if (raggedBlocks) {
