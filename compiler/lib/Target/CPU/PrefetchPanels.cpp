@@ -177,7 +177,8 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   int64_t n = weightsType.getDimSize(0);
   // The next panel's weights must fit in L2 beside this workgroup's packed panel, which the
   // register kernels keep re-reading.
-  int64_t nextBytes = k * t * std::max<int64_t>(1, weightsType.getElementTypeBitWidth() / 8);
+  int64_t elementBytes = std::max<int64_t>(1, weightsType.getElementTypeBitWidth() / 8);
+  int64_t nextBytes = k * t * elementBytes;
   int64_t panelBytes = k * t * panelType.getElementTypeBitWidth() / 8;
   if (panelBytes + nextBytes > kPrefetchBudgetBytes)
     return;
@@ -276,7 +277,6 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
 
     // One prefetch per cache line: the K loop is cut into runs of `run` steps, each run
     // prefetching the next line of the block's share.
-    int64_t elementBytes = std::max<int64_t>(1, weightsType.getElementTypeBitWidth() / 8);
     int64_t run = 1;
     while (run * 2 * perStep * elementBytes <= 64 && k % (run * 2) == 0)
       run *= 2;
