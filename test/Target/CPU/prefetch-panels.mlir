@@ -41,8 +41,16 @@
 // CHECK: memref.collapse_shape %arg1 {{\[\[}}0, 1]] : memref<128x256xbf16> into memref<32768xbf16>
 // CHECK: memref.prefetch
 //
-// A deep K (3072 x 32 panels, 384 KiB packed): the next panel would not fit in L2 beside it.
+// The down projection's K = 3072: 3072 x 16 micro-panels (192 KiB), the next one read ahead
+// beside it although the workgroup's 64 x 3072 rows of A (768 KiB) do not fit L2.
 // CHECK-LABEL: func.func @deep_k(
+// CHECK: memref.alloca() {{.*}} : memref<3072x16xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c3072 step %c8 iter_args(%{{.*}}) -> (vector<6x16xf32>)
+// CHECK: memref.prefetch
+//
+// K = 4096: one 16-column panel per workgroup (256 KiB); the next would not fit in L2 beside it.
+// CHECK-LABEL: func.func @deeper_k(
+// CHECK: memref.alloca() {{.*}} : memref<4096x16xf32>
 // CHECK-NOT: memref.prefetch
 // CHECK: return
 //
@@ -61,6 +69,7 @@
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch tb_bias --ref matmul_tb_bias --inputs 64x256,192x256,192 --output 64x192 | FileCheck %s --check-prefix=NUM
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch tb_bf16 --ref matmul_tb --inputs 64x256,128x256 --bf16 1 --output 64x128 | FileCheck %s --check-prefix=NUM
 // RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch deep_k --ref matmul_tb --inputs 64x3072,64x3072 --output 64x64 --tol 2e-4 | FileCheck %s --check-prefix=NUM
+// RUN: %run_dispatch --runner %kiln_hal_run --blob %t.so --dispatch deep_k --ref matmul_tb --inputs 64x3072,64x3072 --output 64x64 --tol 2e-4 --threads 1 | FileCheck %s --check-prefix=NUM
 // NUM: max abs error {{.*}} (tolerance
 
 func.func @tb_prefill(%a: tensor<64x256xf32>, %w: tensor<128x256xf32>) -> tensor<64x128xf32> {
@@ -105,6 +114,14 @@ func.func @deep_k(%a: tensor<64x3072xf32>, %w: tensor<64x3072xf32>) -> tensor<64
   %zero = arith.constant 0.0 : f32
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x64xf32>) -> tensor<64x64xf32>
   %m = linalg.matmul_transpose_b ins(%a, %w : tensor<64x3072xf32>, tensor<64x3072xf32>) outs(%f : tensor<64x64xf32>) -> tensor<64x64xf32>
+  return %m : tensor<64x64xf32>
+}
+
+func.func @deeper_k(%a: tensor<64x4096xf32>, %w: tensor<64x4096xf32>) -> tensor<64x64xf32> {
+  %e = tensor.empty() : tensor<64x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %m = linalg.matmul_transpose_b ins(%a, %w : tensor<64x4096xf32>, tensor<64x4096xf32>) outs(%f : tensor<64x64xf32>) -> tensor<64x64xf32>
   return %m : tensor<64x64xf32>
 }
 
