@@ -139,8 +139,9 @@ std::optional<Kernel> matchKernel(scf::ForOp loop, Value panel, int64_t k, Opera
   return kernel;
 }
 
-/// Adds the prefetches to one workgroup loop; leaves it untouched if it is not a matmul's.
-void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
+/// Adds the prefetches to one workgroup loop and returns true; leaves it untouched and returns
+/// false if it is not a matmul's.
+bool prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   // The panel and the weights it is packed from.
   Value panel, weights;
   vector::TransferReadOp panelRead;
@@ -165,7 +166,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
     }
   });
   if (!panel || ambiguous)
-    return;
+    return false;
   auto panelType = cast<MemRefType>(panel.getType());
   auto weightsType = dyn_cast<MemRefType>(weights.getType());
   // Weights stored [N, K]: a panel is T whole rows, one contiguous run.
@@ -173,7 +174,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   if (!weightsType || weightsType.getRank() != 2 || !weightsType.hasStaticShape() ||
       !weightsType.getLayout().isIdentity() || weightsType.getDimSize(1) != k ||
       weightsType.getDimSize(0) < t)
-    return;
+    return false;
   int64_t n = weightsType.getDimSize(0);
   // The next panel's weights must fit in L2 beside this workgroup's packed panel, which the
   // register kernels keep re-reading.
@@ -181,7 +182,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   int64_t nextBytes = k * t * elementBytes;
   int64_t panelBytes = k * t * panelType.getElementTypeBitWidth() / 8;
   if (panelBytes + nextBytes > kPrefetchBudgetBytes)
-    return;
+    return false;
 
   // The loops that compute on the panel, and the innermost op around all of them and the pack
   // (the workgroup, or a loop over column groups that packs a panel per group): the panel's
@@ -197,7 +198,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
       kernelLoops.push_back(loop);
   });
   if (kernelLoops.empty())
-    return;
+    return false;
   Operation *owner = panelRead->getParentOp();
   while (owner != workgroup &&
          (!isa<scf::ForOp>(owner) || !llvm::all_of(kernelLoops, [&](scf::ForOp loop) {
@@ -208,7 +209,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   for (scf::ForOp loop : kernelLoops) {
     std::optional<Kernel> kernel = matchKernel(loop, panel, k, owner);
     if (!kernel)
-      return;
+      return false;
     kernels.push_back(*kernel);
   }
   int64_t totalWork = 0;
@@ -229,7 +230,7 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
   if (!firstRow || !firstCol || !matchPattern(firstCol, m_Zero())) {
     for (Operation *op : llvm::reverse(created))
       op->erase(); // No half-built index arithmetic left behind.
-    return;
+    return false;
   }
   // The next panel's first element, in the weights seen as one run of N x K elements; the
   // last workgroup reads ahead within its own panel.
@@ -303,27 +304,32 @@ void prefetchNextPanel(scf::ForallOp workgroup, func::FuncOp func) {
     kLoop.erase();
     workBefore += kernel.blocks * kernel.blockWork;
   }
+  return true;
 }
 
 } // namespace
 
 LogicalResult prefetchWeightPanels(ModuleOp module) {
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
-  parallelForEach(module.getContext(), funcs, [](func::FuncOp func) {
+  // One flag per function (written by its own task only), not a vector<bool>.
+  SmallVector<char> rewritten(funcs.size(), 0);
+  parallelFor(module.getContext(), 0, funcs.size(), [&](size_t i) {
     SmallVector<scf::ForallOp> workgroups;
-    func.walk([&](scf::ForallOp forall) {
+    funcs[i].walk([&](scf::ForallOp forall) {
       if (!forall->getParentOfType<scf::ForallOp>())
         workgroups.push_back(forall);
     });
     for (scf::ForallOp workgroup : workgroups)
-      prefetchNextPanel(workgroup, func);
+      rewritten[i] |= prefetchNextPanel(workgroup, funcs[i]);
   });
-  // Fold the index arithmetic's constants.
-  PassManager pm(module.getContext());
-  OpPassManager &fpm = pm.nest<func::FuncOp>();
-  fpm.addPass(createCanonicalizerPass());
-  fpm.addPass(createCSEPass());
-  return pm.run(module);
+  // Fold the new index arithmetic's constants, in the functions that have some.
+  PassManager pm(module.getContext(), func::FuncOp::getOperationName());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  for (auto [func, changed] : llvm::zip(funcs, rewritten))
+    if (changed && failed(pm.run(func)))
+      return failure();
+  return success();
 }
 
 } // namespace kiln::cpu
