@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -66,7 +67,8 @@ const char *kGenerateHelp =
     "  --seed S                  sampling seed, unsigned 64-bit (default 0); the same seed\n"
     "                            gives the same tokens on any machine\n"
     "  --eos ID                  stop after ID (repeatable, or \"ID,ID\"); replaces the ids\n"
-    "                            found in the model's config and the tokenizer's config\n"
+    "                            found in the model's config, the generation_config.json\n"
+    "                            beside the weights and the tokenizer's config\n"
     "  --ignore-eos              never stop on a token: generate exactly N (or to capacity)\n"
     "  --decoder-start ID        encoder-decoder models: the decoder's first id (default: the\n"
     "                            config's decoder_start_token_id; T5: 0)\n"
@@ -174,6 +176,47 @@ std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Toke
   if (!id)
     return path + ": eos_token '" + token + "' is not a token of " + tokenizerPath;
   ids.push_back(int32_t(*id));
+  return "";
+}
+
+/// `eos_token_id` (an id or a list of ids) of the generation_config.json in the checkpoint's
+/// folder: `weights` itself when it is a folder, else the folder holding it (Hugging Face's
+/// layout). Errors in that file are reported, a missing file is not. An id outside the
+/// model's vocabulary can never be generated: noted on stderr and left out (Hugging Face's
+/// save_pretrained writes GPT-2's 50256 for any vocabulary size).
+std::string generationConfigEos(const std::string &weights, int64_t vocab,
+                                std::vector<int32_t> &ids) {
+  std::error_code ec;
+  std::filesystem::path folder(weights);
+  if (!std::filesystem::is_directory(folder, ec))
+    folder = folder.parent_path();
+  std::string path = (folder / "generation_config.json").string();
+  std::ifstream in(path);
+  if (!in)
+    return "";
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return path + ": not a JSON object";
+  auto it = j.find("eos_token_id");
+  if (it == j.end() || it->is_null())
+    return "";
+  std::vector<nlohmann::json> items;
+  if (it->is_array())
+    items.assign(it->begin(), it->end());
+  else
+    items.push_back(*it);
+  for (const nlohmann::json &item : items) {
+    if (!item.is_number_integer())
+      return path + ": eos_token_id must be an id or a list of ids, not " + item.dump();
+    int64_t id = item.get<int64_t>();
+    if (id < 0 || id >= vocab)
+      std::fprintf(stderr,
+                   "kiln generate: note: %s: eos_token_id %lld is outside the model's "
+                   "vocabulary [0, %lld), so it never ends a sequence\n",
+                   path.c_str(), static_cast<long long>(id), static_cast<long long>(vocab));
+    else
+      ids.push_back(int32_t(id));
+  }
   return "";
 }
 
@@ -421,8 +464,9 @@ int runGenerate(int argc, char **argv) {
                                             "this one has no encoder inputs");
   }
 
-  // End-of-sequence ids: --eos alone when given; otherwise the model config's eos_token_id
-  // and the tokenizer config's eos_token, together (docs/generation.md).
+  // End-of-sequence ids: --eos alone when given; otherwise the model config's eos_token_id,
+  // the checkpoint's generation_config.json and the tokenizer config's eos_token, together
+  // (docs/generation.md).
   gen::GenerationOptions options;
   options.maxNewTokens = maxNewTokens;
   options.sampling = sampling;
@@ -433,6 +477,9 @@ int runGenerate(int argc, char **argv) {
         if (key == "eos_token_id" && value.kind == ConfigValue::Kind::Int &&
             value.i >= 0 && value.i < source.vocabSize())
           options.eosIds.push_back(int32_t(value.i));
+      if (std::string err = generationConfigEos(weights, source.vocabSize(), options.eosIds);
+          !err.empty())
+        return reportError(err);
       if (tokenizer)
         if (std::string err = tokenizerConfigEos(tokenizerPath, *tokenizer, options.eosIds);
             !err.empty())

@@ -182,6 +182,57 @@ def model_checks(args):
                        "--max-new-tokens", "10")
     check(rc == 1 and "tokenizer_config.json" in err, f"broken tokenizer_config.json -> exit 1 ({rc})")
 
+    # EOS from the generation_config.json beside the weights (an id or a list of ids), together
+    # with the tokenizer config's; a broken one is an error naming it, an id outside the
+    # vocabulary a note.
+    ckpt = os.path.join(args.workdir, "ckpt")
+    os.makedirs(ckpt, exist_ok=True)
+    ckpt_weights = os.path.join(ckpt, "model.safetensors")
+    shutil.copy(wpath, ckpt_weights)
+    gen_config = os.path.join(ckpt, "generation_config.json")
+
+    def until(*eos):  # the greedy ids up to the first of `eos`, which ends them
+        return next(greedy[:i + 1] for i, t in enumerate(greedy) if t in eos)
+
+    def gen_ckpt(*extra):
+        return kiln(args, model, "--weights", ckpt_weights, "--threads", "2", "--ids", ptext,
+                    "--max-new-tokens", "10", *extra)
+
+    with open(gen_config, "w") as f:
+        json.dump({"eos_token_id": [greedy[4], greedy[3]], "pad_token_id": 0}, f)
+    rc, out, err = gen_ckpt()
+    check(rc == 0 and ids_of(out) == until(greedy[4], greedy[3]) and "stopped by eos" in err,
+          f"eos_token_id list of generation_config.json: {ids_of(out)} == "
+          f"{until(greedy[4], greedy[3])}")
+    with open(gen_config, "w") as f:
+        json.dump({"eos_token_id": greedy[5]}, f)
+    rc, out, err = kiln(args, model, "--weights", ckpt, "--threads", "2", "--ids", ptext,
+                        "--max-new-tokens", "10")
+    check(rc == 0 and ids_of(out) == until(greedy[5]), f"one eos_token_id, --weights FOLDER: "
+          f"{ids_of(out)} == {until(greedy[5])}")
+    with open(os.path.join(tokdir, "tokenizer_config.json"), "w") as f:
+        json.dump({"eos_token": {"content": hf.id_to_token(greedy[1])}}, f)
+    rc, out, err = gen_ckpt("--tokenizer", os.path.join(tokdir, "tokenizer.json"))
+    check(rc == 0 and ids_of(out) == until(greedy[5], greedy[1]),
+          f"generation_config.json and tokenizer_config.json together: {ids_of(out)} == "
+          f"{until(greedy[5], greedy[1])}")
+    rc, out, err = gen_ckpt("--eos", str(greedy[2]))
+    check(rc == 0 and ids_of(out) == until(greedy[2]), f"--eos replaces generation_config.json: "
+          f"{ids_of(out)} == {until(greedy[2])}")
+    with open(gen_config, "w") as f:
+        json.dump({"eos_token_id": [config["vocab_size"], greedy[3]]}, f)
+    rc, out, err = gen_ckpt()
+    check(rc == 0 and ids_of(out) == until(greedy[3]) and "never ends a sequence" in err,
+          f"an eos_token_id outside the vocabulary is noted and left out: {err.strip()[-160:]}")
+    for text, what in [("{broken", "not a JSON object"),
+                       (json.dumps({"eos_token_id": "</s>"}), "must be an id"),
+                       (json.dumps({"eos_token_id": [2, 1.5]}), "must be an id")]:
+        with open(gen_config, "w") as f:
+            f.write(text)
+        rc, out, err = gen_ckpt()
+        check(rc == 1 and "generation_config.json" in err and what in err,
+              f"generation_config.json {text!r} -> exit 1: {err.strip()[-160:]}")
+
     # Text: the prompt encoded as Hugging Face encodes it, the output equal to its decode.
     text = "Hi \U0001F44B\U0001F3FD h\u00e9llo \u4e16\u754c"
     enc = hf.encode(text).ids
