@@ -48,10 +48,10 @@ namespace kiln::cpu {
 namespace {
 
 /// The most a workgroup's packed panel and the next workgroup's weights may take together:
-/// 384 KiB, within the 512 KiB L2 of the project's Zen 3 machine beside the activations. Down
-/// projections (3072 x 32 panels, 384 KiB packed) are left alone: reading the next panel ahead
-/// evicted the one being computed on and made them slower (bench/README.md, "The next
-/// workgroup's weights read ahead").
+/// 384 KiB, within the 512 KiB L2 of the project's Zen 3 machine beside the activations. A
+/// 3072 x 32 panel (384 KiB packed; the down projection's before it took column groups) is
+/// left alone: reading the next panel ahead evicted the one being computed on and made it
+/// slower (bench/README.md, "The next workgroup's weights read ahead").
 constexpr int64_t kPrefetchBudgetBytes = 384 * 1024;
 
 /// One register kernel of a workgroup: its K loop, the loops around it inside the workgroup
