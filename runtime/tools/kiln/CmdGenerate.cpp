@@ -149,19 +149,28 @@ std::string parseIdList(const char *flag, const std::string &text, std::vector<i
   }
 }
 
+/// Reads the JSON object in `path` into `j`; a missing file leaves `j` null. Returns an error
+/// message or "".
+std::string readOptionalJsonObject(const std::string &path, nlohmann::json &j) {
+  j = nullptr;
+  std::ifstream in(path);
+  if (!in)
+    return "";
+  j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return path + ": not a JSON object";
+  return "";
+}
+
 /// `eos_token` of the tokenizer_config.json beside `tokenizerPath` (Hugging Face's layout),
 /// as an id of `tok`. Errors in that file are reported, a missing file is not.
 std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Tokenizer &tok,
                                std::vector<int32_t> &ids) {
-  size_t slash = tokenizerPath.find_last_of('/');
-  std::string path = (slash == std::string::npos ? std::string() : tokenizerPath.substr(0, slash + 1)) +
-                     "tokenizer_config.json";
-  std::ifstream in(path);
-  if (!in)
-    return "";
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return path + ": not a JSON object";
+  std::string path =
+      (std::filesystem::path(tokenizerPath).parent_path() / "tokenizer_config.json").string();
+  nlohmann::json j;
+  if (std::string err = readOptionalJsonObject(path, j); !err.empty() || j.is_null())
+    return err;
   auto it = j.find("eos_token");
   if (it == j.end() || it->is_null())
     return "";
@@ -191,12 +200,9 @@ std::string generationConfigEos(const std::string &weights, int64_t vocab,
   if (!std::filesystem::is_directory(folder, ec))
     folder = folder.parent_path();
   std::string path = (folder / "generation_config.json").string();
-  std::ifstream in(path);
-  if (!in)
-    return "";
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return path + ": not a JSON object";
+  nlohmann::json j;
+  if (std::string err = readOptionalJsonObject(path, j); !err.empty() || j.is_null())
+    return err;
   auto it = j.find("eos_token_id");
   if (it == j.end() || it->is_null())
     return "";
