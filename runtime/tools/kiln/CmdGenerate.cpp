@@ -149,16 +149,19 @@ std::string parseIdList(const char *flag, const std::string &text, std::vector<i
   }
 }
 
-/// Reads the JSON object in `path` into `j`; a missing file leaves `j` null. Returns an error
-/// message or "".
-std::string readOptionalJsonObject(const std::string &path, nlohmann::json &j) {
-  j = nullptr;
+/// The value of `key` in the JSON object in `path` (a config beside the weights or the
+/// tokenizer); null when the file or the key is missing. Returns an error message or "".
+std::string readOptionalConfigKey(const std::string &path, const char *key,
+                                  nlohmann::json &value) {
+  value = nullptr;
   std::ifstream in(path);
   if (!in)
     return "";
-  j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return path + ": not a JSON object";
+  if (auto it = j.find(key); it != j.end())
+    value = std::move(*it);
   return "";
 }
 
@@ -168,17 +171,15 @@ std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Toke
                                std::vector<int32_t> &ids) {
   std::string path =
       (std::filesystem::path(tokenizerPath).parent_path() / "tokenizer_config.json").string();
-  nlohmann::json j;
-  if (std::string err = readOptionalJsonObject(path, j); !err.empty() || j.is_null())
+  nlohmann::json eos;
+  if (std::string err = readOptionalConfigKey(path, "eos_token", eos);
+      !err.empty() || eos.is_null())
     return err;
-  auto it = j.find("eos_token");
-  if (it == j.end() || it->is_null())
-    return "";
   std::string token;
-  if (it->is_string())
-    token = it->get<std::string>();
-  else if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
-    token = (*it)["content"].get<std::string>();
+  if (eos.is_string())
+    token = eos.get<std::string>();
+  else if (eos.is_object() && eos.contains("content") && eos["content"].is_string())
+    token = eos["content"].get<std::string>();
   else
     return path + ": eos_token is neither a string nor an object with a \"content\" string";
   std::optional<uint32_t> id = tok.tokenToId(token);
@@ -200,17 +201,15 @@ std::string generationConfigEos(const std::string &weights, int64_t vocab,
   if (!std::filesystem::is_directory(folder, ec))
     folder = folder.parent_path();
   std::string path = (folder / "generation_config.json").string();
-  nlohmann::json j;
-  if (std::string err = readOptionalJsonObject(path, j); !err.empty() || j.is_null())
+  nlohmann::json eos;
+  if (std::string err = readOptionalConfigKey(path, "eos_token_id", eos);
+      !err.empty() || eos.is_null())
     return err;
-  auto it = j.find("eos_token_id");
-  if (it == j.end() || it->is_null())
-    return "";
   std::vector<nlohmann::json> items;
-  if (it->is_array())
-    items.assign(it->begin(), it->end());
+  if (eos.is_array())
+    items.assign(eos.begin(), eos.end());
   else
-    items.push_back(*it);
+    items.push_back(eos);
   for (const nlohmann::json &item : items) {
     if (!item.is_number_integer())
       return path + ": eos_token_id must be an id or a list of ids, not " + item.dump();
