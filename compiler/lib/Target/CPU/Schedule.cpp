@@ -182,7 +182,9 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
     tileM = regM;
   int64_t tileN = 4 * regN;
   // A deep K (the MLP's down projection, K = 3072) would make a 768 KiB panel: halve the tile
-  // until the panel fits in L2 beside the activations.
+  // until the panel fits in L2 beside the activations. With column groups (below) the panel is
+  // K x regN whatever the tile, and this only sets the workgroup's width: the down projection's
+  // column groups were measured at the 32 columns it gives.
   while (tileN > regN && d.k * tileN * 4 > kPanelBytes && d.n % (tileN / 2) == 0)
     tileN /= 2;
   if (d.n % tileN != 0 && d.n % regN == 0)
