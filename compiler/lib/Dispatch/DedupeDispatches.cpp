@@ -7,7 +7,8 @@
 // of an earlier one, up to SSA names and locations, is erased and its calls are redirected to
 // the earlier one (the survivor). The schedule then names the survivor and every target
 // compiles it once. Candidates are bucketed by a structural hash; equality is decided by
-// OperationEquivalence, so a hash collision never merges different functions.
+// OperationEquivalence, so a hash collision never merges different functions. The same
+// merging serves the op functions outlined from whole entry points (OutlineOps.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Dispatch/Dispatch.h"
@@ -71,12 +72,13 @@ bool sameFunction(func::FuncOp a, func::FuncOp b) {
 
 } // namespace
 
-LogicalResult dedupeDispatches(ModuleOp module, unsigned *numMerged) {
+void dedupeFunctions(ModuleOp module, llvm::function_ref<bool(func::FuncOp)> isCandidate,
+                     unsigned *numMerged) {
   // Survivors by hash, in module order: the first of each class survives.
   llvm::DenseMap<llvm::hash_code, SmallVector<func::FuncOp, 1>> survivors;
   SmallVector<std::pair<func::FuncOp, func::FuncOp>> merged; // (duplicate, survivor)
   for (func::FuncOp f : module.getOps<func::FuncOp>()) {
-    if (!f->hasAttr(kDispatchAttr) || f.isExternal())
+    if (f.isExternal() || !isCandidate(f))
       continue;
     SmallVector<func::FuncOp, 1> &bucket = survivors[structuralHash(f)];
     auto it = llvm::find_if(bucket, [&](func::FuncOp s) { return sameFunction(s, f); });
@@ -106,6 +108,11 @@ LogicalResult dedupeDispatches(ModuleOp module, unsigned *numMerged) {
   }
   if (numMerged)
     *numMerged = merged.size();
+}
+
+LogicalResult dedupeDispatches(ModuleOp module, unsigned *numMerged) {
+  dedupeFunctions(
+      module, [](func::FuncOp f) { return f->hasAttr(kDispatchAttr); }, numMerged);
   return success();
 }
 

@@ -12,6 +12,7 @@
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Kiln/KilnDialect.h"
 #include "kiln/Dialect/Kiln/KilnOps.h"
+#include "kiln/Dispatch/Dispatch.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -256,8 +257,16 @@ LogicalResult bindEntryPoints(ModuleOp module, ArrayRef<std::string> entries,
 }
 
 LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> infos) {
-  if (failed(cpu::bufferizeDispatches(module)) ||
-      failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)))
+  if (failed(cpu::bufferizeDispatches(module)))
+    return failure();
+  // Each op of the whole entry points in a function of its own, one per distinct op: the
+  // layers share them, so LLVM optimizes each op once rather than once per layer.
+  SmallVector<func::FuncOp> entries;
+  for (const EntryPointInfo &info : infos)
+    if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
+      entries.push_back(f);
+  dispatch::outlineBufferOps(module, entries);
+  if (failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)))
     return failure();
 
   // ABI wrappers: rebuild each memref descriptor from its buffer pointer and the scalars.

@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -29,8 +31,9 @@ int main(int argc, char **argv) {
   kiln::registerKilnPipelines();
 
   mlir::DialectRegistry registry;
-  registry
-      .insert<kiln::KilnDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
-              mlir::tensor::TensorDialect, mlir::linalg::LinalgDialect, mlir::math::MathDialect>();
+  // memref and scf: the entry points after bufferization (kiln-outline-buffer-ops).
+  registry.insert<kiln::KilnDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::tensor::TensorDialect, mlir::linalg::LinalgDialect,
+                  mlir::math::MathDialect, mlir::memref::MemRefDialect, mlir::scf::SCFDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "Kiln optimizer driver\n", registry));
 }

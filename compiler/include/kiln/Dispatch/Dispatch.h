@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <cstdint>
 #include <optional>
@@ -57,6 +58,26 @@ mlir::LogicalResult formDispatches(mlir::ModuleOp module, mlir::func::FuncOp ent
 /// formDispatches and before buildSchedule; `numMerged` receives the number of functions
 /// erased.
 mlir::LogicalResult dedupeDispatches(mlir::ModuleOp module, unsigned *numMerged = nullptr);
+
+/// Merges the functions with a body for which `isCandidate` holds and whose signatures,
+/// attributes and bodies are identical up to symbol names, SSA names and locations, as
+/// dedupeDispatches does for dispatch functions; `numMerged` receives the number erased.
+void dedupeFunctions(mlir::ModuleOp module,
+                     llvm::function_ref<bool(mlir::func::FuncOp)> isCandidate,
+                     unsigned *numMerged = nullptr);
+
+/// The attribute marking a function outlined by outlineBufferOps.
+constexpr llvm::StringLiteral kOutlinedOpAttr = "kiln_outlined_op";
+
+/// Moves each linalg op on buffers in the body of `f` (a whole entry point after
+/// bufferization, dynamic shapes allowed) into a private function `<f>_op_<n>` of its own,
+/// called in its place: its arguments are the op's operands and the values its regions read
+/// from above (constants are copied in), each distinct value once. Then the outlined
+/// functions of the module that are identical are merged (dedupeFunctions): the layers of a
+/// model share theirs, so LLVM optimizes each op once instead of once per layer.
+/// `numOutlined` / `numDistinct` receive the calls made and the functions left.
+void outlineBufferOps(mlir::ModuleOp module, llvm::ArrayRef<mlir::func::FuncOp> functions,
+                      unsigned *numOutlined = nullptr, unsigned *numDistinct = nullptr);
 
 /// The operand a dispatch's result `result` updates in place, if any: the result is a
 /// `tensor.insert_slice` (or a chain of them) into that operand, as a KV-cache append is. The

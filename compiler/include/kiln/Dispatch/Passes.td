@@ -124,6 +124,43 @@ def KilnDedupeDispatches : Pass<"kiln-dedupe-dispatches", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def KilnOutlineBufferOps : Pass<"kiln-outline-buffer-ops", "::mlir::ModuleOp"> {
+  let summary = "Moves each linalg op on buffers of a public function into a function of its own.";
+  let description = [{
+    For an entry point compiled whole (after bufferization; dynamic shapes are fine): every
+    linalg op on buffers in the body of a public function becomes a call to a private
+    function `@<function>_op_<n>` (attribute `kiln_outlined_op`) holding only that op. The
+    function takes the op's operands and the values its regions read from above, each
+    distinct value once, in that order; constants read from above are copied into it. Then
+    identical outlined functions are merged as `kiln-dedupe-dispatches` merges dispatches:
+    the repeated layers of a model call one function per distinct op, so the code generator
+    optimizes each once (docs/cpu-backend.md "Compile time").
+
+    Before:
+    ```mlir
+    func.func @forward(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %z: memref<?x8xf32>) {
+      linalg.copy ins(%x : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
+      linalg.copy ins(%y : memref<?x8xf32>) outs(%z : memref<?x8xf32>)
+      return
+    }
+    ```
+    After:
+    ```mlir
+    func.func @forward(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %z: memref<?x8xf32>) {
+      call @forward_op_0(%x, %y) : (memref<?x8xf32>, memref<?x8xf32>) -> ()
+      call @forward_op_0(%y, %z) : (memref<?x8xf32>, memref<?x8xf32>) -> ()
+      return
+    }
+    func.func private @forward_op_0(%a: memref<?x8xf32>, %b: memref<?x8xf32>)
+        attributes {kiln_outlined_op} {
+      linalg.copy ins(%a : memref<?x8xf32>) outs(%b : memref<?x8xf32>)
+      return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def KilnPrintDispatchSchedule : Pass<"kiln-print-dispatch-schedule", "::mlir::ModuleOp"> {
   let summary = "Prints the dispatch schedule of outlined entry points as JSON.";
   let description = [{
