@@ -58,6 +58,8 @@ void outlineOp(Operation *op, func::FuncOp parent, StringRef name, SymbolTable &
   auto fn = b.create<func::FuncOp>(op->getLoc(), name, b.getFunctionType(types, {}));
   fn.setPrivate();
   fn->setAttr(kOutlinedOpAttr, b.getUnitAttr());
+  // LLVM's inliner would copy the op back into every caller (the loop nests are small IR),
+  // and the compile would again optimize it once per layer (gpt2: 30 s instead of 6 s).
   fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
   symbols.insert(fn);
   Block *body = fn.addEntryBlock();

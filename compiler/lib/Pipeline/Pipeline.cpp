@@ -3,8 +3,10 @@
 // Entry points are compiled whole: each becomes ONE dispatch of the CPU code section that
 // takes every input, parameter and output as a buffer and the symbolic sizes (batch, seq) as
 // scalars. Internal temporaries are allocated by the dispatch itself (stack when small and
-// bounded, heap otherwise, freed by ownership-based deallocation). Cutting entry points into
-// per-op dispatches with the tuned matmul schedules (docs/cpu-backend.md) is the next step.
+// bounded, heap otherwise, freed by ownership-based deallocation). Inside it each op is a
+// function of its own, shared by the layers (kiln-outline-buffer-ops), so that LLVM optimizes
+// it once. kilnc --specialize cuts entry points into per-op dispatches with the tuned matmul
+// schedules instead (CPUArtifact.cpp, docs/dispatch.md).
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Pipeline/Pipeline.h"
