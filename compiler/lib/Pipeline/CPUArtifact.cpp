@@ -51,15 +51,12 @@ LogicalResult lowerForEmit(ModuleOp module, bool toLLVM) {
   if (!toLLVM)
     return success();
   std::vector<EntryPointInfo> infos;
+  std::vector<cpu::DispatchInfo> chunkInfos;
   return failure(failed(bindEntryPoints(module, presentEntryPoints(module), infos)) ||
-                 failed(lowerEntryPointsToLLVM(module, infos)));
+                 failed(lowerEntryPointsToLLVM(module, infos, cpu::CPUTargetOptions(),
+                                               chunkInfos)));
 }
 
-namespace {
-
-/// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
-/// function declared in both is kept once; any other symbol of `from` that `into` already
-/// defines is renamed first.
 LogicalResult mergeLLVMModules(ModuleOp into, ModuleOp from) {
   SymbolTable intoTable(into), fromTable(from);
   for (Operation &op : llvm::make_early_inc_range(*from.getBody())) {
@@ -82,6 +79,8 @@ LogicalResult mergeLLVMModules(ModuleOp into, ModuleOp from) {
     op.moveBefore(into.getBody(), into.getBody()->end());
   return success();
 }
+
+namespace {
 
 /// The sizes entry point `name` is specialized to: forward at the spec's sizes; encode (the
 /// source length `seq`) and prefill (its decoder length is the prefill chunk) at the spec's
@@ -297,10 +296,12 @@ LogicalResult addCPUTarget(ModuleOp module, rt::Manifest &manifest, rt::Artifact
     PassManager pm(module.getContext());
     buildLowerToLinalgPipeline(pm);
     std::vector<EntryPointInfo> infos;
+    std::vector<cpu::DispatchInfo> chunkInfos;
     if (failed(pm.run(*clone)) || failed(bindEntryPoints(*clone, whole, infos)) ||
-        failed(lowerEntryPointsToLLVM(*clone, infos)))
+        failed(lowerEntryPointsToLLVM(*clone, infos, options, chunkInfos)))
       return failure();
     llvm::append_range(dispatchInfos, cpuDispatchInfos(infos));
+    llvm::append_range(dispatchInfos, chunkInfos);
     for (const EntryPointInfo &info : infos)
       schedules.emplace_back(info.name, scheduleJson(info));
   }

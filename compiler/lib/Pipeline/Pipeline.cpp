@@ -258,7 +258,9 @@ LogicalResult bindEntryPoints(ModuleOp module, ArrayRef<std::string> entries,
   return success();
 }
 
-LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> infos) {
+LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> infos,
+                                     const cpu::CPUTargetOptions &options,
+                                     std::vector<cpu::DispatchInfo> &chunkInfos) {
   if (failed(cpu::bufferizeDispatches(module)))
     return failure();
   // Each op of the whole entry points in a function of its own, one per distinct op: the
@@ -268,7 +270,9 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
       entries.push_back(f);
   dispatch::outlineBufferOps(module, entries);
-  if (failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)))
+  OwningOpRef<ModuleOp> chunks;
+  if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)) ||
+      failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)))
     return failure();
 
   // ABI wrappers: rebuild each memref descriptor from its buffer pointer and the scalars.
@@ -317,7 +321,7 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     b.create<LLVM::CallOp>(loc, impl, args);
     b.create<LLVM::ReturnOp>(loc, ValueRange());
   }
-  return success();
+  return failure(chunks && failed(mergeLLVMModules(module, *chunks)));
 }
 
 std::vector<cpu::DispatchInfo> cpuDispatchInfos(ArrayRef<EntryPointInfo> infos) {

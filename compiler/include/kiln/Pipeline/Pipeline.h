@@ -71,9 +71,31 @@ mlir::LogicalResult bindEntryPoints(mlir::ModuleOp module, llvm::ArrayRef<std::s
                                     std::vector<EntryPointInfo> &infos);
 
 /// linalg on tensors (after bindEntryPoints) -> LLVM dialect, with each entry point's ABI
-/// wrapper `@<dispatch>(ptr buffers..., i64 scalars..., i64 wg_begin, i64 wg_end)`.
+/// wrapper `@<dispatch>(ptr buffers..., i64 scalars..., i64 wg_begin, i64 wg_end)`. Each op
+/// is a function of its own, one per distinct op (dispatch::outlineBufferOps); the dynamic-M
+/// matmuls call tuned 64-row chunk dispatches (chunkDynamicMatmuls), compiled for `options`
+/// into the same module and appended to `chunkInfos` (dispatch table entries).
 mlir::LogicalResult lowerEntryPointsToLLVM(mlir::ModuleOp module,
-                                           llvm::ArrayRef<EntryPointInfo> infos);
+                                           llvm::ArrayRef<EntryPointInfo> infos,
+                                           const cpu::CPUTargetOptions &options,
+                                           std::vector<cpu::DispatchInfo> &chunkInfos);
+
+/// Rewrites each outlined matmul of a bufferized whole entry point whose rows are dynamic and
+/// whose weight, K and N are static (f32, dense buffers) into a loop over 64-row chunks, each
+/// a call of a static chunk dispatch compiled by the CPU target with its tuned schedule (all
+/// its workgroups on the calling thread); the rows left over are copied into a zeroed chunk.
+/// Fewer than two rows keep the op's loops. The chunk dispatches, one per distinct (K, N,
+/// weight layout), are compiled to the LLVM dialect into `chunks` (unset when there are none)
+/// and their dispatch table entries appended to `chunkInfos` (MatmulChunks.cpp).
+mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
+                                        const cpu::CPUTargetOptions &options,
+                                        mlir::OwningOpRef<mlir::ModuleOp> &chunks,
+                                        std::vector<cpu::DispatchInfo> &chunkInfos);
+
+/// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
+/// function declared in both is kept once; any other symbol of `from` that `into` already
+/// defines is renamed first.
+mlir::LogicalResult mergeLLVMModules(mlir::ModuleOp into, mlir::ModuleOp from);
 
 /// The CPU target's dispatch table entries for the entry points.
 std::vector<cpu::DispatchInfo> cpuDispatchInfos(llvm::ArrayRef<EntryPointInfo> infos);

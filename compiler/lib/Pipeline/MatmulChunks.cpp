@@ -1,0 +1,359 @@
+//===- MatmulChunks.cpp - Dynamic-M matmuls of whole entry points in tuned chunks -===//
+//
+// An entry point compiled whole (no --specialize) has matmuls whose row count M (batch x seq)
+// is only known at run time, so no static schedule applies and LLVM's loops ran them at about
+// 2 GFLOP/s. The matmuls are each a function of their own by now (kiln-outline-buffer-ops);
+// one whose weight and K, N are static gets a static 64-row chunk of itself compiled as a
+// dispatch with the CPU target's tuned matmul schedule, and its body becomes a loop calling
+// that dispatch's ABI entry for every 64 rows (all its workgroups, on the calling thread):
+//
+//   for m0 in 0, 64, ... while m0 + 64 <= M:   scratch = A[m0 : m0+64] x W;  C[m0:] += scratch
+//   r = M mod 64 rows left, r > 4:             A's r rows copied into a zeroed 64-row block,
+//                                              the same call, C's r rows += scratch's first r
+//   r <= 4:                                    per row, C[i] += A[i] x W (one-row dispatch)
+//
+// Up to four rows left over (a decode step) are instead one call each of a one-row dispatch
+// compiled with the matrix-vector schedule: a 64-row chunk for one row would do 64 times the
+// work. A whose rows are not dense (the last position's slice) is copied chunk by chunk.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Pipeline/Pipeline.h"
+
+#include "kiln/Dispatch/Dispatch.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <map>
+#include <tuple>
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+/// Rows of each chunk: the M of the shapes the schedules are tuned and measured on.
+constexpr int64_t kChunkRows = 64;
+
+/// An outlined matmul `C[M, N] += A[M, K] x B` with B `[N, K]` (transposed) or `[K, N]`.
+struct ChunkableMatmul {
+  func::FuncOp function;
+  Operation *op;
+  bool transposedB;
+  int64_t k, n;
+  /// A is dense (identity layout): a chunk's rows are read where they are. Otherwise only
+  /// its rows are contiguous and each chunk is copied into a dense block first.
+  bool denseA;
+};
+
+bool isDenseF32(MemRefType t) {
+  return t && t.getRank() == 2 && t.getElementType().isF32() && t.getLayout().isIdentity();
+}
+
+/// Rank 2, f32, each row contiguous (a slice of rows, such as the last position's).
+bool hasContiguousRows(MemRefType t) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return t && t.getRank() == 2 && t.getElementType().isF32() &&
+         succeeded(getStridesAndOffset(t, strides, offset)) && strides[1] == 1;
+}
+
+/// The outlined function's matmul when the tuned schedules can run it in chunks: f32, M
+/// dynamic, K, N and the weight static, weight and result dense, A's rows contiguous.
+std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
+  if (!f->hasAttr(dispatch::kOutlinedOpAttr) || f.isExternal())
+    return std::nullopt;
+  Block &body = f.getBody().front();
+  if (body.getOperations().size() != 2)
+    return std::nullopt;
+  Operation *op = &body.front();
+  bool transposedB = isa<linalg::MatmulTransposeBOp>(op);
+  if (!transposedB && !isa<linalg::MatmulOp>(op))
+    return std::nullopt;
+  auto linalgOp = cast<linalg::LinalgOp>(op);
+  auto a = dyn_cast<MemRefType>(linalgOp.getDpsInputs()[0].getType());
+  auto b = dyn_cast<MemRefType>(linalgOp.getDpsInputs()[1].getType());
+  auto c = dyn_cast<MemRefType>(linalgOp.getDpsInits()[0].getType());
+  if (!hasContiguousRows(a) || !isDenseF32(b) || !isDenseF32(c) || !b.hasStaticShape() ||
+      !a.isDynamicDim(0) || a.isDynamicDim(1) || !c.isDynamicDim(0) || c.isDynamicDim(1))
+    return std::nullopt;
+  int64_t k = a.getDimSize(1), n = c.getDimSize(1);
+  if (b.getShape() != ArrayRef<int64_t>(transposedB ? std::array{n, k} : std::array{k, n}))
+    return std::nullopt;
+  return ChunkableMatmul{f, op, transposedB, k, n, a.getLayout().isIdentity()};
+}
+
+/// `@name(%a: tensor<ROWSxKxf32>, %b) -> tensor<ROWSxNxf32>`: a chunk the CPU target compiles
+/// with its schedule (64 rows: the matmul schedule; one row: the matrix-vector one).
+void buildChunkFunction(OpBuilder &b, Location loc, StringRef name, const ChunkableMatmul &m,
+                        int64_t rows) {
+  Type f32 = b.getF32Type();
+  auto a = RankedTensorType::get({rows, m.k}, f32);
+  auto w = RankedTensorType::get(m.transposedB ? ArrayRef<int64_t>{m.n, m.k}
+                                               : ArrayRef<int64_t>{m.k, m.n},
+                                 f32);
+  auto c = RankedTensorType::get({rows, m.n}, f32);
+  auto f = b.create<func::FuncOp>(loc, name, b.getFunctionType({a, w}, {c}));
+  Block *body = f.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  Value empty = b.create<tensor::EmptyOp>(loc, c.getShape(), f32);
+  Value zero = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0));
+  Value init = b.create<linalg::FillOp>(loc, zero, empty).getResult(0);
+  ValueRange ins = body->getArguments();
+  Value product =
+      m.transposedB
+          ? b.create<linalg::MatmulTransposeBOp>(loc, TypeRange{c}, ins, init).getResult(0)
+          : b.create<linalg::MatmulOp>(loc, TypeRange{c}, ins, init).getResult(0);
+  b.create<func::ReturnOp>(loc, product);
+}
+
+/// A compiled chunk dispatch: its ABI entry (declared in the module) and workgroup count.
+struct ChunkEntry {
+  func::FuncOp entry;
+  int64_t workgroups = 1;
+};
+
+/// Builds the chunk loops of one outlined matmul in place of its op.
+class ChunkRewriter {
+public:
+  ChunkRewriter(const ChunkableMatmul &m, ChunkEntry chunk, ChunkEntry row)
+      : m(m), chunk(chunk), row(row), loc(m.op->getLoc()), b(m.op) {
+    auto linalgOp = cast<linalg::LinalgOp>(m.op);
+    a = linalgOp.getDpsInputs()[0];
+    w = linalgOp.getDpsInputs()[1];
+    c = linalgOp.getDpsInits()[0];
+    ptr = LLVM::LLVMPointerType::get(b.getContext());
+  }
+
+  void rewrite() {
+    Value zero = index(0);
+    auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, a);
+    aBase = addressOf(meta.getBaseBuffer());
+    aOffset = meta.getOffset();
+    aRowStride = meta.getStrides()[0];
+    Value count = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(3));
+    buffers = b.create<LLVM::AllocaOp>(loc, ptr, ptr, count, /*alignment=*/8);
+    store(1, addressOf(w));
+    noScalars = b.create<LLVM::ZeroOp>(loc, ptr);
+
+    Value rowsM = b.create<memref::DimOp>(loc, a, zero);
+    Value rows = index(kChunkRows);
+    Value full = b.create<arith::MulIOp>(loc, b.create<arith::DivUIOp>(loc, rowsM, rows), rows);
+    Value left = b.create<arith::SubIOp>(loc, rowsM, full);
+
+    // Whole chunks of 64 rows.
+    inThen(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, full, zero), [&] {
+      Value scratch = alloc(kChunkRows, m.n);
+      Value block = m.denseA ? Value() : alloc(kChunkRows, m.k);
+      store(2, addressOf(scratch));
+      auto loop = b.create<scf::ForOp>(loc, zero, full, rows);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      Value m0 = loop.getInductionVar();
+      if (m.denseA) {
+        store(0, rowAddress(m0));
+      } else {
+        copyRows(m0, b.getIndexAttr(kChunkRows), block);
+        store(0, addressOf(block));
+      }
+      call(chunk);
+      accumulate(m0, b.getIndexAttr(kChunkRows), scratch);
+      b.setInsertionPointAfter(loop);
+      if (block)
+        b.create<memref::DeallocOp>(loc, block);
+      b.create<memref::DeallocOp>(loc, scratch);
+    });
+    // More rows left than kRowCalls: copied into a zeroed chunk; otherwise one call of the
+    // one-row dispatch per row (the whole decode step of batch 1).
+    auto tail = b.create<scf::IfOp>(
+        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, left, index(kRowCalls)),
+        /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(tail.thenBlock()->getTerminator());
+      Value scratch = alloc(kChunkRows, m.n);
+      Value block = alloc(kChunkRows, m.k);
+      b.create<linalg::FillOp>(loc, b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0)).getResult(),
+                               block);
+      copyRows(full, left, block);
+      store(0, addressOf(block));
+      store(2, addressOf(scratch));
+      call(chunk);
+      accumulate(full, left, scratch);
+      b.create<memref::DeallocOp>(loc, block);
+      b.create<memref::DeallocOp>(loc, scratch);
+
+      b.setInsertionPoint(tail.elseBlock()->getTerminator());
+      inThen(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, left, zero), [&] {
+        Value out = alloc(1, m.n);
+        store(2, addressOf(out));
+        auto loop = b.create<scf::ForOp>(loc, full, rowsM, index(1));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(loop.getBody()->getTerminator());
+        store(0, rowAddress(loop.getInductionVar()));
+        call(row);
+        accumulate(loop.getInductionVar(), b.getIndexAttr(1), out);
+        b.setInsertionPointAfter(loop);
+        b.create<memref::DeallocOp>(loc, out);
+      });
+    }
+    m.op->erase();
+  }
+
+private:
+  /// Rows left over at most this many run as one-row calls (each streams the whole weight
+  /// once); more are cheaper as one padded 64-row chunk.
+  static constexpr int64_t kRowCalls = 4;
+
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+
+  Value alloc(int64_t rows, int64_t cols) {
+    auto type = MemRefType::get({rows, cols}, b.getF32Type());
+    return b.create<memref::AllocOp>(loc, type, b.getI64IntegerAttr(64));
+  }
+
+  /// Runs `body` in the then-block of a new `scf.if cond`.
+  void inThen(Value cond, llvm::function_ref<void()> body) {
+    auto ifOp = b.create<scf::IfOp>(loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  }
+
+  /// The address of a buffer's first element (aligned pointer; `buffer` has offset 0).
+  Value addressOf(Value buffer) {
+    Value index = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
+    Value address = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
+    return b.create<LLVM::IntToPtrOp>(loc, ptr, address);
+  }
+
+  /// The address of A's row `i`.
+  Value rowAddress(Value i) {
+    Value element = b.create<arith::AddIOp>(loc, aOffset, b.create<arith::MulIOp>(loc, i, aRowStride));
+    Value offset = b.create<arith::IndexCastOp>(loc, b.getI64Type(), element);
+    return b.create<LLVM::GEPOp>(loc, ptr, b.getF32Type(), aBase, ValueRange{offset});
+  }
+
+  void store(unsigned slot, Value value) {
+    Value at = b.create<LLVM::GEPOp>(loc, ptr, ptr, buffers,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(slot)});
+    b.create<LLVM::StoreOp>(loc, value, at);
+  }
+
+  /// All of the dispatch's workgroups, on this thread.
+  void call(const ChunkEntry &dispatch) {
+    Value begin = b.create<arith::ConstantIntOp>(loc, 0, 32);
+    Value end = b.create<arith::ConstantIntOp>(loc, dispatch.workgroups, 32);
+    b.create<func::CallOp>(loc, dispatch.entry, ValueRange{buffers, noScalars, begin, end});
+  }
+
+  SmallVector<OpFoldResult> unitStrides() { return {b.getIndexAttr(1), b.getIndexAttr(1)}; }
+
+  /// A[from : from + count] -> block[0 : count].
+  void copyRows(Value from, OpFoldResult count, Value block) {
+    SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(m.k)};
+    Value src = b.create<memref::SubViewOp>(
+        loc, a, SmallVector<OpFoldResult>{from, b.getIndexAttr(0)}, sizes, unitStrides());
+    Value dst = b.create<memref::SubViewOp>(
+        loc, block, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)}, sizes,
+        unitStrides());
+    b.create<linalg::CopyOp>(loc, src, dst);
+  }
+
+  /// C[at : at + count] += product[0 : count].
+  void accumulate(Value at, OpFoldResult count, Value product) {
+    SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(m.n)};
+    Value out = b.create<memref::SubViewOp>(
+        loc, c, SmallVector<OpFoldResult>{at, b.getIndexAttr(0)}, sizes, unitStrides());
+    Value part = b.create<memref::SubViewOp>(
+        loc, product, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)}, sizes,
+        unitStrides());
+    b.create<linalg::AddOp>(loc, ValueRange{out, part}, ValueRange{out});
+  }
+
+  const ChunkableMatmul &m;
+  ChunkEntry chunk, row;
+  Location loc;
+  OpBuilder b;
+  Value a, w, c, aBase, aOffset, aRowStride, buffers, noScalars;
+  Type ptr;
+};
+
+} // namespace
+
+LogicalResult chunkDynamicMatmuls(ModuleOp module, const cpu::CPUTargetOptions &options,
+                                  OwningOpRef<ModuleOp> &chunks,
+                                  std::vector<cpu::DispatchInfo> &chunkInfos) {
+  SmallVector<ChunkableMatmul> matmuls;
+  for (func::FuncOp f : module.getOps<func::FuncOp>())
+    if (std::optional<ChunkableMatmul> m = matchChunkable(f))
+      matmuls.push_back(*m);
+  if (matmuls.empty())
+    return success();
+
+  // Two dispatches per distinct (K, N, weight layout), 64 rows and one row; forward's,
+  // prefill's and decode's matmuls of one shape share them.
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  chunks = b.create<ModuleOp>(module.getLoc());
+  b.setInsertionPointToEnd(chunks->getBody());
+  std::map<std::tuple<int64_t, int64_t, bool>, unsigned> shapes;
+  SmallVector<unsigned> shapeOf;
+  auto chunkName = [](unsigned shape) { return "kiln_matmul_chunk_" + std::to_string(shape); };
+  auto rowName = [](unsigned shape) { return "kiln_matmul_row_" + std::to_string(shape); };
+  for (const ChunkableMatmul &m : matmuls) {
+    auto [it, inserted] = shapes.try_emplace({m.k, m.n, m.transposedB}, shapes.size());
+    if (inserted) {
+      buildChunkFunction(b, m.op->getLoc(), chunkName(it->second), m, kChunkRows);
+      buildChunkFunction(b, m.op->getLoc(), rowName(it->second), m, 1);
+    }
+    shapeOf.push_back(it->second);
+  }
+  size_t first = chunkInfos.size();
+  if (failed(cpu::compileToLLVMDialect(*chunks, options, chunkInfos)))
+    return failure();
+
+  // Each dispatch's ABI entry (Emit.cpp): (void *const *buffers, const int64_t *scalars,
+  // u32 begin, u32 end), defined in that dispatch's object.
+  SymbolTable symbols(module);
+  llvm::StringMap<ChunkEntry> entries;
+  auto entryOf = [&](const std::string &name) -> FailureOr<ChunkEntry> {
+    ChunkEntry &entry = entries[name];
+    if (entry.entry)
+      return entry;
+    const cpu::DispatchInfo *info = nullptr;
+    for (size_t i = first; i < chunkInfos.size(); ++i)
+      if (chunkInfos[i].name == name)
+        info = &chunkInfos[i];
+    if (!info)
+      return module.emitError() << "matmul chunk '" << name << "' was not compiled";
+    OpBuilder top(ctx);
+    top.setInsertionPointToEnd(module.getBody());
+    Type ptr = LLVM::LLVMPointerType::get(ctx);
+    Type i32 = top.getI32Type();
+    entry.entry = top.create<func::FuncOp>(module.getLoc(), "kiln_cpu_dispatch_" + name,
+                                           top.getFunctionType({ptr, ptr, i32, i32}, {}));
+    entry.entry.setPrivate();
+    symbols.insert(entry.entry);
+    entry.workgroups = int64_t(info->workgroupCount[0]) * info->workgroupCount[1] *
+                       info->workgroupCount[2];
+    return entry;
+  };
+  for (auto [m, shape] : llvm::zip(matmuls, shapeOf)) {
+    FailureOr<ChunkEntry> chunk = entryOf(chunkName(shape));
+    FailureOr<ChunkEntry> row = entryOf(rowName(shape));
+    if (failed(chunk) || failed(row))
+      return failure();
+    ChunkRewriter(m, *chunk, *row).rewrite();
+  }
+  return success();
+}
+
+} // namespace kiln
