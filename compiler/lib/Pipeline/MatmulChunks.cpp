@@ -192,7 +192,18 @@ public:
 
       b.setInsertionPoint(tail.elseBlock()->getTerminator());
       inThen(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, left, zero), [&] {
-        Value out = alloc(1, m.n);
+        // A decode step's only scratch: on the stack (at the function's start), so that a
+        // token allocates nothing here.
+        auto rowType = MemRefType::get({1, m.n}, b.getF32Type());
+        bool onStack = m.n * 4 <= kRowScratchStackBytes;
+        Value out;
+        if (onStack) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&func::FuncOp(m.function).getBody().front());
+          out = b.create<memref::AllocaOp>(loc, rowType, b.getI64IntegerAttr(64));
+        } else {
+          out = alloc(1, m.n);
+        }
         store(2, addressOf(out));
         auto loop = b.create<scf::ForOp>(loc, full, rowsM, index(1));
         OpBuilder::InsertionGuard guard(b);
@@ -201,7 +212,8 @@ public:
         call(row);
         accumulate(loop.getInductionVar(), b.getIndexAttr(1), out);
         b.setInsertionPointAfter(loop);
-        b.create<memref::DeallocOp>(loc, out);
+        if (!onStack)
+          b.create<memref::DeallocOp>(loc, out);
       });
     }
     m.op->erase();
@@ -211,6 +223,9 @@ private:
   /// Rows left over at most this many run as one-row calls (each streams the whole weight
   /// once); more are cheaper as one padded 64-row chunk.
   static constexpr int64_t kRowCalls = 4;
+  /// A one-row product up to this size lives on the stack (a 50257-entry vocabulary's
+  /// logits row is 196 KiB; the bufferized entry points keep up to 2 MiB there).
+  static constexpr int64_t kRowScratchStackBytes = 256 * 1024;
 
   Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
 
