@@ -144,8 +144,9 @@ public:
     noScalars = b.create<LLVM::ZeroOp>(loc, ptr);
 
     Value rowsM = b.create<memref::DimOp>(loc, a, zero);
-    Value rows = index(kChunkRows);
-    Value full = b.create<arith::MulIOp>(loc, b.create<arith::DivUIOp>(loc, rowsM, rows), rows);
+    Value chunkRows = index(kChunkRows);
+    Value full = b.create<arith::MulIOp>(
+        loc, b.create<arith::DivUIOp>(loc, rowsM, chunkRows), chunkRows);
     Value left = b.create<arith::SubIOp>(loc, rowsM, full);
 
     // Whole chunks of 64 rows.
@@ -153,7 +154,7 @@ public:
       Value scratch = alloc(kChunkRows, m.n);
       Value block = m.denseA ? Value() : alloc(kChunkRows, m.k);
       store(2, addressOf(scratch));
-      auto loop = b.create<scf::ForOp>(loc, zero, full, rows);
+      auto loop = b.create<scf::ForOp>(loc, zero, full, chunkRows);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(loop.getBody()->getTerminator());
       Value m0 = loop.getInductionVar();
@@ -269,27 +270,24 @@ private:
     b.create<func::CallOp>(loc, dispatch.entry, ValueRange{buffers, noScalars, begin, end});
   }
 
-  SmallVector<OpFoldResult> unitStrides() { return {b.getIndexAttr(1), b.getIndexAttr(1)}; }
+  /// Rows [at, at + count) of a `[?, cols]` buffer.
+  Value rows(Value buffer, OpFoldResult at, OpFoldResult count, int64_t cols) {
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    return b.create<memref::SubViewOp>(loc, buffer, SmallVector<OpFoldResult>{at, zero},
+                                       SmallVector<OpFoldResult>{count, b.getIndexAttr(cols)},
+                                       SmallVector<OpFoldResult>{one, one});
+  }
 
   /// A[from : from + count] -> block[0 : count].
   void copyRows(Value from, OpFoldResult count, Value block) {
-    SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(m.k)};
-    Value src = b.create<memref::SubViewOp>(
-        loc, a, SmallVector<OpFoldResult>{from, b.getIndexAttr(0)}, sizes, unitStrides());
-    Value dst = b.create<memref::SubViewOp>(
-        loc, block, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)}, sizes,
-        unitStrides());
-    b.create<linalg::CopyOp>(loc, src, dst);
+    b.create<linalg::CopyOp>(loc, rows(a, from, count, m.k),
+                             rows(block, b.getIndexAttr(0), count, m.k));
   }
 
   /// C[at : at + count] += product[0 : count].
   void accumulate(Value at, OpFoldResult count, Value product) {
-    SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(m.n)};
-    Value out = b.create<memref::SubViewOp>(
-        loc, c, SmallVector<OpFoldResult>{at, b.getIndexAttr(0)}, sizes, unitStrides());
-    Value part = b.create<memref::SubViewOp>(
-        loc, product, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)}, sizes,
-        unitStrides());
+    Value out = rows(c, at, count, m.n);
+    Value part = rows(product, b.getIndexAttr(0), count, m.n);
     b.create<linalg::AddOp>(loc, ValueRange{out, part}, ValueRange{out});
   }
 
