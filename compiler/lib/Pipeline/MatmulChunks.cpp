@@ -3,7 +3,7 @@
 // An entry point compiled whole (no --specialize) has matmuls whose row count M (batch x seq)
 // is only known at run time, so no static schedule applies and LLVM's loops ran them at about
 // 2 GFLOP/s. The matmuls are each a function of their own by now (kiln-outline-buffer-ops);
-// one whose weight and K, N are static gets a static 64-row chunk of itself compiled as a
+// one whose weight (f32 or bf16) and K, N are static gets a static 64-row chunk of itself compiled as a
 // dispatch with the CPU target's tuned matmul schedule, and its body becomes a loop calling
 // that dispatch's ABI entry for every 64 rows (all its workgroups, on the calling thread):
 //
@@ -47,14 +47,14 @@ struct ChunkableMatmul {
   Operation *op;
   bool transposedB;
   int64_t k, n;
+  /// f32, or bf16 (`--weight-dtype=bf16`: widened as it is read, as in the tuned dispatches).
+  Type weightElement;
   /// A is dense (identity layout): a chunk's rows are read where they are. Otherwise only
   /// its rows are contiguous and each chunk is copied into a dense block first.
   bool denseA;
 };
 
-bool isDenseF32(MemRefType t) {
-  return t && t.getRank() == 2 && t.getElementType().isF32() && t.getLayout().isIdentity();
-}
+bool isDense(MemRefType t) { return t && t.getRank() == 2 && t.getLayout().isIdentity(); }
 
 /// Rank 2, f32, each row contiguous (a slice of rows, such as the last position's).
 bool hasContiguousRows(MemRefType t) {
@@ -64,8 +64,9 @@ bool hasContiguousRows(MemRefType t) {
          succeeded(getStridesAndOffset(t, strides, offset)) && strides[1] == 1;
 }
 
-/// The outlined function's matmul when the tuned schedules can run it in chunks: f32, M
-/// dynamic, K, N and the weight static, weight and result dense, A's rows contiguous.
+/// The outlined function's matmul when the tuned schedules can run it in chunks: f32 (the
+/// weight f32 or bf16), M dynamic, K, N and the weight static, weight and result dense, A's
+/// rows contiguous.
 std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
   if (!f->hasAttr(dispatch::kOutlinedOpAttr) || f.isExternal())
     return std::nullopt;
@@ -80,13 +81,15 @@ std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
   auto a = dyn_cast<MemRefType>(linalgOp.getDpsInputs()[0].getType());
   auto b = dyn_cast<MemRefType>(linalgOp.getDpsInputs()[1].getType());
   auto c = dyn_cast<MemRefType>(linalgOp.getDpsInits()[0].getType());
-  if (!hasContiguousRows(a) || !isDenseF32(b) || !isDenseF32(c) || !b.hasStaticShape() ||
-      !a.isDynamicDim(0) || a.isDynamicDim(1) || !c.isDynamicDim(0) || c.isDynamicDim(1))
+  if (!hasContiguousRows(a) || !isDense(b) || !isDense(c) || !b.hasStaticShape() ||
+      !a.isDynamicDim(0) || a.isDynamicDim(1) || !c.isDynamicDim(0) || c.isDynamicDim(1) ||
+      !c.getElementType().isF32() || !(b.getElementType().isF32() || b.getElementType().isBF16()))
     return std::nullopt;
   int64_t k = a.getDimSize(1), n = c.getDimSize(1);
   if (b.getShape() != ArrayRef<int64_t>(transposedB ? std::array{n, k} : std::array{k, n}))
     return std::nullopt;
-  return ChunkableMatmul{f, op, transposedB, k, n, a.getLayout().isIdentity()};
+  return ChunkableMatmul{f, op, transposedB, k, n, b.getElementType(),
+                         a.getLayout().isIdentity()};
 }
 
 /// `@name(%a: tensor<ROWSxKxf32>, %b) -> tensor<ROWSxNxf32>`: a chunk the CPU target compiles
@@ -97,7 +100,7 @@ void buildChunkFunction(OpBuilder &b, Location loc, StringRef name, const Chunka
   auto a = RankedTensorType::get({rows, m.k}, f32);
   auto w = RankedTensorType::get(m.transposedB ? ArrayRef<int64_t>{m.n, m.k}
                                                : ArrayRef<int64_t>{m.k, m.n},
-                                 f32);
+                                 m.weightElement);
   auto c = RankedTensorType::get({rows, m.n}, f32);
   auto f = b.create<func::FuncOp>(loc, name, b.getFunctionType({a, w}, {c}));
   Block *body = f.addEntryBlock();
@@ -311,18 +314,19 @@ LogicalResult chunkDynamicMatmuls(ModuleOp module, const cpu::CPUTargetOptions &
   if (matmuls.empty())
     return success();
 
-  // Two dispatches per distinct (K, N, weight layout), 64 rows and one row; forward's,
+  // Two dispatches per distinct (K, N, weight layout and type), 64 rows and one row; forward's,
   // prefill's and decode's matmuls of one shape share them.
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   chunks = b.create<ModuleOp>(module.getLoc());
   b.setInsertionPointToEnd(chunks->getBody());
-  std::map<std::tuple<int64_t, int64_t, bool>, unsigned> shapes;
+  std::map<std::tuple<int64_t, int64_t, bool, bool>, unsigned> shapes;
   SmallVector<unsigned> shapeOf;
   auto chunkName = [](unsigned shape) { return "kiln_matmul_chunk_" + std::to_string(shape); };
   auto rowName = [](unsigned shape) { return "kiln_matmul_row_" + std::to_string(shape); };
   for (const ChunkableMatmul &m : matmuls) {
-    auto [it, inserted] = shapes.try_emplace({m.k, m.n, m.transposedB}, shapes.size());
+    auto [it, inserted] = shapes.try_emplace(
+        {m.k, m.n, m.transposedB, m.weightElement.isBF16()}, shapes.size());
     if (inserted) {
       buildChunkFunction(b, m.op->getLoc(), chunkName(it->second), m, kChunkRows);
       buildChunkFunction(b, m.op->getLoc(), rowName(it->second), m, 1);

@@ -81,12 +81,13 @@ mlir::LogicalResult lowerEntryPointsToLLVM(mlir::ModuleOp module,
                                            std::vector<cpu::DispatchInfo> &chunkInfos);
 
 /// Rewrites each outlined matmul of a bufferized whole entry point whose rows are dynamic and
-/// whose weight, K and N are static (f32, dense buffers) into a loop over 64-row chunks, each
-/// a call of a static chunk dispatch compiled by the CPU target with its tuned schedule (all
-/// its workgroups on the calling thread); the rows left over are copied into a zeroed chunk.
-/// Fewer than two rows keep the op's loops. The chunk dispatches, one per distinct (K, N,
-/// weight layout), are compiled to the LLVM dialect into `chunks` (unset when there are none)
-/// and their dispatch table entries appended to `chunkInfos` (MatmulChunks.cpp).
+/// whose weight, K and N are static (f32; the weight f32 or bf16; dense buffers) into a loop
+/// over 64-row chunks, each a call of a static chunk dispatch compiled by the CPU target with
+/// its tuned schedule (all its workgroups on the calling thread). More than 4 rows left over
+/// are copied into a zeroed chunk; up to 4 run as one-row calls of a matrix-vector dispatch.
+/// The dispatches, two per distinct (K, N, weight layout and type), are compiled to the LLVM
+/// dialect into `chunks` (unset when there are none) and their dispatch table entries
+/// appended to `chunkInfos` (MatmulChunks.cpp).
 mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
                                         const cpu::CPUTargetOptions &options,
                                         mlir::OwningOpRef<mlir::ModuleOp> &chunks,
