@@ -3,9 +3,10 @@
 // An entry point compiled whole (no --specialize) has matmuls whose row count M (batch x seq)
 // is only known at run time, so no static schedule applies and LLVM's loops ran them at about
 // 2 GFLOP/s. The matmuls are each a function of their own by now (kiln-outline-buffer-ops);
-// one whose weight (f32 or bf16) and K, N are static gets a static 64-row chunk of itself compiled as a
-// dispatch with the CPU target's tuned matmul schedule, and its body becomes a loop calling
-// that dispatch's ABI entry for every 64 rows (all its workgroups, on the calling thread):
+// one whose weight (f32 or bf16) and K, N are static gets a static 64-row chunk of itself
+// compiled as a dispatch with the CPU target's tuned matmul schedule, and its body becomes a
+// loop calling that dispatch's ABI entry for every 64 rows (all its workgroups, on the
+// calling thread):
 //
 //   for m0 in 0, 64, ... while m0 + 64 <= M:   scratch = A[m0 : m0+64] x W;  C[m0:] += scratch
 //   r = M mod 64 rows left, r > 4:             A's r rows copied into a zeroed 64-row block,
@@ -184,8 +185,8 @@ public:
       b.setInsertionPoint(tail.thenBlock()->getTerminator());
       Value scratch = alloc(kChunkRows, m.n);
       Value block = alloc(kChunkRows, m.k);
-      b.create<linalg::FillOp>(loc, b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0)).getResult(),
-                               block);
+      Value zeroF32 = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0));
+      b.create<linalg::FillOp>(loc, zeroF32, block);
       copyRows(full, left, block);
       store(0, addressOf(block));
       store(2, addressOf(scratch));
@@ -255,7 +256,8 @@ private:
 
   /// The address of A's row `i`.
   Value rowAddress(Value i) {
-    Value element = b.create<arith::AddIOp>(loc, aOffset, b.create<arith::MulIOp>(loc, i, aRowStride));
+    Value element =
+        b.create<arith::AddIOp>(loc, aOffset, b.create<arith::MulIOp>(loc, i, aRowStride));
     Value offset = b.create<arith::IndexCastOp>(loc, b.getI64Type(), element);
     return b.create<LLVM::GEPOp>(loc, ptr, b.getF32Type(), aBase, ValueRange{offset});
   }
