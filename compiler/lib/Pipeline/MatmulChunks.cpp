@@ -39,6 +39,9 @@ using namespace mlir;
 namespace kiln {
 namespace {
 
+/// The runtime's services (ExecutableABI.h, KILN_CPU_HOST_SYMBOL).
+constexpr llvm::StringLiteral kHostSymbol = "kiln_cpu_host_v1";
+
 /// Rows of each chunk: the M of the shapes the schedules are tuned and measured on.
 constexpr int64_t kChunkRows = 64;
 
@@ -304,7 +307,78 @@ private:
   Type ptr;
 };
 
+constexpr llvm::StringLiteral kEntryPrefix = "kiln_cpu_dispatch_";
+constexpr llvm::StringLiteral kRunWorkgroups = "kiln_run_workgroups";
+
+/// `@kiln_run_workgroups(ptr %fn, ptr %buffers, ptr %scalars, i32 %count)`: runs workgroups
+/// [0, count) of the dispatch entry `%fn` through the runtime's `kiln_cpu_host_v1` when it
+/// filled it in (over its threads), else on this thread.
+void buildRunWorkgroups(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  Location loc = module.getLoc();
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  Type i32 = b.getI32Type();
+  Type voidType = LLVM::LLVMVoidType::get(ctx);
+  auto hostType = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr});
+  // A declaration: the descriptor table's module defines it (Emit.cpp).
+  b.create<LLVM::GlobalOp>(loc, hostType, /*isConstant=*/false, LLVM::Linkage::External,
+                           kHostSymbol, Attribute());
+  auto fn = b.create<LLVM::LLVMFuncOp>(
+      loc, kRunWorkgroups, LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, ptr, i32}));
+  fn.setLinkage(LLVM::Linkage::Internal);
+  Block *entry = fn.addEntryBlock(b);
+  Block *viaHost = fn.addBlock(), *here = fn.addBlock();
+  Value callee = entry->getArgument(0), buffers = entry->getArgument(1),
+        scalars = entry->getArgument(2), count = entry->getArgument(3);
+  b.setInsertionPointToStart(entry);
+  Value host = b.create<LLVM::AddressOfOp>(loc, ptr, kHostSymbol);
+  Value run = b.create<LLVM::LoadOp>(loc, ptr, host);
+  Value contextSlot =
+      b.create<LLVM::GEPOp>(loc, ptr, hostType, host, ArrayRef<LLVM::GEPArg>{0, 1});
+  Value context = b.create<LLVM::LoadOp>(loc, ptr, contextSlot);
+  Value none = b.create<LLVM::ZeroOp>(loc, ptr);
+  Value missing = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, run, none);
+  b.create<LLVM::CondBrOp>(loc, missing, here, viaHost);
+
+  b.setInsertionPointToStart(viaHost);
+  b.create<LLVM::CallOp>(loc, LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, ptr, ptr, i32}),
+                         ValueRange{run, context, callee, buffers, scalars, count});
+  b.create<LLVM::ReturnOp>(loc, ValueRange());
+
+  b.setInsertionPointToStart(here);
+  Value zero = b.create<LLVM::ConstantOp>(loc, i32, b.getI32IntegerAttr(0));
+  b.create<LLVM::CallOp>(loc, LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i32, i32}),
+                         ValueRange{callee, buffers, scalars, zero, count});
+  b.create<LLVM::ReturnOp>(loc, ValueRange());
+}
+
 } // namespace
+
+LogicalResult routeChunkCallsThroughHost(ModuleOp module) {
+  SmallVector<LLVM::CallOp> calls;
+  module.walk([&](LLVM::CallOp call) {
+    std::optional<StringRef> callee = call.getCallee();
+    if (callee && callee->starts_with(kEntryPrefix))
+      calls.push_back(call);
+  });
+  if (calls.empty())
+    return success();
+  buildRunWorkgroups(module);
+  Type ptr = LLVM::LLVMPointerType::get(module.getContext());
+  for (LLVM::CallOp call : calls) {
+    // (buffers, scalars, begin = 0, end = count), as rewriteIntoChunks calls them.
+    OpBuilder b(call);
+    Value entry = b.create<LLVM::AddressOfOp>(call.getLoc(), ptr, *call.getCallee());
+    auto run = module.lookupSymbol<LLVM::LLVMFuncOp>(kRunWorkgroups);
+    b.create<LLVM::CallOp>(call.getLoc(), run,
+                           ValueRange{entry, call.getOperand(0), call.getOperand(1),
+                                      call.getOperand(3)});
+    call.erase();
+  }
+  return success();
+}
 
 LogicalResult chunkDynamicMatmuls(ModuleOp module, const cpu::CPUTargetOptions &options,
                                   OwningOpRef<ModuleOp> &chunks,

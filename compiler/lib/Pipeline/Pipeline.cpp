@@ -272,7 +272,8 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
   dispatch::outlineBufferOps(module, entries);
   OwningOpRef<ModuleOp> chunks;
   if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)) ||
-      failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)))
+      failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)) ||
+      failed(routeChunkCallsThroughHost(module)))
     return failure();
 
   // ABI wrappers: rebuild each memref descriptor from its buffer pointer and the scalars.

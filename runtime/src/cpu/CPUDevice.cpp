@@ -7,6 +7,7 @@
 
 #include "WriteAll.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -193,6 +194,23 @@ class CPUDevice final : public hal::Device {
 public:
   explicit CPUDevice(const CPUDeviceOptions &options) : pool_(options.threads, options.pin) {}
 
+  /// kiln_cpu_host::run_workgroups: a dispatch of one workgroup (run on the dispatching thread,
+  /// the pool idle) spreads the workgroups of the dispatches it calls over the pool. From
+  /// inside a job of several workgroups the pool is busy (it is not reentrant): the calling
+  /// worker runs them itself.
+  static void runWorkgroups(void *context, kiln_cpu_dispatch_fn fn, void *const *buffers,
+                            const int64_t *scalars, uint32_t count) {
+    auto *device = static_cast<CPUDevice *>(context);
+    if (device->poolBusy_.load(std::memory_order_relaxed)) {
+      fn(buffers, scalars, 0, count);
+      return;
+    }
+    DispatchJob job{fn, buffers, scalars};
+    device->poolBusy_.store(true, std::memory_order_relaxed);
+    device->pool_.run(count, 0, runDispatch, &job);
+    device->poolBusy_.store(false, std::memory_order_relaxed);
+  }
+
   hal::DeviceInfo info() const override {
     hal::DeviceInfo info;
     info.name = "cpu";
@@ -237,6 +255,11 @@ public:
     if (perfMapRequested())
       if (Status s = publishPerfMap(code, size, handle, label); !s)
         std::fprintf(stderr, "kiln: warning: KILN_PERF_MAP: %s\n", s.message().c_str());
+    // The code's calls back into the runtime (ExecutableABI.h); absent in code that makes none.
+    if (auto *host = static_cast<kiln_cpu_host *>(dlsym(handle, KILN_CPU_HOST_SYMBOL))) {
+      host->run_workgroups = &CPUDevice::runWorkgroups;
+      host->context = this;
+    }
     out = std::make_unique<CPUExecutable>(handle, std::move(fns), std::move(infos));
     return Status::ok();
   }
@@ -258,7 +281,12 @@ public:
     }
     DispatchJob job{cpuExe.fn(index), pointers, params.scalars.data()};
     uint32_t count = params.workgroups[0] * params.workgroups[1] * params.workgroups[2];
+    // One workgroup runs on this thread and leaves the pool to the dispatches it calls.
+    bool busy = count > 1;
+    poolBusy_.store(busy, std::memory_order_relaxed);
     pool_.run(count, 0, runDispatch, &job);
+    if (busy)
+      poolBusy_.store(false, std::memory_order_relaxed);
     return Status::ok();
   }
 
@@ -266,6 +294,8 @@ public:
 
 private:
   ThreadPool pool_;
+  /// A job of several workgroups is on the pool (runWorkgroups must not start another).
+  std::atomic<bool> poolBusy_{false};
 };
 
 } // namespace

@@ -43,7 +43,7 @@ TEST_F(CPUDeviceTest, LoadsDescriptorFromMemory) {
   std::unique_ptr<hal::Executable> exe;
   hal::Status s = device->loadExecutable(blob.data(), blob.size(), "test.kc", exe);
   ASSERT_TRUE(s) << s.message();
-  ASSERT_EQ(exe->dispatches().size(), 3u);
+  ASSERT_EQ(exe->dispatches().size(), 5u);
   EXPECT_EQ(exe->find("add_f32"), 0);
   EXPECT_EQ(exe->find("mark_wg"), 1);
   EXPECT_EQ(exe->find("missing"), -1);
@@ -88,6 +88,36 @@ TEST_F(CPUDeviceTest, EveryWorkgroupRunsOnceIn3DGrid) {
   const int32_t *marks = static_cast<const int32_t *>(out->hostPointer());
   for (int i = 0; i < 4096; ++i)
     ASSERT_EQ(marks[i], 3) << "workgroup " << i;
+}
+
+// A dispatch of one workgroup (an entry point compiled whole) hands the workgroups of the
+// dispatches it calls to the runtime through kiln_cpu_host_v1, which the device fills in when
+// it loads the code: each runs exactly once. From a dispatch of several workgroups (the pool
+// busy) each nested call runs on the worker that makes it: none is lost or run twice.
+TEST_F(CPUDeviceTest, CodeRunsWorkgroupsThroughTheHost) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  int index = exe->find("fan_out");
+  ASSERT_GE(index, 0);
+  auto out = buffer(4 * 4096), flag = buffer(4);
+  hal::BufferBinding bindings[] = {{out.get()}, {flag.get()}};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 2};
+  params.workgroups = {1, 1, 1};
+  for (int r = 0; r < 3; ++r)
+    ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  ASSERT_EQ(static_cast<const int32_t *>(flag->hostPointer())[0], 1) << "no host services";
+  const int32_t *marks = static_cast<const int32_t *>(out->hostPointer());
+  for (int i = 0; i < 4096; ++i)
+    ASSERT_EQ(marks[i], 3) << "workgroup " << i;
+
+  // Four workgroups at once on the pool, each handing over a quarter of the marks.
+  int split = exe->find("fan_out_4");
+  ASSERT_GE(split, 0);
+  params.workgroups = {4, 1, 1};
+  ASSERT_TRUE(device->dispatch(*exe, uint32_t(split), params));
+  for (int i = 0; i < 4096; ++i)
+    ASSERT_EQ(marks[i], 4) << "workgroup " << i;
 }
 
 TEST_F(CPUDeviceTest, ScalarsReachTheKernel) {

@@ -93,6 +93,12 @@ mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
                                         mlir::OwningOpRef<mlir::ModuleOp> &chunks,
                                         std::vector<cpu::DispatchInfo> &chunkInfos);
 
+/// After the lowering to the LLVM dialect: each call of a chunk dispatch's ABI entry made by
+/// chunkDynamicMatmuls goes through `@kiln_run_workgroups`, which hands the workgroups to the
+/// runtime's `kiln_cpu_host_v1.run_workgroups` (its threads) when the runtime filled it in,
+/// and runs them on the calling thread otherwise.
+mlir::LogicalResult routeChunkCallsThroughHost(mlir::ModuleOp module);
+
 /// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
 /// function declared in both is kept once; any other symbol of `from` that `into` already
 /// defines is renamed first.

@@ -8,7 +8,8 @@
 // the dispatch into its entry), optimized and turned into object code. Dispatches are
 // independent, so this runs on `CPUTargetOptions::jobs` threads. A last module holds the
 // descriptor table returned by `kiln_cpu_executable_v1` (the layout of
-// runtime/include/kiln/rt/cpu/ExecutableABI.h), the only exported symbol. ld.lld (a
+// runtime/include/kiln/rt/cpu/ExecutableABI.h) and the runtime's services `kiln_cpu_host_v1`,
+// the only exported symbols. ld.lld (a
 // compile-time dependency only) links the objects, always in dispatch order, into a shared
 // object: its bytes do not depend on the number of threads.
 //
@@ -51,6 +52,9 @@ namespace {
 constexpr uint32_t kMagic = 0x5550434Bu; // "KCPU", ExecutableABI.h
 constexpr uint32_t kVersion = 1;
 constexpr const char *kQuerySymbol = "kiln_cpu_executable_v1";
+/// The runtime's services to the code (ExecutableABI.h `kiln_cpu_host`): exported, filled in
+/// by the runtime after loading; dispatches that use it declare it.
+constexpr const char *kHostSymbol = "kiln_cpu_host_v1";
 
 /// The target the dispatches are compiled for, resolved once ("host" -> the host's name and
 /// features) so that every thread builds the same TargetMachine.
@@ -199,6 +203,12 @@ void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos) {
                                           llvm::ConstantInt::get(i32, descs.size()),
                                           llvm::ConstantInt::get(i32, 0), table}),
       "kiln.executable");
+  // Zero until the runtime fills it: code that finds no host runs the workgroups itself.
+  auto *hostType = llvm::StructType::get(ctx, {ptr, ptr});
+  auto *host = new llvm::GlobalVariable(m, hostType, /*isConstant=*/false,
+                                        llvm::GlobalValue::ExternalLinkage,
+                                        llvm::ConstantAggregateZero::get(hostType), kHostSymbol);
+  host->setVisibility(llvm::GlobalValue::DefaultVisibility);
   auto *query = llvm::Function::Create(llvm::FunctionType::get(ptr, false),
                                        llvm::GlobalValue::ExternalLinkage, kQuerySymbol, m);
   query->setVisibility(llvm::GlobalValue::DefaultVisibility);
@@ -307,11 +317,11 @@ FailureOr<OwningOpRef<ModuleOp>> extractDispatch(ModuleOp module, SymbolTable &s
       if (!f.isExternal())
         f.setLinkage(LLVM::Linkage::Internal);
     } else if (auto g = dyn_cast<LLVM::GlobalOp>(copy)) {
+      if (g.getInitializerRegion().empty() && !g.getValueAttr())
+        continue; // a declaration (the host services, defined with the descriptor table)
       if (!g.getConstant())
         return module.emitError() << "CPU target: dispatch '" << name
                                   << "' uses the mutable global '" << g.getSymName() << "'";
-      if (g.getInitializerRegion().empty() && !g.getValueAttr())
-        continue; // a declaration
       g.setLinkage(LLVM::Linkage::Private);
     }
   }

@@ -1,9 +1,10 @@
 //===- ExecutableABI.h - The contract of a native CPU code blob -*- C -*-===//
 //
 // A CPU code blob is an ELF shared object produced by the compiler (kilnc, kiln-cpu-compile).
-// It exports one C symbol, `kiln_cpu_executable_v1`, a function that returns the executable's
-// descriptor: its dispatches, each with its entry function, its buffer and scalar counts and
-// its static workgroup count. docs/hal.md describes the ABI; this header is shared, byte for
+// It exports `kiln_cpu_executable_v1`, a function that returns the executable's descriptor:
+// its dispatches, each with its entry function, its buffer and scalar counts and its static
+// workgroup count; and `kiln_cpu_host_v1`, the runtime's services to the code, which the
+// runtime fills in. docs/hal.md describes the ABI; this header is shared, byte for
 // byte, by the compiler that writes the table and the runtime that reads it.
 //
 //===----------------------------------------------------------------------===//
@@ -50,6 +51,24 @@ typedef struct kiln_cpu_executable_desc {
 } kiln_cpu_executable_desc;
 
 typedef const kiln_cpu_executable_desc *(*kiln_cpu_executable_query_fn)(void);
+
+/// The runtime's services to the code, a zeroed global the code blob exports under this name
+/// and the runtime fills in after loading it (and before any dispatch runs). Code that finds
+/// `run_workgroups` null does the work itself.
+#define KILN_CPU_HOST_SYMBOL "kiln_cpu_host_v1"
+
+/// Runs workgroups [0, count) of `fn` with `buffers` and `scalars`, spread over the runtime's
+/// threads when it can (when no dispatch with several workgroups is running), and returns
+/// when all are done. Called by a dispatch of one workgroup (an entry point compiled whole)
+/// for the dispatches it calls (its matmuls' 64-row chunks).
+typedef void (*kiln_cpu_run_workgroups_fn)(void *context, kiln_cpu_dispatch_fn fn,
+                                           void *const *buffers, const int64_t *scalars,
+                                           uint32_t count);
+
+typedef struct kiln_cpu_host {
+  kiln_cpu_run_workgroups_fn run_workgroups;
+  void *context;
+} kiln_cpu_host;
 
 #ifdef __cplusplus
 }
