@@ -21,6 +21,7 @@
 #include "kiln/Pipeline/Pipeline.h"
 
 #include "kiln/Dispatch/Dispatch.h"
+#include "kiln/rt/cpu/ExecutableABI.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -39,8 +40,8 @@ using namespace mlir;
 namespace kiln {
 namespace {
 
-/// The runtime's services (ExecutableABI.h, KILN_CPU_HOST_SYMBOL).
-constexpr llvm::StringLiteral kHostSymbol = "kiln_cpu_host_v1";
+/// The runtime's services to the code (ExecutableABI.h).
+constexpr llvm::StringLiteral kHostSymbol = KILN_CPU_HOST_SYMBOL;
 
 /// Rows of each chunk: the M of the shapes the schedules are tuned and measured on.
 constexpr int64_t kChunkRows = 64;

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Target/CPU/CPUTarget.h"
+#include "kiln/rt/cpu/ExecutableABI.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
@@ -52,9 +53,9 @@ namespace {
 constexpr uint32_t kMagic = 0x5550434Bu; // "KCPU", ExecutableABI.h
 constexpr uint32_t kVersion = 1;
 constexpr const char *kQuerySymbol = "kiln_cpu_executable_v1";
-/// The runtime's services to the code (ExecutableABI.h `kiln_cpu_host`): exported, filled in
-/// by the runtime after loading; dispatches that use it declare it.
-constexpr const char *kHostSymbol = "kiln_cpu_host_v1";
+/// The runtime's services to the code (`kiln_cpu_host`): exported, filled in by the runtime
+/// after loading; dispatches that use it declare it.
+constexpr const char *kHostSymbol = KILN_CPU_HOST_SYMBOL;
 
 /// The target the dispatches are compiled for, resolved once ("host" -> the host's name and
 /// features) so that every thread builds the same TargetMachine.
