@@ -16,9 +16,11 @@
 #include "kiln/Dialect/Kiln/KilnOps.h"
 #include "kiln/Dispatch/Dispatch.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -258,6 +260,33 @@ LogicalResult bindEntryPoints(ModuleOp module, ArrayRef<std::string> entries,
   return success();
 }
 
+namespace {
+
+/// Lets LLVM reassociate (and contract) the float arithmetic of every outlined op with a
+/// reduction loop: a loop summing into one value (attention's `QK^T` over the head dimension,
+/// a norm's mean) is then vectorized, where strict IEEE order kept it one scalar add after
+/// another. The tuned dispatches reassociate such sums already (vector accumulators).
+void reassociateReductions(ModuleOp module) {
+  auto flags = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  for (func::FuncOp f : module.getOps<func::FuncOp>()) {
+    if (!f->hasAttr(dispatch::kOutlinedOpAttr))
+      continue;
+    f.walk([&](linalg::LinalgOp op) {
+      if (op.getNumReductionLoops() == 0)
+        return;
+      op->walk([&](arith::ArithFastMathInterface math) {
+        // Optional on some ops (arith.extf: bf16 weights widened in the loop).
+        arith::FastMathFlagsAttr old = math.getFastMathFlagsAttr();
+        arith::FastMathFlags value = old ? old.getValue() | flags : flags;
+        math->setAttr(math.getFastMathAttrName(),
+                      arith::FastMathFlagsAttr::get(op->getContext(), value));
+      });
+    });
+  }
+}
+
+} // namespace
+
 LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> infos,
                                      const cpu::CPUTargetOptions &options,
                                      std::vector<cpu::DispatchInfo> &chunkInfos) {
@@ -270,6 +299,7 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
       entries.push_back(f);
   dispatch::outlineBufferOps(module, entries);
+  reassociateReductions(module);
   OwningOpRef<ModuleOp> chunks;
   if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)) ||
       failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)) ||
