@@ -79,10 +79,8 @@ void outlineOp(Operation *op, func::FuncOp parent, StringRef name, SymbolTable &
 
 } // namespace
 
-void outlineBufferOps(ModuleOp module, ArrayRef<func::FuncOp> functions, unsigned *numOutlined,
-                      unsigned *numDistinct) {
+void outlineBufferOps(ModuleOp module, ArrayRef<func::FuncOp> functions) {
   SymbolTable symbols(module);
-  unsigned outlined = 0;
   for (func::FuncOp f : functions) {
     if (f.isExternal())
       continue;
@@ -94,15 +92,8 @@ void outlineBufferOps(ModuleOp module, ArrayRef<func::FuncOp> functions, unsigne
     // Inserted after `f` in reverse, so that the module lists them in program order.
     for (auto [i, op] : llvm::enumerate(llvm::reverse(ops)))
       outlineOp(op, f, (f.getSymName() + "_op_" + Twine(ops.size() - 1 - i)).str(), symbols);
-    outlined += ops.size();
   }
-  auto isOutlined = [](func::FuncOp f) { return f->hasAttr(kOutlinedOpAttr); };
-  unsigned merged = 0;
-  dedupeFunctions(module, isOutlined, &merged);
-  if (numOutlined)
-    *numOutlined = outlined;
-  if (numDistinct)
-    *numDistinct = llvm::count_if(module.getOps<func::FuncOp>(), isOutlined);
+  dedupeFunctions(module, [](func::FuncOp f) { return f->hasAttr(kOutlinedOpAttr); });
 }
 
 } // namespace kiln::dispatch

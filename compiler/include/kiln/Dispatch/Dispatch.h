@@ -74,10 +74,9 @@ constexpr llvm::StringLiteral kOutlinedOpAttr = "kiln_outlined_op";
 /// called in its place: its arguments are the op's operands and the values its regions read
 /// from above (constants are copied in), each distinct value once. Then the outlined
 /// functions of the module that are identical are merged (dedupeFunctions): the layers of a
-/// model share theirs, so LLVM optimizes each op once instead of once per layer.
-/// `numOutlined` / `numDistinct` receive the calls made and the functions left.
-void outlineBufferOps(mlir::ModuleOp module, llvm::ArrayRef<mlir::func::FuncOp> functions,
-                      unsigned *numOutlined = nullptr, unsigned *numDistinct = nullptr);
+/// model share theirs, so LLVM optimizes each op once instead of once per layer. The functions
+/// are `noinline` for LLVM, whose inliner would otherwise copy them back into every caller.
+void outlineBufferOps(mlir::ModuleOp module, llvm::ArrayRef<mlir::func::FuncOp> functions);
 
 /// The operand a dispatch's result `result` updates in place, if any: the result is a
 /// `tensor.insert_slice` (or a chain of them) into that operand, as a KV-cache append is. The

@@ -129,7 +129,8 @@ def KilnOutlineBufferOps : Pass<"kiln-outline-buffer-ops", "::mlir::ModuleOp"> {
   let description = [{
     For an entry point compiled whole (after bufferization; dynamic shapes are fine): every
     linalg op on buffers in the body of a public function becomes a call to a private
-    function `@<function>_op_<n>` (attribute `kiln_outlined_op`) holding only that op. The
+    function `@<function>_op_<n>` (attribute `kiln_outlined_op`, and LLVM's `noinline` as
+    `passthrough`) holding only that op. The
     function takes the op's operands and the values its regions read from above, each
     distinct value once, in that order; constants read from above are copied into it. Then
     identical outlined functions are merged as `kiln-dedupe-dispatches` merges dispatches:
@@ -152,7 +153,7 @@ def KilnOutlineBufferOps : Pass<"kiln-outline-buffer-ops", "::mlir::ModuleOp"> {
       return
     }
     func.func private @forward_op_0(%a: memref<?x8xf32>, %b: memref<?x8xf32>)
-        attributes {kiln_outlined_op} {
+        attributes {kiln_outlined_op, passthrough = ["noinline"]} {
       linalg.copy ins(%a : memref<?x8xf32>) outs(%b : memref<?x8xf32>)
       return
     }
