@@ -15,7 +15,8 @@
 // vocab]. Greedy ids are printed as `greedy-session: ...` / `greedy-forward: ...`. The number of
 // heap allocations made by decode calls after the first one is printed as
 // `decode-heap-allocations: N`, the wall time of the calls as `prefill-ms` /
-// `decode-ms-per-call`. Each prompt prints `prompt-fewest-dispatch-calls: N`, the fewest times
+// `decode-ms-per-call`. The blocks the device took for the code's temporaries after each step,
+// cumulative, are printed as `temporary-blocks-after-steps: N...`. Each prompt prints `prompt-fewest-dispatch-calls: N`, the fewest times
 // any dispatch that ran during it ran (1: the logits were computed once, however many chunks
 // or tokens filled the cache). A refused call prints its error and exits 1.
 //
@@ -177,7 +178,9 @@ int main(int argc, char **argv) {
       decodeAllocations += gAllocations.load() - before;
     return s;
   };
+  std::vector<uint64_t> temporaryBlocks; // after each step
   for (Step &step : steps) {
+    temporaryBlocks.push_back(executor->temporaryMemory().blocks);
     switch (step.kind) {
     case Step::Prompt: {
       if (int64_t(step.rows.size()) != batch)
@@ -262,6 +265,11 @@ int main(int argc, char **argv) {
     }
     }
   }
+  temporaryBlocks.push_back(executor->temporaryMemory().blocks);
+  std::printf("temporary-blocks-after-steps:");
+  for (size_t i = 1; i < temporaryBlocks.size(); ++i)
+    std::printf(" %llu", (unsigned long long)temporaryBlocks[i]);
+  std::printf("\n");
   std::printf("position: %lld\n", (long long)session->position());
   std::printf("decode-calls: %ld decode-heap-allocations: %ld\n", decodes, decodeAllocations);
   std::printf("prefill-ms: %.3f decode-ms-per-call: %.3f\n", prefillSeconds * 1e3,

@@ -11,7 +11,9 @@ end-to-end tests use (test/e2e/run_numerics.py, test/Conversion/model_numerics.p
       compiled `forward` at every step (and the numpy model's greedy ids);
   (d) a call with position + seq > capacity (and an id outside the vocabulary) is refused with a
       clear error, exit 1;
-  and decode calls after the first make no heap allocation on the runtime's side.
+  and decode calls after the first make no heap allocation on the runtime's side; the code's
+  temporaries (an unspecialized artifact allocates them as it runs) come from the device's pool,
+  and a prompt and greedy steps repeated after reset() take no new block from the system.
 
 With --specialize SPEC (`batch=2,seq=4`) the model is compiled with `kilnc --specialize SPEC`:
 prefill and decode are per-op dispatches at a static batch, prefill runs chunks of `seq` tokens
@@ -166,6 +168,21 @@ def main():
     again = np.load(os.path.join(out, "logits.npy"))
     check(again.shape[0] == 3 and np.array_equal(again[0], again[2]),
           "prefill after reset() repeats the first prefill's logits exactly")
+
+    # The code's temporaries: the same prompt and steps again after reset() find every block
+    # they need among those the first round freed.
+    proc = run(tool + ["--batch", str(batch), "--out", out, "--prompt", ids_text(tokens[:, :5]),
+                       "--greedy", "6", "--reset", "1", "--prompt", ids_text(tokens[:, :5]),
+                       "--greedy", "6"])
+    blocks = re.search(r"temporary-blocks-after-steps: (\d+) (\d+) (\d+) (\d+) (\d+)",
+                       proc.stdout)
+    blocks = [int(b) for b in blocks.groups()] if blocks else None
+    check(blocks is not None and blocks[4] == blocks[1],
+          f"temporary blocks taken from the system after each step {blocks}: none new after "
+          "the reset")
+    if not args.specialize:
+        check(blocks is not None and blocks[1] > 0,
+              f"the unspecialized code takes its temporaries from the device ({blocks})")
 
     # (c): greedy through the session vs. recomputing the whole sequence with forward.
     new = 8

@@ -322,7 +322,8 @@ void buildRunWorkgroups(ModuleOp module) {
   Type ptr = LLVM::LLVMPointerType::get(ctx);
   Type i32 = b.getI32Type();
   Type voidType = LLVM::LLVMVoidType::get(ctx);
-  auto hostType = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr});
+  // kiln_cpu_host: run_workgroups, context, alloc, free.
+  auto hostType = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr});
   // A declaration: the descriptor table's module defines it (Emit.cpp).
   b.create<LLVM::GlobalOp>(loc, hostType, /*isConstant=*/false, LLVM::Linkage::External,
                            kHostSymbol, Attribute());

@@ -3,6 +3,7 @@
 
 #include "kiln/rt/cpu/ExecutableABI.h"
 #include "kiln/rt/cpu/PerfMap.h"
+#include "kiln/rt/cpu/TemporaryPool.h"
 #include "kiln/rt/cpu/ThreadPool.h"
 
 #include "WriteAll.h"
@@ -211,11 +212,21 @@ public:
     device->poolBusy_.store(false, std::memory_order_relaxed);
   }
 
+  /// kiln_cpu_host::alloc / free: the temporaries of entry points compiled whole.
+  static void *allocTemporary(void *context, uint64_t bytes) {
+    return static_cast<CPUDevice *>(context)->temporaries_.allocate(bytes);
+  }
+  static void freeTemporary(void *context, void *block) {
+    static_cast<CPUDevice *>(context)->temporaries_.release(block);
+  }
+
   hal::DeviceInfo info() const override {
     hal::DeviceInfo info;
     info.name = "cpu";
     info.target = "x86_64-linux-elf";
     info.threads = pool_.threads();
+    info.temporaryBlocks = temporaries_.systemAllocations();
+    info.temporaryBytes = temporaries_.bytesHeld();
     return info;
   }
 
@@ -259,6 +270,8 @@ public:
     if (auto *host = static_cast<kiln_cpu_host *>(dlsym(handle, KILN_CPU_HOST_SYMBOL))) {
       host->run_workgroups = &CPUDevice::runWorkgroups;
       host->context = this;
+      host->alloc = &CPUDevice::allocTemporary;
+      host->free = &CPUDevice::freeTemporary;
     }
     out = std::make_unique<CPUExecutable>(handle, std::move(fns), std::move(infos));
     return Status::ok();
@@ -294,6 +307,8 @@ public:
 
 private:
   ThreadPool pool_;
+  /// The code's temporaries (kiln_cpu_host::alloc), kept between calls.
+  TemporaryPool temporaries_;
   /// A job of several workgroups is on the pool (runWorkgroups must not start another).
   std::atomic<bool> poolBusy_{false};
 };

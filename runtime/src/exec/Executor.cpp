@@ -116,6 +116,10 @@ Executor::~Executor() = default;
 
 const Manifest &Executor::manifest() const { return impl_->artifact.manifest(); }
 unsigned Executor::threads() const { return impl_->device->info().threads; }
+Executor::TemporaryMemory Executor::temporaryMemory() const {
+  hal::DeviceInfo info = impl_->device->info();
+  return {info.temporaryBlocks, info.temporaryBytes};
+}
 
 Status Executor::create(const std::string &artifactPath, const std::string &weightsPath,
                         const ExecutorOptions &options, std::unique_ptr<Executor> &out) {

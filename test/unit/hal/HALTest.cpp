@@ -43,7 +43,7 @@ TEST_F(CPUDeviceTest, LoadsDescriptorFromMemory) {
   std::unique_ptr<hal::Executable> exe;
   hal::Status s = device->loadExecutable(blob.data(), blob.size(), "test.kc", exe);
   ASSERT_TRUE(s) << s.message();
-  ASSERT_EQ(exe->dispatches().size(), 5u);
+  ASSERT_EQ(exe->dispatches().size(), 6u);
   EXPECT_EQ(exe->find("add_f32"), 0);
   EXPECT_EQ(exe->find("mark_wg"), 1);
   EXPECT_EQ(exe->find("missing"), -1);
@@ -91,7 +91,7 @@ TEST_F(CPUDeviceTest, EveryWorkgroupRunsOnceIn3DGrid) {
 }
 
 // A dispatch of one workgroup (an entry point compiled whole) hands the workgroups of the
-// dispatches it calls to the runtime through kiln_cpu_host_v1, which the device fills in when
+// dispatches it calls to the runtime through kiln_cpu_host_v2, which the device fills in when
 // it loads the code: each runs exactly once. From a dispatch of several workgroups (the pool
 // busy) each nested call runs on the worker that makes it: none is lost or run twice.
 TEST_F(CPUDeviceTest, CodeRunsWorkgroupsThroughTheHost) {
@@ -118,6 +118,30 @@ TEST_F(CPUDeviceTest, CodeRunsWorkgroupsThroughTheHost) {
   ASSERT_TRUE(device->dispatch(*exe, uint32_t(split), params));
   for (int i = 0; i < 4096; ++i)
     ASSERT_EQ(marks[i], 4) << "workgroup " << i;
+}
+
+// The code's temporaries come from the device (kiln_cpu_host_v2.alloc / free): a block of the
+// size asked for, 64-byte aligned, and the same block again on the next call instead of memory
+// given back to the system and faulted in anew.
+TEST_F(CPUDeviceTest, CodeTakesTemporariesFromTheDevice) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  int index = exe->find("borrow");
+  ASSERT_GE(index, 0);
+  auto out = buffer(16);
+  hal::BufferBinding bindings[] = {{out.get()}};
+  int64_t bytes[] = {4 << 20};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 1};
+  params.scalars = {bytes, 1};
+  const int64_t *result = static_cast<const int64_t *>(out->hostPointer());
+  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  ASSERT_EQ(result[1], int64_t(1) << 20) << "-1: no alloc service; -2: no block";
+  int64_t first = result[0];
+  EXPECT_EQ(first % 64, 0);
+  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  EXPECT_EQ(result[1], int64_t(1) << 20);
+  EXPECT_EQ(result[0], first) << "the freed block was not kept for the next call";
 }
 
 TEST_F(CPUDeviceTest, ScalarsReachTheKernel) {

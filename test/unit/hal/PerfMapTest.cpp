@@ -98,7 +98,7 @@ TEST_F(PerfMapTest, ListsEveryDispatchAtItsLoadedAddress) {
       reinterpret_cast<kiln_cpu_executable_query_fn>(lines[KILN_CPU_EXECUTABLE_SYMBOL].start);
   const kiln_cpu_executable_desc *desc = query();
   ASSERT_EQ(desc->magic, KILN_CPU_EXECUTABLE_MAGIC);
-  ASSERT_EQ(desc->num_dispatches, 5u);
+  ASSERT_EQ(desc->num_dispatches, 6u);
   for (uint32_t i = 0; i < desc->num_dispatches; ++i) {
     // In the test blob each dispatch's C function has the dispatch's name.
     std::string name = desc->dispatches[i].name;

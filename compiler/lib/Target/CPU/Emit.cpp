@@ -8,8 +8,9 @@
 // the dispatch into its entry), optimized and turned into object code. Dispatches are
 // independent, so this runs on `CPUTargetOptions::jobs` threads. A last module holds the
 // descriptor table returned by `kiln_cpu_executable_v1` (the layout of
-// runtime/include/kiln/rt/cpu/ExecutableABI.h) and the runtime's services `kiln_cpu_host_v1`,
-// the only exported symbols. ld.lld (a
+// runtime/include/kiln/rt/cpu/ExecutableABI.h) and the runtime's services `kiln_cpu_host_v2`,
+// the only exported symbols, and the (hidden) allocation functions the dispatches' heap
+// temporaries call: the runtime's pool when it is there, else malloc. ld.lld (a
 // compile-time dependency only) links the objects, always in dispatch order, into a shared
 // object: its bytes do not depend on the number of threads.
 //
@@ -56,6 +57,9 @@ constexpr const char *kQuerySymbol = "kiln_cpu_executable_v1";
 /// The runtime's services to the code (`kiln_cpu_host`): exported, filled in by the runtime
 /// after loading; dispatches that use it declare it.
 constexpr const char *kHostSymbol = KILN_CPU_HOST_SYMBOL;
+/// What memref.alloc / memref.dealloc call (finalize-memref-to-llvm's generic functions).
+constexpr const char *kAllocSymbol = "_mlir_memref_to_llvm_alloc";
+constexpr const char *kFreeSymbol = "_mlir_memref_to_llvm_free";
 
 /// The target the dispatches are compiled for, resolved once ("host" -> the host's name and
 /// features) so that every thread builds the same TargetMachine.
@@ -151,6 +155,49 @@ llvm::Function *addEntry(llvm::Module &m, llvm::Function *inner, const DispatchI
   return entry;
 }
 
+/// `ptr @_mlir_memref_to_llvm_alloc(i64)` and `void @_mlir_memref_to_llvm_free(ptr)`, what the
+/// dispatches' heap temporaries call: the host's `alloc` / `free` (the runtime's pool of
+/// blocks) when the runtime filled them in, else malloc / free. Hidden: the dispatches'
+/// objects refer to them, nothing outside.
+void addAllocationFunctions(llvm::Module &m, llvm::StructType *hostType,
+                            llvm::GlobalVariable *host) {
+  llvm::LLVMContext &ctx = m.getContext();
+  auto *ptr = llvm::PointerType::get(ctx, 0);
+  auto *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *voidType = llvm::Type::getVoidTy(ctx);
+  // (context, argument): host field `field` when set, else `fallback(argument)`.
+  auto define = [&](const char *name, llvm::Type *result, llvm::Type *argument, unsigned field,
+                    const char *fallbackName) {
+    auto *fnType = llvm::FunctionType::get(result, {argument}, false);
+    auto *fn = llvm::Function::Create(fnType, llvm::GlobalValue::ExternalLinkage, name, m);
+    fn->setVisibility(llvm::GlobalValue::HiddenVisibility);
+    llvm::FunctionCallee fallback = m.getOrInsertFunction(fallbackName, fnType);
+    auto *entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+    auto *viaHost = llvm::BasicBlock::Create(ctx, "host", fn);
+    auto *alone = llvm::BasicBlock::Create(ctx, "alone", fn);
+    llvm::IRBuilder<> b(entry);
+    llvm::Value *service = b.CreateLoad(ptr, b.CreateStructGEP(hostType, host, field));
+    b.CreateCondBr(b.CreateIsNull(service), alone, viaHost);
+    b.SetInsertPoint(viaHost);
+    llvm::Value *context = b.CreateLoad(ptr, b.CreateStructGEP(hostType, host, 1));
+    llvm::Value *viaResult = b.CreateCall(
+        llvm::FunctionType::get(result, {ptr, argument}, false), service,
+        {context, fn->getArg(0)});
+    if (result->isVoidTy())
+      b.CreateRetVoid();
+    else
+      b.CreateRet(viaResult);
+    b.SetInsertPoint(alone);
+    llvm::Value *aloneResult = b.CreateCall(fallback, {fn->getArg(0)});
+    if (result->isVoidTy())
+      b.CreateRetVoid();
+    else
+      b.CreateRet(aloneResult);
+  };
+  define(kAllocSymbol, ptr, i64, /*field=*/2, "malloc");
+  define(kFreeSymbol, voidType, ptr, /*field=*/3, "free");
+}
+
 /// Adds the descriptor table and the exported query function, referring to the entries
 /// (defined in the dispatches' objects).
 void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos) {
@@ -205,11 +252,12 @@ void addDescriptorTable(llvm::Module &m, llvm::ArrayRef<DispatchInfo> infos) {
                                           llvm::ConstantInt::get(i32, 0), table}),
       "kiln.executable");
   // Zero until the runtime fills it: code that finds no host runs the workgroups itself.
-  auto *hostType = llvm::StructType::get(ctx, {ptr, ptr});
+  auto *hostType = llvm::StructType::get(ctx, {ptr, ptr, ptr, ptr});
   auto *host = new llvm::GlobalVariable(m, hostType, /*isConstant=*/false,
                                         llvm::GlobalValue::ExternalLinkage,
                                         llvm::ConstantAggregateZero::get(hostType), kHostSymbol);
   host->setVisibility(llvm::GlobalValue::DefaultVisibility);
+  addAllocationFunctions(m, hostType, host);
   auto *query = llvm::Function::Create(llvm::FunctionType::get(ptr, false),
                                        llvm::GlobalValue::ExternalLinkage, kQuerySymbol, m);
   query->setVisibility(llvm::GlobalValue::DefaultVisibility);

@@ -84,7 +84,11 @@ LogicalResult lowerToLLVMDialect(ModuleOp module, bool barePtrCallConv) {
   ConvertVectorToLLVMPassOptions vectorOptions;
   vectorOptions.reassociateFPReductions = true;
   pm.addNestedPass<func::FuncOp>(createConvertVectorToLLVMPass(vectorOptions));
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Heap temporaries call _mlir_memref_to_llvm_alloc / _free, which the code blob defines
+  // (Emit.cpp): the runtime's pool of blocks, or malloc / free without a runtime.
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
   {
     OpPassManager &fpm = pm.nest<func::FuncOp>();
     fpm.addPass(createArithToLLVMConversionPass());

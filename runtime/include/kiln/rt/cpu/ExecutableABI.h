@@ -3,7 +3,7 @@
 // A CPU code blob is an ELF shared object produced by the compiler (kilnc, kiln-cpu-compile).
 // It exports `kiln_cpu_executable_v1`, a function that returns the executable's descriptor:
 // its dispatches, each with its entry function, its buffer and scalar counts and its static
-// workgroup count; and `kiln_cpu_host_v1`, the runtime's services to the code, which the
+// workgroup count; and `kiln_cpu_host_v2`, the runtime's services to the code, which the
 // runtime fills in. docs/hal.md describes the ABI; this header is shared, byte for
 // byte, by the compiler that writes the table and the runtime that reads it.
 //
@@ -54,8 +54,9 @@ typedef const kiln_cpu_executable_desc *(*kiln_cpu_executable_query_fn)(void);
 
 /// The runtime's services to the code, a zeroed global the code blob exports under this name
 /// and the runtime fills in after loading it (and before any dispatch runs). Code that finds
-/// `run_workgroups` null does the work itself.
-#define KILN_CPU_HOST_SYMBOL "kiln_cpu_host_v1"
+/// a service null does without it: runs the workgroups itself, takes memory from malloc.
+/// (v1, without `alloc` and `free`, is no longer filled in: such code runs as if alone.)
+#define KILN_CPU_HOST_SYMBOL "kiln_cpu_host_v2"
 
 /// Runs workgroups [0, count) of `fn` with `buffers` and `scalars`, spread over the runtime's
 /// threads when it can (when no dispatch with several workgroups is running), and returns
@@ -65,9 +66,19 @@ typedef void (*kiln_cpu_run_workgroups_fn)(void *context, kiln_cpu_dispatch_fn f
                                            void *const *buffers, const int64_t *scalars,
                                            uint32_t count);
 
+/// A block of at least `bytes` bytes, 64-byte aligned, for the code's temporaries (the
+/// buffers of an entry point compiled whole, whose sizes are known only at run time); null
+/// when memory is exhausted. Any thread may call it. The runtime keeps freed blocks for the
+/// next call instead of returning them to the system.
+typedef void *(*kiln_cpu_alloc_fn)(void *context, uint64_t bytes);
+/// Gives back a block from `alloc` (null: nothing).
+typedef void (*kiln_cpu_free_fn)(void *context, void *block);
+
 typedef struct kiln_cpu_host {
   kiln_cpu_run_workgroups_fn run_workgroups;
   void *context;
+  kiln_cpu_alloc_fn alloc;
+  kiln_cpu_free_fn free;
 } kiln_cpu_host;
 
 #ifdef __cplusplus

@@ -83,6 +83,13 @@ public:
 
   const Manifest &manifest() const;
   unsigned threads() const;
+  /// What the device keeps for the code's temporaries so far (hal::DeviceInfo): blocks taken
+  /// from the system and their bytes.
+  struct TemporaryMemory {
+    uint64_t blocks = 0;
+    uint64_t bytes = 0;
+  };
+  TemporaryMemory temporaryMemory() const;
 
   /// Runs entry point `entry` on `inputs` (every input of its signature, by name; symbolic
   /// sizes are bound from them) and returns its outputs in signature order.

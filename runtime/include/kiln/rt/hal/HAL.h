@@ -99,6 +99,11 @@ struct DeviceInfo {
   std::string name;   // "cpu", "vulkan:<device>"
   std::string target; // the code format it loads ("x86_64-linux-elf", "spirv-1.3")
   unsigned threads = 1;
+  /// Memory the device keeps for the code's temporaries (the CPU driver's TemporaryPool): the
+  /// blocks it took from the system so far and their bytes. A call that finds every block it
+  /// needs among those freed by earlier calls takes nothing new.
+  uint64_t temporaryBlocks = 0;
+  uint64_t temporaryBytes = 0;
 };
 
 /// A device: allocates buffers, loads code, runs dispatches in submission order.
