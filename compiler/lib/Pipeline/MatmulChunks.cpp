@@ -3,7 +3,7 @@
 // An entry point compiled whole (no --specialize) has matmuls whose row count M (batch x seq)
 // is only known at run time, so no static schedule applies and LLVM's loops ran them at about
 // 2 GFLOP/s. The matmuls are each a function of their own by now (kiln-outline-buffer-ops);
-// one whose weight (f32 or bf16) and K, N are static gets a static 64-row chunk of itself
+// one whose weight (f32, bf16 or int8) and K, N are static gets a static 64-row chunk of itself
 // compiled as a dispatch with the CPU target's tuned matmul schedule, and its body becomes a
 // loop calling that dispatch's ABI entry for every 64 rows (all its workgroups, on the
 // calling thread):
@@ -52,7 +52,9 @@ struct ChunkableMatmul {
   Operation *op;
   bool transposedB;
   int64_t k, n;
-  /// f32, or bf16 (`--weight-dtype=bf16`: widened as it is read, as in the tuned dispatches).
+  /// f32, bf16 (`--weight-dtype=bf16`: widened as it is read, as in the tuned dispatches) or
+  /// i8 (`--weight-dtype=int8`: converted with sitofp as it is read; the row scales are the
+  /// epilogue, an op of its own).
   Type weightElement;
   /// A is dense (identity layout): a chunk's rows are read where they are. Otherwise only
   /// its rows are contiguous and each chunk is copied into a dense block first.
@@ -69,8 +71,11 @@ bool hasContiguousRows(MemRefType t) {
          succeeded(getStridesAndOffset(t, strides, offset)) && strides[1] == 1;
 }
 
+/// Weight element types the tuned matmul and matrix-vector schedules read.
+bool isChunkableWeight(Type t) { return t.isF32() || t.isBF16() || t.isSignlessInteger(8); }
+
 /// The outlined function's matmul when the tuned schedules can run it in chunks: f32 (the
-/// weight f32 or bf16), M dynamic, K, N and the weight static, weight and result dense, A's
+/// weight f32, bf16 or i8), M dynamic, K, N and the weight static, weight and result dense, A's
 /// rows contiguous.
 std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
   if (!f->hasAttr(dispatch::kOutlinedOpAttr) || f.isExternal())
@@ -88,7 +93,7 @@ std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
   auto c = dyn_cast<MemRefType>(linalgOp.getDpsInits()[0].getType());
   if (!hasContiguousRows(a) || !isDense(b) || !isDense(c) || !b.hasStaticShape() ||
       !a.isDynamicDim(0) || a.isDynamicDim(1) || !c.isDynamicDim(0) || c.isDynamicDim(1) ||
-      !c.getElementType().isF32() || !(b.getElementType().isF32() || b.getElementType().isBF16()))
+      !c.getElementType().isF32() || !isChunkableWeight(b.getElementType()))
     return std::nullopt;
   int64_t k = a.getDimSize(1), n = c.getDimSize(1);
   if (b.getShape() != ArrayRef<int64_t>(transposedB ? std::array{n, k} : std::array{k, n}))
@@ -398,13 +403,13 @@ LogicalResult chunkDynamicMatmuls(ModuleOp module, const cpu::CPUTargetOptions &
   OpBuilder b(ctx);
   chunks = b.create<ModuleOp>(module.getLoc());
   b.setInsertionPointToEnd(chunks->getBody());
-  std::map<std::tuple<int64_t, int64_t, bool, bool>, unsigned> shapes;
+  std::map<std::tuple<int64_t, int64_t, bool, unsigned>, unsigned> shapes;
   SmallVector<unsigned> shapeOf;
   auto chunkName = [](unsigned shape) { return "kiln_matmul_chunk_" + std::to_string(shape); };
   auto rowName = [](unsigned shape) { return "kiln_matmul_row_" + std::to_string(shape); };
   for (const ChunkableMatmul &m : matmuls) {
     auto [it, inserted] = shapes.try_emplace(
-        {m.k, m.n, m.transposedB, m.weightElement.isBF16()}, shapes.size());
+        {m.k, m.n, m.transposedB, m.weightElement.getIntOrFloatBitWidth()}, shapes.size());
     if (inserted) {
       buildChunkFunction(b, m.op->getLoc(), chunkName(it->second), m, kChunkRows);
       buildChunkFunction(b, m.op->getLoc(), rowName(it->second), m, 1);
