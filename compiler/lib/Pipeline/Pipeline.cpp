@@ -299,6 +299,9 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
       entries.push_back(f);
   dispatch::outlineBufferOps(module, entries);
+  // Each temporary freed after its last use, not when the entry point returns.
+  for (func::FuncOp entry : entries)
+    shortenBufferLifetimes(entry);
   reassociateReductions(module);
   OwningOpRef<ModuleOp> chunks;
   if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)) ||

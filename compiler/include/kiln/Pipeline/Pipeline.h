@@ -21,6 +21,7 @@
 
 #include "kiln/Target/CPU/CPUTarget.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LogicalResult.h"
@@ -80,8 +81,14 @@ mlir::LogicalResult lowerEntryPointsToLLVM(mlir::ModuleOp module,
                                            const cpu::CPUTargetOptions &options,
                                            std::vector<cpu::DispatchInfo> &chunkInfos);
 
+/// Moves each `memref.dealloc` of a bufferized function up to just after the last op of its
+/// block that uses the buffer or a view of it (ownership-based deallocation frees at the end
+/// of the block: a whole entry point kept every layer's temporaries until it returned).
+/// Buffers whose address may escape keep their dealloc (BufferLifetimes.cpp).
+void shortenBufferLifetimes(mlir::func::FuncOp function);
+
 /// Rewrites each outlined matmul of a bufferized whole entry point whose rows are dynamic and
-/// whose weight, K and N are static (f32; the weight f32 or bf16; dense buffers) into a loop
+/// whose weight, K and N are static (f32; the weight f32, bf16 or i8; dense buffers) into a loop
 /// over 64-row chunks, each a call of a static chunk dispatch compiled by the CPU target with
 /// its tuned schedule (all its workgroups on the calling thread). More than 4 rows left over
 /// are copied into a zeroed chunk; up to 4 run as one-row calls of a matrix-vector dispatch.
@@ -95,7 +102,7 @@ mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
 
 /// After the lowering to the LLVM dialect: each call of a chunk dispatch's ABI entry made by
 /// chunkDynamicMatmuls goes through `@kiln_run_workgroups`, which hands the workgroups to the
-/// runtime's `kiln_cpu_host_v1.run_workgroups` (its threads) when the runtime filled it in,
+/// runtime's `kiln_cpu_host_v2.run_workgroups` (its threads) when the runtime filled it in,
 /// and runs them on the calling thread otherwise.
 mlir::LogicalResult routeChunkCallsThroughHost(mlir::ModuleOp module);
 
