@@ -52,6 +52,9 @@ const char *kGenerateHelp =
     "only the ids it generates are printed.\n"
     "Sampling follows Hugging Face generate(): repetition penalty, then temperature, top-k and\n"
     "top-p; greedy (argmax) when the temperature is 0, the default (docs/generation.md).\n"
+    "Flags not given take their value from the generation_config.json beside the weights,\n"
+    "as Hugging Face does: with do_sample true its temperature, top_k (default 50) and\n"
+    "top_p; its repetition_penalty either way. What it set is noted on standard error.\n"
     "\n"
     "  --weights WEIGHTS         safetensors file, sharded index or folder (docs/weights.md)\n"
     "  --ids IDS                 prompt token ids, \"1,2,3\"\n"
@@ -189,18 +192,102 @@ std::string tokenizerConfigEos(const std::string &tokenizerPath, const tok::Toke
   return "";
 }
 
-/// `eos_token_id` (an id or a list of ids) of the generation_config.json in the checkpoint's
-/// folder: `weights` itself when it is a folder, else the folder holding it (Hugging Face's
-/// layout). Errors in that file are reported, a missing file is not. An id outside the
-/// model's vocabulary can never be generated: noted on stderr and left out (Hugging Face's
-/// save_pretrained writes GPT-2's 50256 for any vocabulary size).
-std::string generationConfigEos(const std::string &weights, int64_t vocab,
-                                std::vector<int32_t> &ids) {
+/// The generation_config.json of the checkpoint's folder: `weights` itself when it is a
+/// folder, else the folder holding it (Hugging Face's layout).
+std::string generationConfigPath(const std::string &weights) {
   std::error_code ec;
   std::filesystem::path folder(weights);
   if (!std::filesystem::is_directory(folder, ec))
     folder = folder.parent_path();
-  std::string path = (folder / "generation_config.json").string();
+  return (folder / "generation_config.json").string();
+}
+
+/// The sampling flags given on the command line (they win over generation_config.json).
+struct SamplingFlags {
+  bool temperature = false, topK = false, topP = false, repetitionPenalty = false;
+};
+
+/// The sampling defaults of generation_config.json, as Hugging Face's generate() reads them
+/// when called without arguments: with `do_sample: true`, `temperature` (default 1), `top_k`
+/// (default 50) and `top_p` (default 1) for each of them not given as a flag; without it,
+/// greedy unless --temperature is given; `repetition_penalty` either way (a processor of
+/// greedy search too). `applied` describes what the file set ("" when nothing). Errors in the
+/// file are reported, a missing file is not.
+std::string generationConfigSampling(const std::string &weights, const SamplingFlags &given,
+                                     gen::SamplingOptions &sampling, std::string &applied) {
+  std::string path = generationConfigPath(weights);
+  nlohmann::json j;
+  {
+    std::ifstream in(path);
+    if (!in)
+      return "";
+    j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object())
+      return path + ": not a JSON object";
+  }
+  // `key`'s value (null or absent: `fallback`), which must satisfy `ok` (`range` says how).
+  auto number = [&](const char *key, const char *range, bool (*ok)(double), double fallback,
+                    double &out) -> std::string {
+    out = fallback;
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null())
+      return "";
+    if (!it->is_number() || !ok(it->get<double>()))
+      return path + ": " + key + " must be " + range + ", not " + it->dump();
+    out = it->get<double>();
+    return "";
+  };
+  bool doSample = false;
+  if (auto it = j.find("do_sample"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      return path + ": do_sample must be true or false, not " + it->dump();
+    doSample = it->get<bool>();
+  }
+  double temperature, topK, topP, penalty;
+  for (const std::string &err :
+       {number("temperature", "a number >= 0",
+               [](double v) { return std::isfinite(v) && v >= 0; }, 1.0, temperature),
+        number("top_k", "a whole number >= 0",
+               [](double v) { return v >= 0 && v <= INT32_MAX && v == std::floor(v); }, 50,
+               topK),
+        number("top_p", "a number in [0, 1]", [](double v) { return v >= 0 && v <= 1; }, 1.0,
+               topP),
+        number("repetition_penalty", "a number > 0",
+               [](double v) { return std::isfinite(v) && v > 0; }, 1.0, penalty)})
+    if (!err.empty())
+      return err;
+  char text[64];
+  if (doSample && !given.temperature) {
+    sampling.temperature = float(temperature);
+    std::snprintf(text, sizeof text, "temperature %g", temperature);
+    applied += text;
+    if (!given.topK) {
+      sampling.topK = int64_t(topK);
+      std::snprintf(text, sizeof text, ", top-k %lld", (long long)topK);
+      applied += text;
+    }
+    if (!given.topP) {
+      sampling.topP = float(topP);
+      std::snprintf(text, sizeof text, ", top-p %g", topP);
+      applied += text;
+    }
+  }
+  if (!given.repetitionPenalty && penalty != 1.0) {
+    sampling.repetitionPenalty = float(penalty);
+    std::snprintf(text, sizeof text, "%srepetition penalty %g", applied.empty() ? "" : ", ",
+                  penalty);
+    applied += text;
+  }
+  return "";
+}
+
+/// `eos_token_id` (an id or a list of ids) of the generation_config.json in the checkpoint's
+/// folder. Errors in that file are reported, a missing file is not. An id outside the
+/// model's vocabulary can never be generated: noted on stderr and left out (Hugging Face's
+/// save_pretrained writes GPT-2's 50256 for any vocabulary size).
+std::string generationConfigEos(const std::string &weights, int64_t vocab,
+                                std::vector<int32_t> &ids) {
+  std::string path = generationConfigPath(weights);
   nlohmann::json eos;
   if (std::string err = readOptionalConfigKey(path, "eos_token_id", eos);
       !err.empty() || eos.is_null())
@@ -307,6 +394,7 @@ int runGenerate(int argc, char **argv) {
   bool haveIds = false, havePrompt = false, ignoreEos = false, specialTokens = true;
   long long maxNewTokens = -1;
   gen::SamplingOptions sampling;
+  SamplingFlags given;
   bool samplingFlags = false;
   std::vector<int32_t> eosFlags;
   unsigned threads = 0;
@@ -356,18 +444,20 @@ int runGenerate(int argc, char **argv) {
       } else if (a == "--temperature") {
         if (!parseFloat(v, sampling.temperature) || sampling.temperature < 0)
           return usageError("--temperature expects a number >= 0, got '" + v + "'");
+        given.temperature = true;
       } else if (a == "--top-k") {
         if (!parseInt(v, 0, INT32_MAX, n))
           return usageError("--top-k expects a number >= 0, got '" + v + "'");
         sampling.topK = n;
-        samplingFlags = true;
+        given.topK = samplingFlags = true;
       } else if (a == "--top-p") {
         if (!parseFloat(v, sampling.topP) || sampling.topP < 0 || sampling.topP > 1)
           return usageError("--top-p expects a number in [0, 1], got '" + v + "'");
-        samplingFlags = true;
+        given.topP = samplingFlags = true;
       } else if (a == "--repetition-penalty") {
         if (!parseFloat(v, sampling.repetitionPenalty) || sampling.repetitionPenalty <= 0)
           return usageError("--repetition-penalty expects a number > 0, got '" + v + "'");
+        given.repetitionPenalty = true;
       } else if (a == "--seed") {
         char *end = nullptr;
         errno = 0;
@@ -409,9 +499,6 @@ int runGenerate(int argc, char **argv) {
     return usageError("missing --max-new-tokens N");
   if (ignoreEos && !eosFlags.empty())
     return usageError("--eos and --ignore-eos contradict each other");
-  if (sampling.greedy() && samplingFlags)
-    std::fprintf(stderr, "kiln generate: note: --top-k, --top-p and --seed have no effect with "
-                         "greedy decoding (temperature 0)\n");
 
   std::vector<int32_t> promptIds;
   if (haveIds)
@@ -472,6 +559,18 @@ int runGenerate(int argc, char **argv) {
   // End-of-sequence ids: --eos alone when given; otherwise the model config's eos_token_id,
   // the checkpoint's generation_config.json and the tokenizer config's eos_token, together
   // (docs/generation.md).
+  // Sampling: the flags, then generation_config.json's defaults for what they leave open.
+  std::string applied;
+  if (std::string err = generationConfigSampling(weights, given, sampling, applied);
+      !err.empty())
+    return reportError(err);
+  if (!applied.empty())
+    std::fprintf(stderr, "kiln generate: note: %s from %s%s\n", applied.c_str(),
+                 generationConfigPath(weights).c_str(),
+                 sampling.greedy() ? "" : " (--temperature 0: greedy)");
+  if (sampling.greedy() && samplingFlags)
+    std::fprintf(stderr, "kiln generate: note: --top-k, --top-p and --seed have no effect with "
+                         "greedy decoding (temperature 0)\n");
   gen::GenerationOptions options;
   options.maxNewTokens = maxNewTokens;
   options.sampling = sampling;

@@ -233,6 +233,41 @@ def model_checks(args):
         check(rc == 1 and "generation_config.json" in err and what in err,
               f"generation_config.json {text!r} -> exit 1: {err.strip()[-160:]}")
 
+    # Sampling defaults from generation_config.json, as Hugging Face's generate() reads them:
+    # with do_sample, its temperature / top_k (default 50) / top_p for each flag not given;
+    # repetition_penalty with or without do_sample; flags win. Against the numpy sampler.
+    def sampled_with(cfg, *flags, seed=3, **want_args):
+        with open(gen_config, "w") as f:
+            json.dump(cfg, f)
+        want, _ = reference(prompt, 10, seed=seed, **want_args)
+        rc, out, err = gen_ckpt("--seed", str(seed), *flags)
+        check(rc == 0 and ids_of(out) == want,
+              f"generation_config.json {cfg} {' '.join(flags)}: {ids_of(out)} == numpy {want}")
+        return err
+
+    err = sampled_with({"do_sample": True, "temperature": 0.8, "top_k": 7, "top_p": 0.9,
+                        "repetition_penalty": 1.2}, t=0.8, k=7, p=0.9, r=1.2)
+    check("temperature 0.8, top-k 7, top-p 0.9, repetition penalty 1.2 from" in err,
+          f"the defaults taken are named on stderr: {err.strip()[-200:]}")
+    sampled_with({"do_sample": True}, seed=4, t=1.0, k=50)
+    sampled_with({"do_sample": False, "temperature": 0.8, "repetition_penalty": 1.3}, r=1.3)
+    sampled_with({"temperature": 0.8, "top_k": 7}, "--temperature", "0.7", t=0.7)
+    sampled_with({"do_sample": True, "temperature": 0.8, "top_k": 7, "top_p": 0.9,
+                  "repetition_penalty": 1.2}, "--temperature", "0", "--repetition-penalty", "1",
+                 r=1.0)
+    sampled_with({"do_sample": True, "temperature": 0.8, "top_k": 7}, "--top-k", "0",
+                 "--top-p", "0.5", t=0.8, k=0, p=0.5)
+    for cfg, what in [({"do_sample": "yes"}, "do_sample must be true or false"),
+                      ({"do_sample": True, "temperature": -1}, "temperature must be"),
+                      ({"top_k": 2.5}, "top_k must be a whole number"),
+                      ({"top_p": 1.5}, "top_p must be a number in [0, 1]"),
+                      ({"repetition_penalty": 0}, "repetition_penalty must be")]:
+        with open(gen_config, "w") as f:
+            json.dump(cfg, f)
+        rc, out, err = gen_ckpt()
+        check(rc == 1 and "generation_config.json" in err and what in err,
+              f"generation_config.json {cfg} -> exit 1: {err.strip()[-160:]}")
+
     # Text: the prompt encoded as Hugging Face encodes it, the output equal to its decode.
     text = "Hi \U0001F44B\U0001F3FD h\u00e9llo \u4e16\u754c"
     enc = hf.encode(text).ids
