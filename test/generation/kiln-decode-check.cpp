@@ -10,15 +10,18 @@
 //       [--greedy N]               N greedy steps through decode after the prompt
 //       [--greedy-forward N]       N greedy steps recomputing the whole sequence with forward
 //       [--reset 1]                empty the session's cache (position 0)
+//       [--host-services 0]        the code without the runtime's services (its chunk
+//                                  dispatches on the calling thread, malloc for temporaries)
 //
 // The logits of every prefill / decode call (in order) go to DIR/logits.npy, [calls, batch,
 // vocab]. Greedy ids are printed as `greedy-session: ...` / `greedy-forward: ...`. The number of
 // heap allocations made by decode calls after the first one is printed as
 // `decode-heap-allocations: N`, the wall time of the calls as `prefill-ms` /
 // `decode-ms-per-call`. The blocks the device took for the code's temporaries after each step,
-// cumulative, are printed as `temporary-blocks-after-steps: N...`. Each prompt prints `prompt-fewest-dispatch-calls: N`, the fewest times
-// any dispatch that ran during it ran (1: the logits were computed once, however many chunks
-// or tokens filled the cache). A refused call prints its error and exits 1.
+// cumulative, are printed as `temporary-blocks-after-steps: N...`. Each prompt prints
+// `prompt-fewest-dispatch-calls: N`, the fewest times any dispatch that ran during it ran (1:
+// the logits were computed once, however many chunks or tokens filled the cache). A refused
+// call prints its error and exits 1.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/rt/exec/DecoderSession.h"
@@ -135,6 +138,8 @@ int main(int argc, char **argv) {
       out = v;
     } else if (a == "--threads") {
       options.threads = unsigned(std::atoi(v));
+    } else if (a == "--host-services") {
+      options.hostServices = std::atoi(v) != 0;
     } else if (a == "--batch") {
       batch = std::atoll(v);
     } else if (a == "--prompt" || a == "--decode") {

@@ -14,6 +14,9 @@ end-to-end tests use (test/e2e/run_numerics.py, test/Conversion/model_numerics.p
   and decode calls after the first make no heap allocation on the runtime's side; the code's
   temporaries (an unspecialized artifact allocates them as it runs) come from the device's pool,
   and a prompt and greedy steps repeated after reset() take no new block from the system.
+  Unspecialized, (a) and (b) run again with the device's services to the code turned off
+  (kiln-decode-check --host-services 0): the code's own fallbacks, its matmul chunks on the
+  calling thread and malloc for its temporaries.
 
 With --specialize SPEC (`batch=2,seq=4`) the model is compiled with `kilnc --specialize SPEC`:
 prefill and decode are per-op dispatches at a static batch, prefill runs chunks of `seq` tokens
@@ -132,32 +135,44 @@ def main():
     os.makedirs(out, exist_ok=True)
     chunk = int(spec.get("seq", 0))
     lengths = [prompt_len] if not chunk else [chunk - 1, chunk, chunk + 3, 2 * chunk]
-    for prompt_len in lengths:
-        steps = min(6, CAPACITY - prompt_len)
-        cmd = tool + ["--batch", str(batch), "--out", out,
-                      "--prompt", ids_text(tokens[:, :prompt_len])]
-        for s in range(steps):
-            cmd += ["--decode", ";".join(str(int(t)) for t in tokens[:, prompt_len + s])]
-        proc = run(cmd)
-        got = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
-        check(got.shape == (steps + 1, batch, vocab), f"logits shape {got.shape}")
-        for call in range(min(got.shape[0], steps + 1)):
-            length = prompt_len + call
-            ref = reference(tokens[:, :length])[:, -1, :]
-            err = float(np.abs(got[call] - ref).max())
-            what = f"prefill of {prompt_len} (a)" if call == 0 else f"decode step {call} (b)"
-            check(np.isfinite(got[call]).all() and err <= TOL,
-                  f"{what}, {length} tokens, batch {batch}: max abs error {err:.3e} "
-                  f"(|logits| up to {np.abs(ref).max():.2f}) tol {TOL:.0e}")
-        if chunk and prompt_len != chunk:
-            fewest = re.search(r"prompt-fewest-dispatch-calls: (\d+)", proc.stdout)
-            check(fewest is not None and fewest.group(1) == "1",
-                  f"prompt of {prompt_len} (chunk {chunk}): the logits dispatches ran "
-                  f"{fewest.group(1) if fewest else '?'} time(s), expected once")
-        allocs = re.search(r"decode-calls: (\d+) decode-heap-allocations: (\d+)", proc.stdout)
-        check(allocs is not None and allocs.group(2) == "0",
-              f"heap allocations in decode calls 2..{steps}: "
-              f"{allocs.group(2) if allocs else 'not reported'}")
+    # Unspecialized, also without the runtime's services: the code's own fallbacks (its matmul
+    # chunks on the calling thread, malloc for its temporaries) against the same references.
+    variants = [([], "")]
+    if not args.specialize:
+        variants.append((["--host-services", "0"], " (without the runtime's services)"))
+    for variant, label in variants:
+        for prompt_len in lengths:
+            steps = min(6, CAPACITY - prompt_len)
+            cmd = tool + variant + ["--batch", str(batch), "--out", out,
+                                    "--prompt", ids_text(tokens[:, :prompt_len])]
+            for s in range(steps):
+                cmd += ["--decode", ";".join(str(int(t)) for t in tokens[:, prompt_len + s])]
+            proc = run(cmd)
+            got = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
+            check(got.shape == (steps + 1, batch, vocab), f"logits shape {got.shape}")
+            for call in range(min(got.shape[0], steps + 1)):
+                length = prompt_len + call
+                ref = reference(tokens[:, :length])[:, -1, :]
+                err = float(np.abs(got[call] - ref).max())
+                what = f"prefill of {prompt_len} (a)" if call == 0 else f"decode step {call} (b)"
+                what += label
+                check(np.isfinite(got[call]).all() and err <= TOL,
+                      f"{what}, {length} tokens, batch {batch}: max abs error {err:.3e} "
+                      f"(|logits| up to {np.abs(ref).max():.2f}) tol {TOL:.0e}")
+            if chunk and prompt_len != chunk:
+                fewest = re.search(r"prompt-fewest-dispatch-calls: (\d+)", proc.stdout)
+                check(fewest is not None and fewest.group(1) == "1",
+                      f"prompt of {prompt_len} (chunk {chunk}): the logits dispatches ran "
+                      f"{fewest.group(1) if fewest else '?'} time(s), expected once")
+            allocs = re.search(r"decode-calls: (\d+) decode-heap-allocations: (\d+)", proc.stdout)
+            check(allocs is not None and allocs.group(2) == "0",
+                  f"heap allocations in decode calls 2..{steps}{label}: "
+                  f"{allocs.group(2) if allocs else 'not reported'}")
+            if variant:
+                blocks = re.search(r"temporary-blocks-after-steps: ([\d ]+)", proc.stdout)
+                check(blocks is not None and set(blocks.group(1).split()) == {"0"},
+                      f"{label.strip()}: the code took no block from the device's pool "
+                      f"({blocks.group(1) if blocks else 'not reported'})")
     prompt_len = 5
 
     # reset(): the same prompt after a reset gives the first prefill's logits again.

@@ -195,7 +195,8 @@ void runDispatch(void *context, uint32_t begin, uint32_t end, unsigned) {
 
 class CPUDevice final : public hal::Device {
 public:
-  explicit CPUDevice(const CPUDeviceOptions &options) : pool_(options.threads, options.pin) {}
+  explicit CPUDevice(const CPUDeviceOptions &options)
+      : pool_(options.threads, options.pin), hostServices_(options.hostServices) {}
 
   /// kiln_cpu_host::run_workgroups: a dispatch of one workgroup (run on the dispatching thread,
   /// the pool idle) spreads the workgroups of the dispatches it calls over the pool. From
@@ -269,7 +270,8 @@ public:
       if (Status s = publishPerfMap(code, size, handle, label); !s)
         std::fprintf(stderr, "kiln: warning: KILN_PERF_MAP: %s\n", s.message().c_str());
     // The code's calls back into the runtime (ExecutableABI.h); absent in code that makes none.
-    if (auto *host = static_cast<kiln_cpu_host *>(dlsym(handle, KILN_CPU_HOST_SYMBOL))) {
+    auto *host = static_cast<kiln_cpu_host *>(dlsym(handle, KILN_CPU_HOST_SYMBOL));
+    if (host && hostServices_) {
       host->run_workgroups = &CPUDevice::runWorkgroups;
       host->context = this;
       host->alloc = &CPUDevice::allocTemporary;
@@ -311,6 +313,8 @@ private:
   ThreadPool pool_;
   /// The code's temporaries (kiln_cpu_host::alloc), kept between calls.
   TemporaryPool temporaries_;
+  /// CPUDeviceOptions::hostServices.
+  bool hostServices_;
   /// A job of several workgroups is on the pool (runWorkgroups must not start another).
   std::atomic<bool> poolBusy_{false};
 };

@@ -148,6 +148,7 @@ Status Executor::create(const std::string &artifactPath, const std::string &weig
 
   cpu::CPUDeviceOptions deviceOptions;
   deviceOptions.threads = options.threads;
+  deviceOptions.hostServices = options.hostServices;
   if (hal::Status s = cpu::createCPUDevice(deviceOptions, m.device); !s)
     return Status::invalid("cannot create the CPU device: " + s.message());
   const SectionInfo *code = m.artifact.findSection(target->codeSection);

@@ -19,6 +19,10 @@ struct CPUDeviceOptions {
   unsigned threads = 0;
   /// Pin each worker to its own CPU.
   bool pin = true;
+  /// Fill in the code's `kiln_cpu_host_v2` (ExecutableABI.h): the threads for the dispatches
+  /// it calls, the pool for its temporaries. Off, the code does without them (every
+  /// workgroup on the calling thread, malloc): what tests of those fallbacks run.
+  bool hostServices = true;
 };
 
 /// Creates the CPU device.

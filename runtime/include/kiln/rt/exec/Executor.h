@@ -68,6 +68,9 @@ struct DispatchProfile {
 struct ExecutorOptions {
   /// Worker threads including the caller; 0 means one per CPU the process may use.
   unsigned threads = 0;
+  /// The runtime's services to the compiled code (cpu::CPUDeviceOptions::hostServices); off
+  /// only to test the code's fallbacks.
+  bool hostServices = true;
 };
 
 /// A loaded model: artifact, weights, device and code. Move-only.
