@@ -43,7 +43,7 @@ static std::vector<std::string> presentEntryPoints(ModuleOp module) {
   return present;
 }
 
-LogicalResult lowerForEmit(ModuleOp module, bool toLLVM) {
+LogicalResult lowerForEmit(ModuleOp module, bool toLLVM, const cpu::CPUTargetOptions &options) {
   PassManager pm(module.getContext());
   buildLowerToLinalgPipeline(pm);
   if (failed(pm.run(module)))
@@ -53,8 +53,7 @@ LogicalResult lowerForEmit(ModuleOp module, bool toLLVM) {
   std::vector<EntryPointInfo> infos;
   std::vector<cpu::DispatchInfo> chunkInfos;
   return failure(failed(bindEntryPoints(module, presentEntryPoints(module), infos)) ||
-                 failed(lowerEntryPointsToLLVM(module, infos, cpu::CPUTargetOptions(),
-                                               chunkInfos)));
+                 failed(lowerEntryPointsToLLVM(module, infos, options, chunkInfos)));
 }
 
 LogicalResult mergeLLVMModules(ModuleOp into, ModuleOp from) {

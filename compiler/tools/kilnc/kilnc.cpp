@@ -76,7 +76,7 @@ cl::opt<std::string> CPUName(
              "extension it has) or an LLVM x86 CPU name (x86-64-v3, x86-64-v4, znver3, znver4, "
              "sapphirerapids, ...) with that CPU's extensions, whatever this machine has. The "
              "artifact records the extensions the code needs; kiln refuses to run it on a CPU "
-             "without them. Only with -o MODEL.kc --target=cpu"),
+             "without them. Only with -o MODEL.kc --target=cpu, or --emit=llvm"),
     cl::value_desc("name"), cl::init("host"), cl::cat(KilncCat));
 cl::opt<std::string> CPUFeatures(
     "cpu-features",
@@ -375,11 +375,23 @@ int main(int argc, char **argv) {
     return 1;
   }
   bool cpuCode = emit == Emit::Artifact && TargetName == "cpu";
-  if ((CPUName.getNumOccurrences() || CPUFeatures.getNumOccurrences()) && !cpuCode) {
+  if ((CPUName.getNumOccurrences() || CPUFeatures.getNumOccurrences()) && !cpuCode &&
+      emit != Emit::LLVM) {
     llvm::errs() << "kilnc: error: --cpu and --cpu-features apply to the CPU code of an "
-                    "artifact (-o MODEL.kc --target=cpu)\n";
+                    "artifact (-o MODEL.kc --target=cpu) or to --emit=llvm\n";
     return 1;
   }
+  if (OptLevel > 3) {
+    llvm::errs() << "kilnc: error: -O" << OptLevel << ": the level is 0, 1, 2 or 3\n";
+    return 1;
+  }
+  // The CPU target as the flags say; --emit=llvm compiles its matmul chunks with it too.
+  kiln::cpu::CPUTargetOptions options;
+  options.cpu = CPUName;
+  options.features = CPUFeatures;
+  options.jobs = Jobs;
+  options.optLevel = OptLevel;
+  options.prefetchPanels = PrefetchPanels;
   if (!Specialize.empty() && !cpuCode) {
     llvm::errs() << "kilnc: error: --specialize applies to the CPU code of an artifact "
                     "(-o MODEL.kc --target=cpu)\n";
@@ -413,16 +425,6 @@ int main(int argc, char **argv) {
     mlir::DialectRegistry registry;
     kiln::cpu::registerCPUTargetDialects(registry);
     ctx.appendDialectRegistry(registry);
-    kiln::cpu::CPUTargetOptions options;
-    options.cpu = CPUName;
-    options.features = CPUFeatures;
-    options.jobs = Jobs;
-    options.optLevel = OptLevel;
-    options.prefetchPanels = PrefetchPanels;
-    if (OptLevel > 3) {
-      llvm::errs() << "kilnc: error: -O" << OptLevel << ": the level is 0, 1, 2 or 3\n";
-      return 1;
-    }
     options.onDispatchCompiled = [&](unsigned done, unsigned total, llvm::StringRef name) {
       if (done == 0)
         progress.stage(llvm::Twine("optimize and generate code: ") + llvm::Twine(total) +
@@ -471,7 +473,7 @@ int main(int argc, char **argv) {
     kiln::cpu::registerCPUTargetDialects(registry);
     mlir::MLIRContext ctx(registry);
     mlir::OwningOpRef<mlir::ModuleOp> m = generateModule(ctx, r.G);
-    if (!m || failed(kiln::lowerForEmit(*m, emit == Emit::LLVM)))
+    if (!m || failed(kiln::lowerForEmit(*m, emit == Emit::LLVM, options)))
       return 1;
     m->print(out->os());
     out->os() << "\n";

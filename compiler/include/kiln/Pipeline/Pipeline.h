@@ -123,8 +123,10 @@ std::string scheduleJson(const EntryPointInfo &info);
 llvm::ArrayRef<std::string> compiledEntryPoints();
 
 /// Lowers `module` (kiln dialect) in place to the stage kilnc prints with --emit=linalg
-/// (`toLLVM = false`) or --emit=llvm (`toLLVM = true`, the compiled entry points only).
-mlir::LogicalResult lowerForEmit(mlir::ModuleOp module, bool toLLVM);
+/// (`toLLVM = false`) or --emit=llvm (`toLLVM = true`, the compiled entry points only; the
+/// matmul chunk dispatches compiled for `options`, as in the artifact).
+mlir::LogicalResult lowerForEmit(mlir::ModuleOp module, bool toLLVM,
+                                 const cpu::CPUTargetOptions &options);
 
 /// Compiles the entry points of `module` (kiln dialect; left unchanged) for the CPU and adds
 /// the code section `code/cpu-x86_64` and one `schedule/cpu-x86_64/<entry>` section per entry
