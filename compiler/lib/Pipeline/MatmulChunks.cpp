@@ -316,10 +316,14 @@ private:
 constexpr llvm::StringLiteral kEntryPrefix = "kiln_cpu_dispatch_";
 constexpr llvm::StringLiteral kRunWorkgroups = "kiln_run_workgroups";
 
+} // namespace
+
 /// `@kiln_run_workgroups(ptr %fn, ptr %buffers, ptr %scalars, i32 %count)`: runs workgroups
-/// [0, count) of the dispatch entry `%fn` through the runtime's `kiln_cpu_host_v1` when it
+/// [0, count) of the dispatch entry `%fn` through the runtime's `kiln_cpu_host_v2` when it
 /// filled it in (over its threads), else on this thread.
-void buildRunWorkgroups(ModuleOp module) {
+LLVM::LLVMFuncOp getOrBuildRunWorkgroups(ModuleOp module) {
+  if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(kRunWorkgroups))
+    return existing;
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   b.setInsertionPointToEnd(module.getBody());
@@ -359,9 +363,8 @@ void buildRunWorkgroups(ModuleOp module) {
   b.create<LLVM::CallOp>(loc, LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i32, i32}),
                          ValueRange{callee, buffers, scalars, zero, count});
   b.create<LLVM::ReturnOp>(loc, ValueRange());
+  return fn;
 }
-
-} // namespace
 
 LogicalResult routeChunkCallsThroughHost(ModuleOp module) {
   SmallVector<LLVM::CallOp> calls;
@@ -372,13 +375,12 @@ LogicalResult routeChunkCallsThroughHost(ModuleOp module) {
   });
   if (calls.empty())
     return success();
-  buildRunWorkgroups(module);
+  LLVM::LLVMFuncOp run = getOrBuildRunWorkgroups(module);
   Type ptr = LLVM::LLVMPointerType::get(module.getContext());
   for (LLVM::CallOp call : calls) {
     // (buffers, scalars, begin = 0, end = count), as rewriteIntoChunks calls them.
     OpBuilder b(call);
     Value entry = b.create<LLVM::AddressOfOp>(call.getLoc(), ptr, *call.getCallee());
-    auto run = module.lookupSymbol<LLVM::LLVMFuncOp>(kRunWorkgroups);
     b.create<LLVM::CallOp>(call.getLoc(), run,
                            ValueRange{entry, call.getOperand(0), call.getOperand(1),
                                       call.getOperand(3)});

@@ -304,9 +304,16 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     shortenBufferLifetimes(entry);
   reassociateReductions(module);
   OwningOpRef<ModuleOp> chunks;
-  if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)) ||
-      failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)) ||
-      failed(routeChunkCallsThroughHost(module)))
+  if (failed(chunkDynamicMatmuls(module, options, chunks, chunkInfos)))
+    return failure();
+  // The other ops in slices on the runtime's threads, when large enough.
+  prepareThreadedOps(module);
+  std::vector<std::string> entryNames;
+  for (func::FuncOp entry : entries)
+    entryNames.push_back(entry.getSymName().str());
+  if (failed(cpu::lowerToLLVMDialect(module, /*barePtrCallConv=*/false)) ||
+      failed(routeChunkCallsThroughHost(module)) ||
+      failed(spreadThreadedOps(module, entryNames)))
     return failure();
 
   // ABI wrappers: rebuild each memref descriptor from its buffer pointer and the scalars.

@@ -22,6 +22,7 @@
 #include "kiln/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LogicalResult.h"
@@ -105,6 +106,22 @@ mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
 /// runtime's `kiln_cpu_host_v2.run_workgroups` (its threads) when the runtime filled it in,
 /// and runs them on the calling thread otherwise.
 mlir::LogicalResult routeChunkCallsThroughHost(mlir::ModuleOp module);
+
+/// `@kiln_run_workgroups(ptr %fn, ptr %buffers, ptr %scalars, i32 %count)` of `module` (LLVM
+/// dialect), built with the host services' declaration on first use: the workgroups of `%fn`
+/// through the runtime's `run_workgroups`, or all on the calling thread without a runtime.
+mlir::LLVM::LLVMFuncOp getOrBuildRunWorkgroups(mlir::ModuleOp module);
+
+/// On buffers, before the lowering to LLVM: each outlined op with a parallel loop its outputs
+/// are indexed by (and no `linalg.index` reads) takes argument types that a slice along that
+/// loop can be passed as, and records its split (ThreadedOps.cpp).
+void prepareThreadedOps(mlir::ModuleOp module);
+
+/// LLVM dialect: each call of a prepared op from the functions `entryFunctions` runs it in
+/// slices along its split loop on the runtime's threads (through `kiln_run_workgroups`) when
+/// the loop has at least 2 indices and the output enough elements (ThreadedOps.cpp).
+mlir::LogicalResult spreadThreadedOps(mlir::ModuleOp module,
+                                      llvm::ArrayRef<std::string> entryFunctions);
 
 /// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
 /// function declared in both is kept once; any other symbol of `from` that `into` already
