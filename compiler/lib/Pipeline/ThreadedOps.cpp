@@ -146,11 +146,17 @@ void prepareThreadedOps(ModuleOp module) {
     std::optional<unsigned> loop = chooseLoop(op);
     if (!loop)
       continue;
+    // Its callers cast to the new argument types: every use must be a call.
+    std::optional<SymbolTable::UseRange> uses = SymbolTable::getSymbolUses(f, module);
+    if (!uses || llvm::any_of(*uses, [](const SymbolTable::SymbolUse &use) {
+          return !isa<func::CallOp>(use.getUser());
+        }))
+      continue;
     // The position of the loop in each operand that is a function argument. An operand
     // indexed by the loop must be one (a slice narrows only the arguments), at one position.
     Block &body = f.getBody().front();
     SmallVector<int64_t> position(f.getNumArguments(), -1);
-    bool outputIsArgument = false, sliceable = true;
+    bool sliceable = true;
     for (OpOperand &operand : op->getOpOperands()) {
       if (!isa<MemRefType>(operand.get().getType()))
         continue;
@@ -170,12 +176,11 @@ void prepareThreadedOps(ModuleOp module) {
         break;
       }
       position[arg.getArgNumber()] = at;
-      outputIsArgument |= op.isDpsInit(&operand);
     }
     if (!sliceable)
       continue;
     // Every output must be an argument (a slice writes its part of it).
-    bool outputsOk = outputIsArgument;
+    bool outputsOk = true;
     for (OpOperand &init : op.getDpsInitsMutable()) {
       auto arg = dyn_cast<BlockArgument>(init.get());
       outputsOk &= arg && arg.getOwner() == &body && position[arg.getArgNumber()] >= 0;
@@ -195,11 +200,8 @@ void prepareThreadedOps(ModuleOp module) {
     for (auto [arg, type] : llvm::zip(body.getArguments(), argTypes))
       arg.setType(type);
     f.setFunctionType(FunctionType::get(f.getContext(), argTypes, f.getResultTypes()));
-    std::optional<SymbolTable::UseRange> uses = SymbolTable::getSymbolUses(f, module);
     for (const SymbolTable::SymbolUse &use : *uses) {
-      auto call = dyn_cast<func::CallOp>(use.getUser());
-      if (!call)
-        continue;
+      auto call = cast<func::CallOp>(use.getUser());
       OpBuilder b(call);
       for (auto [operand, type] : llvm::zip(call->getOpOperands(), argTypes))
         if (operand.get().getType() != type)
