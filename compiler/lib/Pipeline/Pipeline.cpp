@@ -22,6 +22,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -64,6 +65,34 @@ struct TestBufferizeEntryPointsPass
       signalPassFailure();
   }
 };
+
+/// Test only: restrictCausalAttention on every function (linalg on tensors).
+struct TestRestrictCausalAttentionPass
+    : PassWrapper<TestRestrictCausalAttentionPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestRestrictCausalAttentionPass)
+  StringRef getArgument() const override { return "kiln-test-restrict-causal-attention"; }
+  StringRef getDescription() const override {
+    return "Test only: causal attention's generics restricted to the causal triangle";
+  }
+  void runOnOperation() override {
+    for (func::FuncOp f : getOperation().getOps<func::FuncOp>())
+      restrictCausalAttention(f);
+  }
+};
+
+/// Test only: boundTriangularLoops (outlined ops on buffers).
+struct TestBoundTriangularLoopsPass
+    : PassWrapper<TestBoundTriangularLoopsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestBoundTriangularLoopsPass)
+  StringRef getArgument() const override { return "kiln-test-bound-triangular-loops"; }
+  StringRef getDescription() const override {
+    return "Test only: triangular generics of outlined ops as loops stopped at the triangle";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<scf::SCFDialect>();
+  }
+  void runOnOperation() override { boundTriangularLoops(getOperation()); }
+};
 } // namespace
 
 void registerKilnPipelines() {
@@ -71,6 +100,8 @@ void registerKilnPipelines() {
                              "kiln dialect -> linalg on tensors, as kilnc --emit=linalg",
                              buildLowerToLinalgPipeline);
   PassRegistration<TestBufferizeEntryPointsPass>();
+  PassRegistration<TestRestrictCausalAttentionPass>();
+  PassRegistration<TestBoundTriangularLoopsPass>();
 }
 
 namespace {
@@ -290,6 +321,10 @@ void reassociateReductions(ModuleOp module) {
 LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> infos,
                                      const cpu::CPUTargetOptions &options,
                                      std::vector<cpu::DispatchInfo> &chunkInfos) {
+  // Causal attention over its triangle only, not the whole [queries, keys] rectangle.
+  for (const EntryPointInfo &info : infos)
+    if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
+      restrictCausalAttention(f);
   if (failed(cpu::bufferizeDispatches(module)))
     return failure();
   // Each op of the whole entry points in a function of its own, one per distinct op: the
@@ -308,6 +343,7 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     return failure();
   // The other ops in slices on the runtime's threads, when large enough.
   prepareThreadedOps(module);
+  boundTriangularLoops(module);
   std::vector<std::string> entryNames;
   for (func::FuncOp entry : entries)
     entryNames.push_back(entry.getSymName().str());

@@ -123,6 +123,16 @@ void prepareThreadedOps(mlir::ModuleOp module);
 mlir::LogicalResult spreadThreadedOps(mlir::ModuleOp module,
                                       llvm::ArrayRef<std::string> entryFunctions);
 
+/// On tensors, before bufferization: each causal attention without a padding mask (the six
+/// generics of LowerAttention.cpp) has every generic yield `select(key < query + shift + 1,
+/// value, out)`, exact for the chain as a whole since nothing outside the causal triangle
+/// matters to it. Returns how many attentions were restricted (CausalAttention.cpp).
+unsigned restrictCausalAttention(mlir::func::FuncOp function);
+
+/// On buffers, before the lowering to LLVM: each outlined generic whose yield has that form
+/// becomes loops with the key loop stopped at query + shift + 1. Returns how many.
+unsigned boundTriangularLoops(mlir::ModuleOp module);
+
 /// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
 /// function declared in both is kept once; any other symbol of `from` that `into` already
 /// defines is renamed first.
