@@ -30,6 +30,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include <map>
@@ -59,7 +60,13 @@ struct ChunkableMatmul {
   /// A is dense (identity layout): a chunk's rows are read where they are. Otherwise only
   /// its rows are contiguous and each chunk is copied into a dense block first.
   bool denseA;
+  /// C holds zeros when the op runs (kZeroInitAttr): each chunk writes its product straight
+  /// into C's rows, with no scratch to add from.
+  bool zeroInit;
 };
+
+/// On an outlined matmul whose accumulator the entry point has just filled with zero.
+constexpr llvm::StringLiteral kZeroInitAttr = "kiln.zero_init";
 
 bool isDense(MemRefType t) { return t && t.getRank() == 2 && t.getLayout().isIdentity(); }
 
@@ -99,7 +106,7 @@ std::optional<ChunkableMatmul> matchChunkable(func::FuncOp f) {
   if (b.getShape() != ArrayRef<int64_t>(transposedB ? std::array{n, k} : std::array{k, n}))
     return std::nullopt;
   return ChunkableMatmul{f, op, transposedB, k, n, b.getElementType(),
-                         a.getLayout().isIdentity()};
+                         a.getLayout().isIdentity(), op->hasAttr(kZeroInitAttr)};
 }
 
 /// `@name(%a: tensor<ROWSxKxf32>, %b) -> tensor<ROWSxNxf32>`: a chunk the CPU target compiles
@@ -151,6 +158,11 @@ public:
     aBase = addressOf(meta.getBaseBuffer());
     aOffset = meta.getOffset();
     aRowStride = meta.getStrides()[0];
+    if (m.zeroInit) {
+      auto cMeta = b.create<memref::ExtractStridedMetadataOp>(loc, c);
+      cBase = addressOf(cMeta.getBaseBuffer());
+      cOffset = cMeta.getOffset();
+    }
     Value count = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(3));
     buffers = b.create<LLVM::AllocaOp>(loc, ptr, ptr, count, /*alignment=*/8);
     store(1, addressOf(w));
@@ -164,9 +176,10 @@ public:
 
     // Whole chunks of 64 rows.
     inThen(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, full, zero), [&] {
-      Value scratch = alloc(kChunkRows, m.n);
+      Value scratch = m.zeroInit ? Value() : alloc(kChunkRows, m.n);
       Value block = m.denseA ? Value() : alloc(kChunkRows, m.k);
-      store(2, addressOf(scratch));
+      if (scratch)
+        store(2, addressOf(scratch));
       auto loop = b.create<scf::ForOp>(loc, zero, full, chunkRows);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(loop.getBody()->getTerminator());
@@ -177,12 +190,18 @@ public:
         copyRows(m0, b.getIndexAttr(kChunkRows), block);
         store(0, addressOf(block));
       }
-      call(chunk);
-      accumulate(m0, b.getIndexAttr(kChunkRows), scratch);
+      if (m.zeroInit) {
+        store(2, cRowAddress(m0));
+        call(chunk);
+      } else {
+        call(chunk);
+        accumulate(m0, b.getIndexAttr(kChunkRows), scratch);
+      }
       b.setInsertionPointAfter(loop);
       if (block)
         b.create<memref::DeallocOp>(loc, block);
-      b.create<memref::DeallocOp>(loc, scratch);
+      if (scratch)
+        b.create<memref::DeallocOp>(loc, scratch);
     });
     // More rows left than kRowCalls: copied into a zeroed chunk; otherwise one call of the
     // one-row dispatch per row (the whole decode step of batch 1).
@@ -200,7 +219,11 @@ public:
       store(0, addressOf(block));
       store(2, addressOf(scratch));
       call(chunk);
-      accumulate(full, left, scratch);
+      if (m.zeroInit)
+        b.create<linalg::CopyOp>(loc, rows(scratch, b.getIndexAttr(0), left, m.n),
+                                 rows(c, full, left, m.n));
+      else
+        accumulate(full, left, scratch);
       b.create<memref::DeallocOp>(loc, block);
       b.create<memref::DeallocOp>(loc, scratch);
 
@@ -211,6 +234,16 @@ public:
         auto rowType = MemRefType::get({1, m.n}, b.getF32Type());
         bool onStack = m.n * 4 <= kRowScratchStackBytes;
         Value out;
+        if (m.zeroInit) {
+          // Each row's product straight into C's row.
+          auto loop = b.create<scf::ForOp>(loc, full, rowsM, index(1));
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(loop.getBody()->getTerminator());
+          store(0, rowAddress(loop.getInductionVar()));
+          store(2, cRowAddress(loop.getInductionVar()));
+          call(row);
+          return;
+        }
         if (onStack) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(&func::FuncOp(m.function).getBody().front());
@@ -271,6 +304,14 @@ private:
     return b.create<LLVM::GEPOp>(loc, ptr, b.getF32Type(), aBase, ValueRange{offset});
   }
 
+  /// The address of C's row `i` (C is dense: rows of N elements).
+  Value cRowAddress(Value i) {
+    Value element =
+        b.create<arith::AddIOp>(loc, cOffset, b.create<arith::MulIOp>(loc, i, index(m.n)));
+    Value offset = b.create<arith::IndexCastOp>(loc, b.getI64Type(), element);
+    return b.create<LLVM::GEPOp>(loc, ptr, b.getF32Type(), cBase, ValueRange{offset});
+  }
+
   void store(unsigned slot, Value value) {
     Value at = b.create<LLVM::GEPOp>(loc, ptr, ptr, buffers,
                                      ArrayRef<LLVM::GEPArg>{int32_t(slot)});
@@ -309,9 +350,15 @@ private:
   ChunkEntry chunk, row;
   Location loc;
   OpBuilder b;
-  Value a, w, c, aBase, aOffset, aRowStride, buffers, noScalars;
+  Value a, w, c, aBase, aOffset, aRowStride, cBase, cOffset, buffers, noScalars;
   Type ptr;
 };
+
+bool isZeroFill(Operation *op, Value buffer) {
+  auto fill = dyn_cast_or_null<linalg::FillOp>(op);
+  return fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == buffer &&
+         matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
 
 constexpr llvm::StringLiteral kEntryPrefix = "kiln_cpu_dispatch_";
 constexpr llvm::StringLiteral kRunWorkgroups = "kiln_run_workgroups";
@@ -387,6 +434,20 @@ LogicalResult routeChunkCallsThroughHost(ModuleOp module) {
     call.erase();
   }
   return success();
+}
+
+unsigned markZeroInitMatmuls(func::FuncOp function) {
+  unsigned marked = 0;
+  function.walk([&](Operation *op) {
+    if (!isa<linalg::MatmulOp, linalg::MatmulTransposeBOp>(op))
+      return;
+    Value c = cast<linalg::LinalgOp>(op).getDpsInits()[0];
+    if (isZeroFill(op->getPrevNode(), c)) {
+      op->setAttr(kZeroInitAttr, UnitAttr::get(op->getContext()));
+      ++marked;
+    }
+  });
+  return marked;
 }
 
 LogicalResult chunkDynamicMatmuls(ModuleOp module, const cpu::CPUTargetOptions &options,

@@ -80,6 +80,20 @@ struct TestRestrictCausalAttentionPass
   }
 };
 
+/// Test only: fillInsteadOfCopy on every function (on buffers).
+struct TestFillInsteadOfCopyPass
+    : PassWrapper<TestFillInsteadOfCopyPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestFillInsteadOfCopyPass)
+  StringRef getArgument() const override { return "kiln-test-fill-instead-of-copy"; }
+  StringRef getDescription() const override {
+    return "Test only: copies of a buffer holding only a fill become fills";
+  }
+  void runOnOperation() override {
+    for (func::FuncOp f : getOperation().getOps<func::FuncOp>())
+      fillInsteadOfCopy(f);
+  }
+};
+
 /// Test only: boundTriangularLoops (outlined ops on buffers).
 struct TestBoundTriangularLoopsPass
     : PassWrapper<TestBoundTriangularLoopsPass, OperationPass<ModuleOp>> {
@@ -102,6 +116,7 @@ void registerKilnPipelines() {
   PassRegistration<TestBufferizeEntryPointsPass>();
   PassRegistration<TestRestrictCausalAttentionPass>();
   PassRegistration<TestBoundTriangularLoopsPass>();
+  PassRegistration<TestFillInsteadOfCopyPass>();
 }
 
 namespace {
@@ -333,6 +348,11 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
   for (const EntryPointInfo &info : infos)
     if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
       entries.push_back(f);
+  // Accumulators filled where bufferization copied one shared fill.
+  for (func::FuncOp entry : entries) {
+    fillInsteadOfCopy(entry);
+    markZeroInitMatmuls(entry);
+  }
   dispatch::outlineBufferOps(module, entries);
   // Each temporary freed after its last use, not when the entry point returns.
   for (func::FuncOp entry : entries)

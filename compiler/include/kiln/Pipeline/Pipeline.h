@@ -101,6 +101,11 @@ mlir::LogicalResult chunkDynamicMatmuls(mlir::ModuleOp module,
                                         mlir::OwningOpRef<mlir::ModuleOp> &chunks,
                                         std::vector<cpu::DispatchInfo> &chunkInfos);
 
+/// On buffers, before outlining: marks each matmul whose accumulator the op just before it
+/// fills with zero, so that its chunks write their products straight into the accumulator's
+/// rows (no scratch to add from). Returns how many (MatmulChunks.cpp).
+unsigned markZeroInitMatmuls(mlir::func::FuncOp function);
+
 /// After the lowering to the LLVM dialect: each call of a chunk dispatch's ABI entry made by
 /// chunkDynamicMatmuls goes through `@kiln_run_workgroups`, which hands the workgroups to the
 /// runtime's `kiln_cpu_host_v2.run_workgroups` (its threads) when the runtime filled it in,
@@ -122,6 +127,11 @@ void prepareThreadedOps(mlir::ModuleOp module);
 /// the loop has at least 2 indices and the output enough elements (ThreadedOps.cpp).
 mlir::LogicalResult spreadThreadedOps(mlir::ModuleOp module,
                                       llvm::ArrayRef<std::string> entryFunctions);
+
+/// On buffers, after bufferization: each `linalg.copy` of a buffer that holds nothing but a
+/// `linalg.fill` becomes that fill of its destination (bufferization copies one shared zero
+/// fill per use). Returns how many copies (CopiesOfFills.cpp).
+unsigned fillInsteadOfCopy(mlir::func::FuncOp function);
 
 /// On tensors, before bufferization: each causal attention without a padding mask (the six
 /// generics of LowerAttention.cpp) has every generic yield `select(key < query + shift + 1,
