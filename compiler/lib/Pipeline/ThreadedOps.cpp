@@ -12,7 +12,7 @@
 //     the same function on a narrower view (callers cast); the function records which of
 //     its lowered arguments are the views' descriptors (`kiln_thread_split`).
 //  2. spreadThreadedOps (LLVM dialect): each call from an entry point becomes, when the
-//     loop's extent is at least 2 and the first output has at least kMinElements elements,
+//     loop's extent is at least 2 and its largest split view has at least kMinElements elements,
 //     a call of `kiln_run_workgroups` with one workgroup per index of the loop and a piece
 //     function `<op>_piece(args, scalars, begin, end)` that narrows every split view to
 //     [begin, end) (offset += begin * stride, size = end - begin) and calls the op; below
@@ -44,7 +44,7 @@ namespace {
 constexpr llvm::StringLiteral kSplitAttr = "kiln_thread_split";
 constexpr llvm::StringLiteral kPieceSuffix = "_piece";
 constexpr llvm::StringLiteral kSpreadSuffix = "_spread";
-/// Below this many elements of the first output an op runs on the calling thread.
+/// Below this many elements of its largest split view an op runs on the calling thread.
 constexpr int64_t kMinElements = 32 * 1024;
 
 /// The op of an outlined function that can be split: one linalg op on buffers (constants
@@ -275,7 +275,7 @@ LogicalResult spreadThreadedOps(ModuleOp module, ArrayRef<std::string> entryFunc
   };
 
   // `<op>_spread(args...)`, the op's own signature: its slices on the runtime's threads when
-  // the split loop has at least 2 indices and the first output enough elements, else the op
+  // the split loop has at least 2 indices and its largest split view enough elements, else the op
   // itself. One per op (the layers share it), so the entry points only change callee.
   llvm::StringMap<LLVM::LLVMFuncOp> spreads;
   auto spreadOf = [&](LLVM::LLVMFuncOp f, ArrayRef<int64_t> split) {
@@ -298,12 +298,22 @@ LogicalResult spreadThreadedOps(ModuleOp module, ArrayRef<std::string> entryFunc
     Block *alone = b.createBlock(&spread.getBody());
     b.setInsertionPointToStart(entry);
     auto args = entry->getArguments();
-    // The split loop's extent and the first output's elements.
-    int64_t first = split[0], rank = split[1], pos = split[2];
-    Value extent = args[first + 3 + pos];
-    Value elements = b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(1));
-    for (int64_t d = 0; d < rank; ++d)
-      elements = b.create<LLVM::MulOp>(loc, elements, args[first + 3 + d]);
+    // The split loop's extent, and the elements of the largest view that is split (a
+    // reduction's input: a row max over [b, h, i, j] has only b * h * i outputs).
+    Value extent = args[split[0] + 3 + split[2]];
+    Value elements;
+    for (size_t k = 0; k + 2 < split.size(); k += 3) {
+      int64_t first = split[k], rank = split[k + 1];
+      Value product = b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(1));
+      for (int64_t d = 0; d < rank; ++d)
+        product = b.create<LLVM::MulOp>(loc, product, args[first + 3 + d]);
+      elements = !elements ? product
+                           : b.create<LLVM::SelectOp>(
+                                 loc,
+                                 b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::sgt,
+                                                        product, elements),
+                                 product, elements);
+    }
     Value two = b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(2));
     Value enough = b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(kMinElements));
     Value go = b.create<LLVM::AndOp>(
