@@ -304,6 +304,7 @@ public:
     pool_.run(count, 0, runDispatch, &job);
     if (busy)
       poolBusy_.store(false, std::memory_order_relaxed);
+    temporaries_.endOfCall();
     return Status::ok();
   }
 

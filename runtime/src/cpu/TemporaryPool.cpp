@@ -1,6 +1,7 @@
 //===- TemporaryPool.cpp - Blocks for the temporaries of compiled code -----===//
 #include "kiln/rt/cpu/TemporaryPool.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace kiln::rt::cpu {
@@ -45,6 +46,8 @@ void *TemporaryPool::allocate(uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (Header *h = free_[cls]) {
       free_[cls] = h->next;
+      inUse_ += h->size;
+      callPeak_ = std::max(callPeak_, inUse_);
       return h + 1;
     }
   }
@@ -58,6 +61,8 @@ void *TemporaryPool::allocate(uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++systemAllocations_;
   bytesHeld_ += size;
+  inUse_ += size;
+  callPeak_ = std::max(callPeak_, inUse_);
   return h + 1;
 }
 
@@ -68,6 +73,27 @@ void TemporaryPool::release(void *block) {
   std::lock_guard<std::mutex> lock(mutex_);
   h->next = free_[h->cls];
   free_[h->cls] = h;
+  inUse_ -= h->size;
+}
+
+uint64_t TemporaryPool::endOfCall() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  windowPeak_ = std::max(windowPeak_, callPeak_);
+  callPeak_ = inUse_;
+  if (++callsInWindow_ < kTrimWindow)
+    return 0;
+  uint64_t given = 0;
+  if (bytesHeld_ > 2 * windowPeak_ + kTrimSlack)
+    for (Header *&head : free_)
+      while (Header *h = head) {
+        head = h->next;
+        given += h->size;
+        std::free(h);
+      }
+  bytesHeld_ -= given;
+  callsInWindow_ = 0;
+  windowPeak_ = 0;
+  return given;
 }
 
 uint64_t TemporaryPool::systemAllocations() const {

@@ -66,6 +66,53 @@ TEST(TemporaryPoolTest, FreedBlocksAreHandedOutAgain) {
   pool.release(larger);
 }
 
+// A long call's blocks are given back once a window of calls has needed much less; calls of
+// one size keep theirs (no system allocation in the steady state), as do blocks in use.
+TEST(TemporaryPoolTest, GivesBackWhatRecentCallsDidNotNeed) {
+  const uint64_t big = 64u << 20, small = 1u << 20;
+  TemporaryPool pool;
+  // The long call: 64 MiB in use at once, then freed.
+  void *b = pool.allocate(big);
+  ASSERT_NE(b, nullptr);
+  pool.release(b);
+  EXPECT_EQ(pool.endOfCall(), 0u);
+  uint64_t held = pool.bytesHeld();
+  EXPECT_GT(held, big);
+  // Short calls: 1 MiB each. The window that saw the long call keeps everything.
+  uint64_t given = 0;
+  void *kept = nullptr;
+  for (unsigned call = 1; call < TemporaryPool::kTrimWindow; ++call) {
+    void *s = pool.allocate(small);
+    pool.release(s);
+    given += pool.endOfCall();
+  }
+  EXPECT_EQ(given, 0u);
+  EXPECT_EQ(pool.bytesHeld(), held + TemporaryPool::blockBytes(small) + 64);
+  // A whole window of short calls: the free blocks (the long call's too) go back; a block
+  // still in use at the end of a call stays.
+  for (unsigned call = 0; call < TemporaryPool::kTrimWindow; ++call) {
+    void *s = pool.allocate(small);
+    if (call + 1 == TemporaryPool::kTrimWindow)
+      kept = s;
+    else
+      pool.release(s);
+    given += pool.endOfCall();
+  }
+  EXPECT_GE(given, big);
+  EXPECT_EQ(pool.bytesHeld(), held + TemporaryPool::blockBytes(small) + 64 - given);
+  EXPECT_GT(pool.bytesHeld(), small);
+  std::memset(kept, 1, small);
+  pool.release(kept);
+  uint64_t allocations = pool.systemAllocations();
+  // Calls of one size: nothing given back, nothing more taken.
+  for (unsigned call = 0; call < 3 * TemporaryPool::kTrimWindow; ++call) {
+    void *s = pool.allocate(small);
+    pool.release(s);
+    EXPECT_EQ(pool.endOfCall(), 0u);
+  }
+  EXPECT_EQ(pool.systemAllocations(), allocations);
+}
+
 // Threads taking and giving back blocks at once never get the same block twice.
 TEST(TemporaryPoolTest, ThreadsShareThePool) {
   TemporaryPool pool;

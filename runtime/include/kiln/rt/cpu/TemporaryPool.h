@@ -10,6 +10,12 @@
 // a shape, a call takes nothing from the system. Blocks are 64-byte aligned; a 64-byte header
 // in front of each holds its class and the free list's link. Thread-safe (one mutex).
 //
+// What a long prompt took is not kept for ever: the device reports the end of each call
+// (endOfCall), and when, over a window of kTrimWindow calls, the pool held more than twice
+// the most any of them had in use (plus kTrimSlack), its free blocks go back to the system.
+// A generation's decode steps thus give back the prefill's blocks after kTrimWindow tokens;
+// calls of one size never do.
+//
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_CPU_TEMPORARYPOOL_H
 #define KILN_RT_CPU_TEMPORARYPOOL_H
@@ -33,6 +39,15 @@ public:
   /// Keeps `block` (from allocate; null: nothing) for a later allocate of its class.
   void release(void *block);
 
+  /// The end of one call of compiled code: may return the free blocks to the system (file
+  /// comment). Returns the bytes given back.
+  uint64_t endOfCall();
+
+  /// Calls per window of endOfCall, and the bytes held beyond twice the window's peak use
+  /// that are tolerated.
+  static constexpr unsigned kTrimWindow = 64;
+  static constexpr uint64_t kTrimSlack = uint64_t(16) << 20;
+
   /// Blocks taken from the system so far.
   uint64_t systemAllocations() const;
   /// Bytes of the blocks the pool holds, in use or free (headers included).
@@ -48,6 +63,10 @@ private:
   Header *free_[kClasses] = {};
   uint64_t systemAllocations_ = 0;
   uint64_t bytesHeld_ = 0;
+  /// Bytes of blocks handed out and not released; the most of it since the last endOfCall,
+  /// and over the current window.
+  uint64_t inUse_ = 0, callPeak_ = 0, windowPeak_ = 0;
+  unsigned callsInWindow_ = 0;
 };
 
 } // namespace kiln::rt::cpu
