@@ -82,15 +82,19 @@ uint64_t TemporaryPool::endOfCall() {
   callPeak_ = inUse_;
   if (++callsInWindow_ < kTrimWindow)
     return 0;
+  // The largest free blocks first, down to twice the window's peak: the blocks the recent
+  // calls take again (a decode step's) are the small ones, and stay.
   uint64_t given = 0;
   if (bytesHeld_ > 2 * windowPeak_ + kTrimSlack)
-    for (Header *&head : free_)
-      while (Header *h = head) {
-        head = h->next;
+    for (unsigned cls = kClasses; cls-- > 0 && bytesHeld_ > 2 * windowPeak_;)
+      while (Header *h = free_[cls]) {
+        if (bytesHeld_ <= 2 * windowPeak_)
+          break;
+        free_[cls] = h->next;
         given += h->size;
+        bytesHeld_ -= h->size;
         std::free(h);
       }
-  bytesHeld_ -= given;
   callsInWindow_ = 0;
   windowPeak_ = 0;
   return given;

@@ -66,8 +66,9 @@ TEST(TemporaryPoolTest, FreedBlocksAreHandedOutAgain) {
   pool.release(larger);
 }
 
-// A long call's blocks are given back once a window of calls has needed much less; calls of
-// one size keep theirs (no system allocation in the steady state), as do blocks in use.
+// A long call's blocks are given back once a window of calls has needed much less, the
+// largest first; calls of one size keep theirs (no system allocation in the steady state),
+// as do blocks in use.
 TEST(TemporaryPoolTest, GivesBackWhatRecentCallsDidNotNeed) {
   const uint64_t big = 64u << 20, small = 1u << 20;
   TemporaryPool pool;
@@ -101,6 +102,7 @@ TEST(TemporaryPoolTest, GivesBackWhatRecentCallsDidNotNeed) {
   EXPECT_GE(given, big);
   EXPECT_EQ(pool.bytesHeld(), held + TemporaryPool::blockBytes(small) + 64 - given);
   EXPECT_GT(pool.bytesHeld(), small);
+  EXPECT_LE(pool.bytesHeld(), 2 * (TemporaryPool::blockBytes(small) + 64));
   std::memset(kept, 1, small);
   pool.release(kept);
   uint64_t allocations = pool.systemAllocations();
@@ -111,6 +113,25 @@ TEST(TemporaryPoolTest, GivesBackWhatRecentCallsDidNotNeed) {
     EXPECT_EQ(pool.endOfCall(), 0u);
   }
   EXPECT_EQ(pool.systemAllocations(), allocations);
+}
+
+// The blocks the recent calls use are kept when the pool gives back a long call's.
+TEST(TemporaryPoolTest, KeepsTheBlocksRecentCallsUse) {
+  TemporaryPool pool;
+  void *b = pool.allocate(64u << 20);
+  pool.release(b);
+  pool.endOfCall();
+  uint64_t given = 0;
+  for (unsigned call = 1; call < 2 * TemporaryPool::kTrimWindow; ++call) {
+    void *s = pool.allocate(1u << 20);
+    pool.release(s);
+    given += pool.endOfCall();
+  }
+  EXPECT_GE(given, 64u << 20);
+  EXPECT_EQ(pool.systemAllocations(), 2u);
+  void *again = pool.allocate(1u << 20);
+  pool.release(again);
+  EXPECT_EQ(pool.systemAllocations(), 2u) << "the small block was given back too";
 }
 
 // Threads taking and giving back blocks at once never get the same block twice.

@@ -12,9 +12,10 @@
 //
 // What a long prompt took is not kept for ever: the device reports the end of each call
 // (endOfCall), and when, over a window of kTrimWindow calls, the pool held more than twice
-// the most any of them had in use (plus kTrimSlack), its free blocks go back to the system.
-// A generation's decode steps thus give back the prefill's blocks after kTrimWindow tokens;
-// calls of one size never do.
+// the most any of them had in use (plus kTrimSlack), its free blocks go back to the system,
+// the largest first, until it holds at most twice that peak. A generation's decode steps
+// thus give back the prefill's blocks after kTrimWindow tokens and keep their own; calls of
+// one size never give back anything.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RT_CPU_TEMPORARYPOOL_H
