@@ -7,10 +7,11 @@
 // each generic over the full [queries, keys] rectangle: half of S's and P's work (and of the
 // softmax) at a prefill from an empty cache is spent on entries that cannot matter.
 //
-// When there is no padding mask (causality alone never hides a whole row), a hidden entry
-// contributes nothing anywhere: S's value there is overwritten by L, L's lowest leaves M's max
-// as it is, E is exactly 0 there (exp(lowest - m) underflows to 0 for a finite row max m), and
-// adding 0 changes neither Z nor P. So, in two steps:
+// When there is no padding mask (causality alone never hides a whole row: the shift is the
+// number of keys before the first query, T - S or a cache position, never negative), a
+// hidden entry contributes nothing anywhere: S's value there is overwritten by L, L's lowest
+// leaves M's max as it is, E is exactly 0 there (exp(lowest - m) underflows to 0 for a finite
+// row max m), and adding 0 changes neither Z nor P. So, in two steps:
 //
 //  1. restrictCausalAttention (tensors, before bufferization): each generic of such a chain
 //     yields `select(j < i + shift + 1, value, out)`, i.e. leaves its output as it was

@@ -94,6 +94,17 @@ struct TestFillInsteadOfCopyPass
   }
 };
 
+/// Test only: markDistinctArguments (outlined ops on buffers and their callers).
+struct TestMarkDistinctArgumentsPass
+    : PassWrapper<TestMarkDistinctArgumentsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TestMarkDistinctArgumentsPass)
+  StringRef getArgument() const override { return "kiln-test-mark-distinct-arguments"; }
+  StringRef getDescription() const override {
+    return "Test only: record the outlined ops' arguments that are buffers of their own";
+  }
+  void runOnOperation() override { markDistinctArguments(getOperation()); }
+};
+
 /// Test only: boundTriangularLoops (outlined ops on buffers).
 struct TestBoundTriangularLoopsPass
     : PassWrapper<TestBoundTriangularLoopsPass, OperationPass<ModuleOp>> {
@@ -117,6 +128,7 @@ void registerKilnPipelines() {
   PassRegistration<TestRestrictCausalAttentionPass>();
   PassRegistration<TestBoundTriangularLoopsPass>();
   PassRegistration<TestFillInsteadOfCopyPass>();
+  PassRegistration<TestMarkDistinctArgumentsPass>();
 }
 
 namespace {
@@ -364,6 +376,7 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
   // The other ops in slices on the runtime's threads, when large enough.
   prepareThreadedOps(module);
   boundTriangularLoops(module);
+  markDistinctArguments(module);
   std::vector<std::string> entryNames;
   for (func::FuncOp entry : entries)
     entryNames.push_back(entry.getSymName().str());
@@ -371,6 +384,7 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
       failed(routeChunkCallsThroughHost(module)) ||
       failed(spreadThreadedOps(module, entryNames)))
     return failure();
+  addNoAliasToDistinctArguments(module);
 
   // ABI wrappers: rebuild each memref descriptor from its buffer pointer and the scalars.
   MLIRContext *ctx = module.getContext();

@@ -143,6 +143,13 @@ unsigned restrictCausalAttention(mlir::func::FuncOp function);
 /// becomes loops with the key loop stopped at query + shift + 1. Returns how many.
 unsigned boundTriangularLoops(mlir::ModuleOp module);
 
+/// On buffers, before the lowering to LLVM: each outlined op's argument that at every call
+/// is a view of an allocation of its own, which no other argument of the call shares, is
+/// recorded; addNoAliasToDistinctArguments (LLVM dialect) then marks its aligned pointer
+/// `noalias` (DistinctArguments.cpp).
+void markDistinctArguments(mlir::ModuleOp module);
+void addNoAliasToDistinctArguments(mlir::ModuleOp module);
+
 /// Moves every operation of `from` into `into` (both in the LLVM dialect). An external
 /// function declared in both is kept once; any other symbol of `from` that `into` already
 /// defines is renamed first.
