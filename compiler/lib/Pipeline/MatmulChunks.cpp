@@ -17,6 +17,10 @@
 // compiled with the matrix-vector schedule: a 64-row chunk for one row would do 64 times the
 // work. A whose rows are not dense (the last position's slice) is copied chunk by chunk.
 //
+// When the entry point fills C with zero just before the matmul (markZeroInitMatmuls marks
+// the op kZeroInitAttr), `C += product` is `C = product`: every chunk and row call writes
+// straight into C's rows, and the padded chunk's first r rows are copied into C.
+//
 //===----------------------------------------------------------------------===//
 #include "kiln/Pipeline/Pipeline.h"
 

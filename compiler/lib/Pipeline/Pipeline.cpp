@@ -360,7 +360,8 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
   for (const EntryPointInfo &info : infos)
     if (auto f = module.lookupSymbol<func::FuncOp>("kiln_entry_" + info.name))
       entries.push_back(f);
-  // Accumulators filled where bufferization copied one shared fill.
+  // Accumulators filled where bufferization copied one shared fill; a matmul right after a
+  // zero fill writes its product in place.
   for (func::FuncOp entry : entries) {
     fillInsteadOfCopy(entry);
     markZeroInitMatmuls(entry);
@@ -375,6 +376,8 @@ LogicalResult lowerEntryPointsToLLVM(ModuleOp module, ArrayRef<EntryPointInfo> i
     return failure();
   // The other ops in slices on the runtime's threads, when large enough.
   prepareThreadedOps(module);
+  // Causal attention's loops stopped at the triangle (after the threading chose its loops);
+  // each op's buffers of its own recorded for `noalias`.
   boundTriangularLoops(module);
   markDistinctArguments(module);
   std::vector<std::string> entryNames;

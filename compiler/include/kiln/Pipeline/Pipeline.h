@@ -76,7 +76,9 @@ mlir::LogicalResult bindEntryPoints(mlir::ModuleOp module, llvm::ArrayRef<std::s
 /// wrapper `@<dispatch>(ptr buffers..., i64 scalars..., i64 wg_begin, i64 wg_end)`. Each op
 /// is a function of its own, one per distinct op (dispatch::outlineBufferOps); the dynamic-M
 /// matmuls call tuned 64-row chunk dispatches (chunkDynamicMatmuls), compiled for `options`
-/// into the same module and appended to `chunkInfos` (dispatch table entries).
+/// into the same module and appended to `chunkInfos` (dispatch table entries); causal
+/// attention runs over its triangle (restrictCausalAttention, boundTriangularLoops), the other
+/// ops in slices on the runtime's threads (prepareThreadedOps, spreadThreadedOps).
 mlir::LogicalResult lowerEntryPointsToLLVM(mlir::ModuleOp module,
                                            llvm::ArrayRef<EntryPointInfo> infos,
                                            const cpu::CPUTargetOptions &options,
