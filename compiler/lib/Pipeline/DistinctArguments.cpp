@@ -58,13 +58,6 @@ bool isFreshAllocation(Value root) {
   return root.getDefiningOp<memref::AllocOp>() || root.getDefiningOp<memref::AllocaOp>();
 }
 
-/// Slots of a value of type `t` in the lowered (descriptor) signature.
-int64_t loweredSlots(Type t) {
-  if (auto m = dyn_cast<MemRefType>(t))
-    return 3 + 2 * m.getRank();
-  return 1;
-}
-
 } // namespace
 
 void markDistinctArguments(ModuleOp module) {
@@ -107,7 +100,7 @@ void markDistinctArguments(ModuleOp module) {
     for (unsigned i = 0; i < n; ++i) {
       if (distinct[i])
         slots.push_back(slot + 1); // the aligned pointer
-      slot += loweredSlots(f.getArgumentTypes()[i]);
+      slot += loweredArgumentSlots(f.getArgumentTypes()[i]);
     }
     if (!slots.empty())
       f->setAttr(kDistinctSlotsAttr, DenseI64ArrayAttr::get(f.getContext(), slots));

@@ -128,13 +128,6 @@ MemRefType sliceableType(MemRefType t, int64_t dim) {
   return MemRefType::get(shape, t.getElementType(), layout, t.getMemorySpace());
 }
 
-/// Number of LLVM arguments a function argument of type `t` lowers to.
-int64_t loweredSlots(Type t) {
-  if (auto m = dyn_cast<MemRefType>(t))
-    return 3 + 2 * m.getRank();
-  return 1;
-}
-
 } // namespace
 
 void prepareThreadedOps(ModuleOp module) {
@@ -219,7 +212,7 @@ void prepareThreadedOps(ModuleOp module) {
     SmallVector<int64_t> firstSlot(f.getNumArguments());
     for (unsigned i = 0; i < f.getNumArguments(); ++i) {
       firstSlot[i] = slot;
-      slot += loweredSlots(argTypes[i]);
+      slot += loweredArgumentSlots(argTypes[i]);
     }
     for (int64_t i : outputsFirst)
       if (position[i] >= 0)

@@ -119,6 +119,14 @@ mlir::LogicalResult routeChunkCallsThroughHost(mlir::ModuleOp module);
 /// through the runtime's `run_workgroups`, or all on the calling thread without a runtime.
 mlir::LLVM::LLVMFuncOp getOrBuildRunWorkgroups(mlir::ModuleOp module);
 
+/// The LLVM arguments a function argument of type `t` lowers to: a memref's descriptor
+/// (allocated and aligned pointers, offset, sizes, strides), else one.
+inline int64_t loweredArgumentSlots(mlir::Type t) {
+  if (auto m = llvm::dyn_cast<mlir::MemRefType>(t))
+    return 3 + 2 * m.getRank();
+  return 1;
+}
+
 /// On buffers, before the lowering to LLVM: each outlined op with a parallel loop its outputs
 /// are indexed by (and no `linalg.index` reads) takes argument types that a slice along that
 /// loop can be passed as, and records its split (ThreadedOps.cpp).
