@@ -1,6 +1,7 @@
 //===- HALTest.cpp - CPU driver: loading code from memory, dispatching ----===//
 #include "CPUDeviceFixture.h"
 #include "kiln/rt/cpu/CPUDevice.h"
+#include "kiln/rt/cpu/TemporaryPool.h"
 #include "kiln/rt/hal/HAL.h"
 
 #include <gtest/gtest.h>
@@ -142,6 +143,27 @@ TEST_F(CPUDeviceTest, CodeTakesTemporariesFromTheDevice) {
   ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
   EXPECT_EQ(result[1], int64_t(1) << 20);
   EXPECT_EQ(result[0], first) << "the freed block was not kept for the next call";
+}
+
+// The device reports the end of each dispatch to its pool: after a window of small calls the
+// block a large call took goes back to the system (TemporaryPool::endOfCall).
+TEST_F(CPUDeviceTest, TemporariesOfALargeCallAreGivenBack) {
+  std::unique_ptr<hal::Executable> exe;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
+  int index = exe->find("borrow");
+  ASSERT_GE(index, 0);
+  auto out = buffer(16);
+  hal::BufferBinding bindings[] = {{out.get()}};
+  int64_t bytes[] = {64 << 20};
+  hal::DispatchParams params;
+  params.buffers = {bindings, 1};
+  params.scalars = {bytes, 1};
+  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  EXPECT_GE(device->info().temporaryBytes, uint64_t(64) << 20);
+  bytes[0] = 1 << 20;
+  for (unsigned call = 0; call < 2 * cpu::TemporaryPool::kTrimWindow; ++call)
+    ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  EXPECT_LT(device->info().temporaryBytes, uint64_t(8) << 20);
 }
 
 TEST_F(CPUDeviceTest, ScalarsReachTheKernel) {
