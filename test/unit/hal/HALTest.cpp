@@ -121,26 +121,41 @@ TEST_F(CPUDeviceTest, CodeRunsWorkgroupsThroughTheHost) {
     ASSERT_EQ(marks[i], 4) << "workgroup " << i;
 }
 
+/// The test blob's `borrow` kernel (Inputs/TestKernels.c): takes a block of the given bytes
+/// from the device's alloc service and writes its address and the sum of the 1.0f it filled
+/// it with (-1: no service, -2: no block) into its output.
+struct Borrow {
+  std::unique_ptr<hal::Executable> exe;
+  int index = -1;
+  std::unique_ptr<hal::Buffer> out;
+
+  /// Runs it once; the result, or null when the dispatch failed.
+  const int64_t *run(hal::Device &device, int64_t bytes) {
+    hal::BufferBinding bindings[] = {{out.get()}};
+    int64_t scalars[] = {bytes};
+    hal::DispatchParams params;
+    params.buffers = {bindings, 1};
+    params.scalars = {scalars, 1};
+    if (!device.dispatch(*exe, uint32_t(index), params))
+      return nullptr;
+    return static_cast<const int64_t *>(out->hostPointer());
+  }
+};
+
 // The code's temporaries come from the device (kiln_cpu_host_v2.alloc / free): a block of the
 // size asked for, 64-byte aligned, and the same block again on the next call instead of memory
 // given back to the system and faulted in anew.
 TEST_F(CPUDeviceTest, CodeTakesTemporariesFromTheDevice) {
-  std::unique_ptr<hal::Executable> exe;
-  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
-  int index = exe->find("borrow");
-  ASSERT_GE(index, 0);
-  auto out = buffer(16);
-  hal::BufferBinding bindings[] = {{out.get()}};
-  int64_t bytes[] = {4 << 20};
-  hal::DispatchParams params;
-  params.buffers = {bindings, 1};
-  params.scalars = {bytes, 1};
-  const int64_t *result = static_cast<const int64_t *>(out->hostPointer());
-  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  Borrow borrow;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", borrow.exe));
+  ASSERT_GE(borrow.index = borrow.exe->find("borrow"), 0);
+  borrow.out = buffer(16);
+  const int64_t *result = borrow.run(*device, 4 << 20);
+  ASSERT_NE(result, nullptr);
   ASSERT_EQ(result[1], int64_t(1) << 20) << "-1: no alloc service; -2: no block";
   int64_t first = result[0];
   EXPECT_EQ(first % 64, 0);
-  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  ASSERT_NE(borrow.run(*device, 4 << 20), nullptr);
   EXPECT_EQ(result[1], int64_t(1) << 20);
   EXPECT_EQ(result[0], first) << "the freed block was not kept for the next call";
 }
@@ -148,21 +163,14 @@ TEST_F(CPUDeviceTest, CodeTakesTemporariesFromTheDevice) {
 // The device reports the end of each dispatch to its pool: after a window of small calls the
 // block a large call took goes back to the system (TemporaryPool::endOfCall).
 TEST_F(CPUDeviceTest, TemporariesOfALargeCallAreGivenBack) {
-  std::unique_ptr<hal::Executable> exe;
-  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", exe));
-  int index = exe->find("borrow");
-  ASSERT_GE(index, 0);
-  auto out = buffer(16);
-  hal::BufferBinding bindings[] = {{out.get()}};
-  int64_t bytes[] = {64 << 20};
-  hal::DispatchParams params;
-  params.buffers = {bindings, 1};
-  params.scalars = {bytes, 1};
-  ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+  Borrow borrow;
+  ASSERT_TRUE(device->loadExecutable(blob.data(), blob.size(), "test.kc", borrow.exe));
+  ASSERT_GE(borrow.index = borrow.exe->find("borrow"), 0);
+  borrow.out = buffer(16);
+  ASSERT_NE(borrow.run(*device, 64 << 20), nullptr);
   EXPECT_GE(device->info().temporaryBytes, uint64_t(64) << 20);
-  bytes[0] = 1 << 20;
   for (unsigned call = 0; call < 2 * cpu::TemporaryPool::kTrimWindow; ++call)
-    ASSERT_TRUE(device->dispatch(*exe, uint32_t(index), params));
+    ASSERT_NE(borrow.run(*device, 1 << 20), nullptr);
   EXPECT_LT(device->info().temporaryBytes, uint64_t(8) << 20);
 }
 
