@@ -149,18 +149,24 @@ constexpr int64_t kCacheLineBytes = 64;
 /// What the schedules need to know about the target's vectors.
 struct VectorTarget {
   unsigned bits = 256;
+  /// Weight panels are transposed in 8 x 8 blocks with the AVX2 recipe (any CPU with AVX,
+  /// 512-bit schedules included), else in blocks of one vector's lanes, element-wise.
   bool avx2Transposes = false;
 };
 
 /// Tile sizes of a matmul dispatch.
 struct MatmulTiles {
   int64_t lanes, regM, regN, tileM, tileN;
+  /// Width of the blocks a transposed weight panel is packed in: 8 where the AVX2 recipe
+  /// transposes them (VectorTarget::avx2Transposes), else `lanes`.
+  int64_t packLanes;
   /// The workgroup packs and computes its columns one register block wide at a time
   /// (matmulGroupedTiling).
   bool columnGroups = false;
 };
 
-static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits) {
+static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, const VectorTarget &target) {
+  unsigned vectorBits = target.bits;
   // Register block (f32 lanes per register: 16 with AVX-512, 8 with AVX2). AVX-512 has 32
   // registers: 8 rows x 2 registers = 16 accumulators. AVX2 has 16: 4 rows x 2 registers, or
   // 6 rows where the tile allows (below). (A 4 x 24 block would have 12 accumulators too, but
@@ -206,7 +212,8 @@ static MatmulTiles pickMatmulTiles(const MatmulDispatch &d, unsigned vectorBits)
   bool columnGroups = d.transpose && !isa<linalg::CopyOp>(d.transpose) && d.n % tileN == 0 &&
                       tileN % regN == 0 && tileN > regN && regN * 4 % kCacheLineBytes == 0 &&
                       d.m % tileM == 0;
-  return {lanes, regM, regN, tileM, tileN, columnGroups};
+  int64_t packLanes = target.avx2Transposes ? 8 : lanes;
+  return {lanes, regM, regN, tileM, tileN, packLanes, columnGroups};
 }
 
 /// Appends `sfx` to every SSA name but %f and to every matched attribute of a schedule body, so
@@ -258,7 +265,7 @@ static std::string peelLastRowBlock() {
 /// groups' row blocks instead, with the last block peeled, the vectorizer's clean-ups dropped
 /// the other blocks' loop: wrong results.)
 static std::string matmulGroupedTiling(const MatmulDispatch &d, const MatmulTiles &t) {
-  int64_t lanes = t.lanes, regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
+  int64_t regM = t.regM, regN = t.regN, tileM = t.tileM, tileN = t.tileN;
   std::string s;
   llvm::raw_string_ostream os(s);
   const char *pair = " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, "
@@ -288,9 +295,9 @@ static std::string matmulGroupedTiling(const MatmulDispatch &d, const MatmulTile
      << "  %trg, %lg3 = transform.structured.fuse_into_containing_op %tr0 into %lg" << pair
      << "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %trg tile_sizes [8, "
      << regN << "] interchange = [1, 0]" << triple;
-  if (regN > lanes)
+  if (regN > t.packLanes)
     os << "  %tr2, %trl2, %trl3 = transform.structured.tile_using_for %tr1 tile_sizes [8, "
-       << lanes << "]" << triple;
+       << t.packLanes << "]" << triple;
   // Register blocks down the group's rows; a last block that does not divide them is peeled
   // and canonicalized to static shapes (as in matmulTiling).
   os << "  %t1, %lm = transform.structured.tile_using_for %tg tile_sizes [" << regM << ", 0]"
@@ -318,7 +325,9 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
   // Ragged edges inside a workgroup (dynamic-width tiles, or a static tile that the register
   // block or the panel block does not divide) peel the block loops.
   bool raggedBlocks = d.n % tileN != 0 || tileN % regN != 0;
-  bool raggedPanel = d.n % tileN != 0 || tileN % lanes != 0;
+  bool transposed = d.transpose && !isa<linalg::CopyOp>(d.transpose);
+  int64_t packLanes = transposed ? t.packLanes : lanes;
+  bool raggedPanel = d.n % tileN != 0 || tileN % packLanes != 0;
   std::string s;
   llvm::raw_string_ostream os(s);
   os << matchAttr("%root", kRootAttr) << matchAttr("%mm", kMatmulAttr);
@@ -348,19 +357,18 @@ static std::string matmulTiling(const MatmulDispatch &d, const MatmulTiles &t) {
     // the panel (16 rows of f32 with AVX2: two 8 x 8 blocks side by side): with one 8 x 8 block
     // per step, each line was written in two halves a whole K sweep apart, and fetched from L2
     // twice.
-    bool transposed = !isa<linalg::CopyOp>(d.transpose);
-    int64_t packRows = std::max<int64_t>(lanes, kCacheLineBytes / 4);
-    bool lineRows = transposed && !raggedPanel && packRows > lanes && tileN % packRows == 0;
+    int64_t packRows = std::max<int64_t>(packLanes, kCacheLineBytes / 4);
+    bool lineRows = transposed && !raggedPanel && packRows > packLanes && tileN % packRows == 0;
     os << matchAttr("%tr", kTransposeAttr)
        << "  %tr0, %wg3 = transform.structured.fuse_into_containing_op %tr into " << wg
        << " : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)\n"
           "  %tr1, %trl0, %trl1 = transform.structured.tile_using_for %tr0 tile_sizes [8, "
-       << (lineRows ? packRows : lanes) << "]" << (transposed ? " interchange = [1, 0]" : "")
+       << (lineRows ? packRows : packLanes) << "]" << (transposed ? " interchange = [1, 0]" : "")
        << " : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
           "!transform.any_op)\n";
     if (lineRows)
       os << "  %tr2, %trl2, %trl3 = transform.structured.tile_using_for %tr1 tile_sizes [8, "
-         << lanes << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
+         << packLanes << "] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, "
             "!transform.any_op)\n";
     if (raggedPanel)
       os << "  %trlf = transform.cast " << (transposed ? "%trl0" : "%trl1")
@@ -591,7 +599,7 @@ static FailureOr<VectorTarget> vectorTarget(ModuleOp module, const CPUTargetOpti
   target.bits = options.scheduleVectorBits ? options.scheduleVectorBits
                 : hasCPUFeature(cpu, "avx512f") ? 512u
                                                  : 256u;
-  target.avx2Transposes = target.bits == 256 && hasCPUFeature(cpu, "avx");
+  target.avx2Transposes = hasCPUFeature(cpu, "avx");
   return target;
 }
 
@@ -731,7 +739,7 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
     }
     UnitAttr unit = UnitAttr::get(func.getContext());
     SmallVector<std::pair<MatmulDispatch, MatmulTiles>> parts;
-    MatmulTiles tiles = pickMatmulTiles(*mm, bits);
+    MatmulTiles tiles = pickMatmulTiles(*mm, *target);
     if (mm->n > tiles.tileN && mm->n % tiles.tileN != 0) {
       // Ragged N (GPT-2's lm head, N = 50257): the divisible part and the edge become two
       // static parts with their own workgroups.
@@ -740,7 +748,7 @@ LogicalResult scheduleDispatches(ModuleOp module, const CPUTargetOptions &option
       if (succeeded(split)) {
         func->setAttr(kIndependentSegmentsAttr, unit);
         for (MatmulDispatch &part : *split)
-          parts.push_back({part, pickMatmulTiles(part, bits)});
+          parts.push_back({part, pickMatmulTiles(part, *target)});
       }
     }
     if (parts.empty())
