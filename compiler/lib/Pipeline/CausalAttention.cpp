@@ -20,7 +20,8 @@
 //  2. boundTriangularLoops (buffers, outlined ops): a generic whose yield has that form is
 //     lowered to loops here with its key loop stopped at i + shift + 1 (the select dropped:
 //     within the bound it always takes `value`). This step is exact on its own: skipping an
-//     iteration is leaving the output as it was.
+//     iteration is leaving the output as it was. The two contractions (S and P) then let a
+//     block of queries share each key row they read (shareKeyRows).
 //
 // ThreadedOps never splits along a loop that `linalg.index` reads, so the query and key loops
 // stay whole in every slice and the triangle stays intact.
@@ -30,14 +31,19 @@
 
 #include "kiln/Dispatch/Dispatch.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
 
 using namespace mlir;
 
@@ -49,6 +55,8 @@ namespace {
 struct ScoreLoops {
   linalg::GenericOp op;
   unsigned query, key;
+  /// The score-shaped operand those loops index ([b, h..., i, j]).
+  Value scores;
 };
 
 std::optional<ScoreLoops> scoreLoopsOf(linalg::GenericOp op, OpOperand &operand) {
@@ -60,7 +68,7 @@ std::optional<ScoreLoops> scoreLoopsOf(linalg::GenericOp op, OpOperand &operand)
   auto k = dyn_cast<AffineDimExpr>(map.getResult(n - 1));
   if (!q || !k || op.getIteratorTypesArray()[q.getPosition()] != utils::IteratorType::parallel)
     return std::nullopt;
-  return ScoreLoops{op, q.getPosition(), k.getPosition()};
+  return ScoreLoops{op, q.getPosition(), k.getPosition(), operand.get()};
 }
 
 bool isDefinedOutside(Value v, Operation *op) {
@@ -226,6 +234,220 @@ std::optional<TriangularOp> matchTriangular(linalg::GenericOp op) {
                       static_cast<unsigned>(j.getDim()), sum.getRhs()};
 }
 
+/// With a run-time position p (keys read from a cache), LowerAttention also marks the key
+/// bound L = p + S (S queries) in each generic of the chain: `select(cmpi ult (index key), L),
+/// x, y)`. Within the triangle, key <= query + p < S + p = L, so once the generic yields
+/// within the triangle only, such a select always takes x; it is dropped (it kept the
+/// contraction P from fusing its multiply and add, and cost the softmax passes a compare and
+/// a blend per key). L is recognised as `addi(shift, size)` of the causal test's own shift
+/// and a size equal to the query loop's (ValueBoundsConstraintSet); anything else stays.
+void dropImpliedKeyBound(ScoreLoops loops, Value shift) {
+  if (!shift)
+    return;
+  Block *body = loops.op.getBody();
+  unsigned rank = cast<ShapedType>(loops.scores.getType()).getRank();
+  auto isQueryCount = [&](Value size) {
+    FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(
+        ValueBoundsConstraintSet::Variable(size),
+        ValueBoundsConstraintSet::Variable(loops.scores, rank - 2));
+    return succeeded(equal) && *equal;
+  };
+  SmallVector<arith::SelectOp> implied;
+  body->walk([&](arith::SelectOp select) {
+    auto cmp = select.getCondition().getDefiningOp<arith::CmpIOp>();
+    if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::ult)
+      return;
+    auto j = cmp.getLhs().getDefiningOp<linalg::IndexOp>();
+    auto bound = cmp.getRhs().getDefiningOp<arith::AddIOp>();
+    if (!j || j.getDim() != loops.key || !bound || !isDefinedOutside(bound, loops.op))
+      return;
+    if ((bound.getLhs() == shift && isQueryCount(bound.getRhs())) ||
+        (bound.getRhs() == shift && isQueryCount(bound.getLhs())))
+      implied.push_back(select);
+  });
+  for (arith::SelectOp select : implied) {
+    Operation *cmp = select.getCondition().getDefiningOp();
+    select.replaceAllUsesWith(select.getTrueValue());
+    select.erase();
+    if (cmp->use_empty())
+      cmp->erase();
+  }
+}
+
+/// The loop nested alone in `loop`'s body (besides its terminator and ops that compute index
+/// values for it), or null.
+scf::ForOp onlyNestedLoop(scf::ForOp loop) {
+  scf::ForOp nested;
+  for (Operation &op : loop.getBody()->without_terminator()) {
+    if (auto f = dyn_cast<scf::ForOp>(op)) {
+      if (nested)
+        return nullptr;
+      nested = f;
+    } else if (!isa<arith::AddIOp, arith::MinSIOp, arith::ConstantOp>(op)) {
+      return nullptr;
+    }
+  }
+  return nested;
+}
+
+/// A loop that reads and writes one element of a buffer at indices it does not change (a
+/// reduction into memory: `x = load B[idx]; ...; store f(x), B[idx]`, nothing else touching B)
+/// carries that element as an iter_arg instead: loaded before the loop, stored after it. LLVM
+/// finds this itself for one such loop, but not once several are fused (shareKeyRows).
+/// Returns the loop that replaces `loop`, or `loop` unchanged.
+scf::ForOp carryAccumulator(RewriterBase &rewriter, scf::ForOp loop) {
+  if (!loop.getInitArgs().empty())
+    return loop;
+  SmallVector<memref::LoadOp> loads;
+  SmallVector<memref::StoreOp> stores;
+  bool other = false;
+  loop.getBody()->walk([&](Operation *op) {
+    if (auto l = dyn_cast<memref::LoadOp>(op))
+      loads.push_back(l);
+    else if (auto st = dyn_cast<memref::StoreOp>(op))
+      stores.push_back(st);
+    else if (!isMemoryEffectFree(op) && !isa<scf::YieldOp>(op))
+      other = true;
+  });
+  if (other || stores.size() != 1)
+    return loop;
+  memref::StoreOp store = stores.front();
+  if (store->getBlock() != loop.getBody() || store->getNextNode() != loop.getBody()->getTerminator())
+    return loop;
+  memref::LoadOp acc;
+  for (memref::LoadOp l : loads)
+    if (l.getMemRef() == store.getMemRef()) {
+      if (acc || !llvm::equal(l.getIndices(), store.getIndices()) ||
+          l->getBlock() != loop.getBody())
+        return loop;
+      acc = l;
+    }
+  if (!acc || !llvm::all_of(store.getIndices(), [&](Value v) {
+        return isDefinedOutside(v, loop);
+      }))
+    return loop;
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  Value init = rewriter.create<memref::LoadOp>(loc, store.getMemRef(), store.getIndices());
+  auto carried = rewriter.create<scf::ForOp>(loc, loop.getLowerBound(), loop.getUpperBound(),
+                                             loop.getStep(), ValueRange{init});
+  IRMapping map;
+  map.map(loop.getInductionVar(), carried.getInductionVar());
+  map.map(acc.getResult(), carried.getRegionIterArgs()[0]);
+  rewriter.setInsertionPointToStart(carried.getBody());
+  for (Operation &op : loop.getBody()->without_terminator())
+    if (&op != acc.getOperation() && &op != store.getOperation())
+      rewriter.clone(op, map);
+  rewriter.create<scf::YieldOp>(loc, map.lookup(store.getValueToStore()));
+  rewriter.setInsertionPointAfter(carried);
+  rewriter.create<memref::StoreOp>(loc, carried.getResult(0), store.getMemRef(),
+                                   store.getIndices());
+  rewriter.eraseOp(loop);
+  return carried;
+}
+
+/// Contractions over the triangle (S = QK^T and P = EV, loops b, h..., i, j, d: the key loop j
+/// right inside the query loop i, one loop over d inside it)
+/// read one key row (of K or V) per (query, key) and use it once: every query re-reads its
+/// keys from L2, and the loops ran at L2's bandwidth. Here `rows` queries at a time share each
+/// key row: the query loop steps by `rows`, and for each key below the first query's bound the
+/// `rows` innermost loops (one per query, each reading the same key row) are fused into one;
+/// the few keys only the later queries see follow, one query at a time, and the last queries
+/// (count % rows) keep the loops as they were. Every (query, key, d) iteration runs once, as
+/// before, and each writes only its own query's outputs, so the order does not matter.
+void shareKeyRows(RewriterBase &rewriter, scf::ForOp queries, scf::ForOp keys, Value limit) {
+  scf::ForOp inner = onlyNestedLoop(keys);
+  if (!inner || onlyNestedLoop(inner) || !queries.getInitArgs().empty() ||
+      !keys.getInitArgs().empty() || !inner.getInitArgs().empty() ||
+      keys.getBody()->getOperations().size() != 2 ||
+      !matchPattern(queries.getStep(), m_One()) || !matchPattern(keys.getStep(), m_One()) ||
+      !isDefinedOutside(keys.getLowerBound(), queries) ||
+      !isDefinedOutside(inner.getLowerBound(), queries) ||
+      !isDefinedOutside(inner.getUpperBound(), queries) ||
+      !isDefinedOutside(inner.getStep(), queries))
+    return;
+  auto bound = keys.getUpperBound().getDefiningOp<arith::MinSIOp>();
+  if (!bound || !isDefinedOutside(bound.getLhs(), queries))
+    return;
+  Value keyCount = bound.getLhs();
+  // A reduction over d (S) keeps one scalar accumulator per query: 4 queries share each key
+  // row. A row of outputs (P) is updated in memory for each key: 2 queries, whose rows of
+  // accumulators still fit the 16 AVX2 registers (4 were slower).
+  inner = carryAccumulator(rewriter, inner);
+  int64_t rows = inner.getInitArgs().empty() ? 2 : 4;
+  Location loc = queries.getLoc();
+  rewriter.setInsertionPoint(queries);
+  Value lb = queries.getLowerBound(), ub = queries.getUpperBound();
+  Value step = rewriter.create<arith::ConstantIndexOp>(loc, rows);
+  Value count = rewriter.create<arith::SubIOp>(loc, ub, lb);
+  Value blocked = rewriter.create<arith::SubIOp>(
+      loc, ub, rewriter.create<arith::RemSIOp>(loc, count, step));
+  auto blocks = rewriter.create<scf::ForOp>(loc, lb, blocked, step);
+  rewriter.setInsertionPointToStart(blocks.getBody());
+  Value first = blocks.getInductionVar();
+  // The key bound of query `first + r`: min(keys, first + r + limit).
+  auto keyEnd = [&](int64_t r) -> Value {
+    Value q = r == 0 ? first
+                     : rewriter.create<arith::AddIOp>(
+                           loc, first, rewriter.create<arith::ConstantIndexOp>(loc, r));
+    return rewriter.create<arith::MinSIOp>(
+        loc, keyCount, rewriter.create<arith::AddIOp>(loc, q, limit));
+  };
+  auto queryAt = [&](int64_t r) -> Value {
+    return r == 0 ? first
+                  : rewriter.create<arith::AddIOp>(
+                        loc, first, rewriter.create<arith::ConstantIndexOp>(loc, r));
+  };
+  Value shared = keyEnd(0);
+  SmallVector<Value> queryIvs;
+  for (int64_t r = 0; r < rows; ++r)
+    queryIvs.push_back(queryAt(r));
+  // Keys every query of the block sees: one fused innermost loop.
+  auto common = rewriter.create<scf::ForOp>(loc, keys.getLowerBound(), shared, keys.getStep());
+  rewriter.setInsertionPointToStart(common.getBody());
+  // The innermost loop with what surrounds it in the key loop's body (a carried
+  // accumulator's load and store).
+  auto cloneBody = [&](scf::ForOp into, Value query) -> scf::ForOp {
+    IRMapping map;
+    map.map(queries.getInductionVar(), query);
+    map.map(keys.getInductionVar(), into.getInductionVar());
+    scf::ForOp copy;
+    for (Operation &op : keys.getBody()->without_terminator()) {
+      Operation *c = rewriter.clone(op, map);
+      if (&op == inner.getOperation())
+        copy = cast<scf::ForOp>(c);
+    }
+    return copy;
+  };
+  scf::ForOp fused;
+  for (int64_t r = 0; r < rows; ++r) {
+    scf::ForOp copy = cloneBody(common, queryIvs[r]);
+    if (fused) {
+      // The copy's accumulator load goes before the fused loop, the stores of the fused
+      // loop's results after the copy (the two loops become one after the copy).
+      if (Operation *load = copy.getInitArgs().empty() ? nullptr
+                                                        : copy.getInitArgs()[0].getDefiningOp())
+        rewriter.moveOpBefore(load, fused);
+      for (Operation *user : llvm::to_vector(fused->getUsers()))
+        rewriter.moveOpBefore(user, common.getBody()->getTerminator());
+      fused = fuseIndependentSiblingForLoops(fused, copy, rewriter);
+    } else {
+      fused = copy;
+    }
+    rewriter.setInsertionPoint(common.getBody()->getTerminator());
+  }
+  // Keys only the later queries see.
+  rewriter.setInsertionPointAfter(common);
+  for (int64_t r = 1; r < rows; ++r) {
+    auto tail = rewriter.create<scf::ForOp>(loc, shared, keyEnd(r), keys.getStep());
+    rewriter.setInsertionPointToStart(tail.getBody());
+    cloneBody(tail, queryIvs[r]);
+    rewriter.setInsertionPointAfter(tail);
+  }
+  // The last queries as before.
+  rewriter.modifyOpInPlace(queries, [&] { queries.getLowerBoundMutable().assign(blocked); });
+}
+
 } // namespace
 
 unsigned restrictCausalAttention(func::FuncOp function) {
@@ -251,8 +473,10 @@ unsigned restrictCausalAttention(func::FuncOp function) {
     Location loc = logits.getLoc();
     Value one = b.create<arith::ConstantIndexOp>(loc, 1);
     Value limit = *shift ? b.create<arith::AddIOp>(loc, *shift, one).getResult() : one;
-    for (ScoreLoops loops : *chain)
+    for (ScoreLoops loops : *chain) {
       yieldWithinTriangle(loops, limit);
+      dropImpliedKeyBound(loops, *shift);
+    }
     ++restricted;
   }
   return restricted;
@@ -282,6 +506,15 @@ unsigned boundTriangularLoops(ModuleOp module) {
       continue;
     }
     rewriter.eraseOp(op);
+    // Loads and stores index the loops' variables through identity affine.apply ops, one
+    // per access: use the variables themselves, so that equal indices are equal values.
+    SmallVector<affine::AffineApplyOp> applies;
+    (*loops)[0]->walk([&](affine::AffineApplyOp apply) {
+      if (apply.getAffineMap().isIdentity() && apply.getMapOperands().size() == 1)
+        applies.push_back(apply);
+    });
+    for (affine::AffineApplyOp apply : applies)
+      rewriter.replaceOp(apply, apply.getMapOperands()[0]);
     auto outer = cast<scf::ForOp>((*loops)[t.query]);
     auto inner = cast<scf::ForOp>((*loops)[t.key]);
     rewriter.setInsertionPoint(inner);
@@ -310,6 +543,8 @@ unsigned boundTriangularLoops(ModuleOp module) {
           rewriter.eraseOp(sum);
       }
     }
+    if (t.key == t.query + 1)
+      shareKeyRows(rewriter, outer, inner, t.limit);
     ++bounded;
   }
   return bounded;

@@ -74,6 +74,9 @@ struct TestRestrictCausalAttentionPass
   StringRef getDescription() const override {
     return "Test only: causal attention's generics restricted to the causal triangle";
   }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    cpu::registerCPUTargetDialects(registry); // value bounds of the key bound's sizes
+  }
   void runOnOperation() override {
     for (func::FuncOp f : getOperation().getOps<func::FuncOp>())
       restrictCausalAttention(f);
