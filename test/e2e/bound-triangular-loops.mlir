@@ -97,8 +97,9 @@ func.func private @scores(%q: memref<?x?x2x8xf32>, %k: memref<?x?x2x8xf32>, %o: 
 
 // -----
 
-// P = EV (loops b, h, i, j, d, an output row per query): two queries share each value row;
-// their rows of accumulators are updated in memory, one fused d loop.
+// P = EV (loops b, h, i, j, d, an output row per query) with a d that is not a multiple of 16:
+// two queries share each value row; their rows of accumulators are updated in memory, one
+// fused d loop.
 #e = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
 #v = affine_map<(b, h, i, j, d) -> (b, j, h, d)>
 #o = affine_map<(b, h, i, j, d) -> (b, i, h, d)>
@@ -129,6 +130,59 @@ func.func private @pv(%e: memref<?x2x?x?xf32>, %v: memref<?x?x2x8xf32>, %o: memr
 // CHECK: memref.store %{{.*}}, %[[O]][%{{.*}}, %[[I]], %{{.*}}, %[[D]]]
 // CHECK: memref.load %[[V]][%{{.*}}, %[[J]], %{{.*}}, %[[D]]]
 // CHECK: memref.store %{{.*}}, %[[O]][%{{.*}}, %[[I1]], %{{.*}}, %[[D]]]
+// CHECK: scf.for %{{.*}} = %[[BLOCKED]] to
+// CHECK: return
+
+// -----
+
+// P = EV with d a multiple of 16: four queries share each value row, their output rows carried
+// through the keys in vector registers, 16 columns (two vectors of 8) at a time.
+#e = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#v = affine_map<(b, h, i, j, d) -> (b, j, h, d)>
+#o = affine_map<(b, h, i, j, d) -> (b, i, h, d)>
+func.func private @pv_rows(%e: memref<?x2x?x?xf32>, %v: memref<?x?x2x32xf32>, %o: memref<?x?x2x32xf32>, %limit: index) attributes {kiln_outlined_op} {
+  linalg.generic {indexing_maps = [#e, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]} ins(%e, %v : memref<?x2x?x?xf32>, memref<?x?x2x32xf32>) outs(%o : memref<?x?x2x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %out, %m : f32
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %end = arith.addi %i, %limit : index
+    %inside = arith.cmpi ult, %j, %end : index
+    %r = arith.select %inside, %s, %out : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+// CHECK-LABEL: func.func private @pv_rows(
+// CHECK-SAME: %[[E:[^:]*]]: memref<?x2x?x?xf32>, %[[V:[^:]*]]: memref<?x?x2x32xf32>, %[[O:[^:]*]]: memref<?x?x2x32xf32>, %[[LIMIT:.*]]: index)
+// CHECK: %[[KEYS:.*]] = memref.dim %[[E]], %c3
+// CHECK: scf.for %[[B:[^ ]*]] =
+// CHECK: scf.for %[[H:[^ ]*]] =
+// CHECK: %[[REM:.*]] = arith.remsi %{{.*}}, %[[C4:.*]] : index
+// CHECK: %[[BLOCKED:.*]] = arith.subi %{{.*}}, %[[REM]] : index
+// CHECK: scf.for %[[I:[^ ]*]] = %{{.*}} to %[[BLOCKED]] step %[[C4]] {
+// CHECK: %[[END0:.*]] = arith.addi %[[I]], %[[LIMIT]] : index
+// CHECK: %[[SHARED:.*]] = arith.minsi %[[KEYS]], %[[END0]] : index
+// CHECK: %[[I3:.*]] = arith.addi %[[I]], %c3
+// CHECK: scf.for %[[D:[^ ]*]] = %{{.*}} to %c32{{.*}} step %c16
+// CHECK: %[[D8:.*]] = arith.addi %[[D]], %c8
+// CHECK: %[[A0:.*]] = vector.load %[[O]][%[[B]], %[[I]], %[[H]], %[[D]]] : memref<?x?x2x32xf32>, vector<8xf32>
+// CHECK-COUNT-7: vector.load %[[O]]
+// CHECK: %[[ROWS:.*]]:8 = scf.for %[[J:[^ ]*]] = %{{.*}} to %[[SHARED]] step %{{.*}} iter_args(%[[ACC0:[^ ]*]] = %[[A0]],
+// CHECK: %[[V0:.*]] = vector.load %[[V]][%[[B]], %[[J]], %[[H]], %[[D]]]
+// CHECK: %[[V1:.*]] = vector.load %[[V]][%[[B]], %[[J]], %[[H]], %[[D8]]]
+// CHECK: %[[W0:.*]] = memref.load %[[E]][%[[B]], %[[H]], %[[I]], %[[J]]]
+// CHECK: %[[S0:.*]] = vector.broadcast %[[W0]] : f32 to vector<8xf32>
+// CHECK: vector.fma %[[S0]], %[[V0]], %[[ACC0]] : vector<8xf32>
+// CHECK: vector.fma %[[S0]], %[[V1]],
+// CHECK-COUNT-3: vector.broadcast
+// CHECK: scf.yield
+// CHECK: vector.store %[[ROWS]]#0, %[[O]][%[[B]], %[[I]], %[[H]], %[[D]]]
+// CHECK-COUNT-7: vector.store
+// The keys past the first query's bound, one query at a time, plain loops:
+// CHECK: scf.for %{{.*}} = %[[SHARED]] to
+// CHECK-NOT: vector.
 // CHECK: scf.for %{{.*}} = %[[BLOCKED]] to
 // CHECK: return
 

@@ -40,6 +40,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -346,6 +347,125 @@ scf::ForOp carryAccumulator(RewriterBase &rewriter, scf::ForOp loop) {
   return carried;
 }
 
+/// The innermost loop of P = EV: `out[.., i, .., d] += e[.., i, j] * v[.., j, .., d]` over d,
+/// with d the last index of `out` and `v` (contiguous there) and absent from `e`'s.
+struct RowUpdate {
+  memref::LoadOp weight, row, acc;
+  memref::StoreOp store;
+  int64_t width;
+};
+
+/// Lanes of the vectors a RowUpdate is computed in (AVX2's f32), and vectors per d tile.
+constexpr int64_t kRowLanes = 8, kRowVectors = 2;
+
+std::optional<RowUpdate> matchRowUpdate(scf::ForOp inner, scf::ForOp queries,
+                                        scf::ForOp keys) {
+  std::optional<int64_t> lb = getConstantIntValue(inner.getLowerBound());
+  std::optional<int64_t> ub = getConstantIntValue(inner.getUpperBound());
+  if (!lb || !ub || *lb != 0 || *ub % (kRowLanes * kRowVectors) != 0 ||
+      !matchPattern(inner.getStep(), m_One()))
+    return std::nullopt;
+  Block *body = inner.getBody();
+  if (body->getOperations().size() != 7)
+    return std::nullopt;
+  auto store = dyn_cast<memref::StoreOp>(body->getTerminator()->getPrevNode());
+  auto add = store ? store.getValueToStore().getDefiningOp<arith::AddFOp>() : nullptr;
+  if (!add)
+    return std::nullopt;
+  auto acc = add.getLhs().getDefiningOp<memref::LoadOp>();
+  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  if (!acc || !mul)
+    return std::nullopt;
+  auto weight = mul.getLhs().getDefiningOp<memref::LoadOp>();
+  auto row = mul.getRhs().getDefiningOp<memref::LoadOp>();
+  if (!weight || !row)
+    return std::nullopt;
+  Value d = inner.getInductionVar(), i = queries.getInductionVar();
+  auto indexOk = [&](Value v) {
+    return v == d || v == i || v == keys.getInductionVar() || isDefinedOutside(v, queries) ||
+           (isa<BlockArgument>(v) &&
+            cast<BlockArgument>(v).getOwner()->getParentOp()->isAncestor(queries));
+  };
+  auto lastIsD = [&](memref::LoadOp l) {
+    auto type = cast<MemRefType>(l.getMemRef().getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    ValueRange idx = l.getIndices();
+    return !idx.empty() && idx.back() == d && !llvm::is_contained(idx.drop_back(), d) &&
+           succeeded(getStridesAndOffset(type, strides, offset)) && strides.back() == 1 &&
+           type.getElementType().isF32();
+  };
+  for (memref::LoadOp l : {weight, row, acc})
+    if (l->getBlock() != body || !llvm::all_of(l.getIndices(), indexOk))
+      return std::nullopt;
+  if (acc.getMemRef() != store.getMemRef() ||
+      !llvm::equal(acc.getIndices(), store.getIndices()) || !lastIsD(acc) || !lastIsD(row) ||
+      llvm::is_contained(weight.getIndices(), d) || llvm::is_contained(row.getIndices(), i) ||
+      llvm::is_contained(acc.getIndices(), keys.getInductionVar()))
+    return std::nullopt;
+  return RowUpdate{weight, row, acc, store, *ub};
+}
+
+/// The block's shared keys of a RowUpdate as vector code: for each tile of kRowVectors x
+/// kRowLanes columns of d, the block's output rows are carried in registers through the keys
+/// (rows x kRowVectors accumulators), each value row loaded once for all of them.
+void emitRowUpdates(RewriterBase &rewriter, Location loc, RowUpdate u,
+                    scf::ForOp queries, scf::ForOp keys, scf::ForOp inner,
+                    ArrayRef<Value> queryIvs, Value keyBegin, Value keyEnd) {
+  auto vecType = VectorType::get({kRowLanes}, rewriter.getF32Type());
+  int64_t tile = kRowLanes * kRowVectors, rows = queryIvs.size();
+  Value zero = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value width = rewriter.create<arith::ConstantIndexOp>(loc, u.width);
+  Value tileStep = rewriter.create<arith::ConstantIndexOp>(loc, tile);
+  auto tiles = rewriter.create<scf::ForOp>(loc, zero, width, tileStep);
+  rewriter.setInsertionPointToStart(tiles.getBody());
+  auto indices = [&](ValueRange idx, Value query, Value key, Value d) {
+    IRMapping map;
+    for (auto [from, to] : {std::pair(queries.getInductionVar(), query),
+                            {keys.getInductionVar(), key}, {inner.getInductionVar(), d}})
+      if (to)
+        map.map(from, to);
+    return llvm::map_to_vector(idx, [&](Value v) { return map.lookupOrDefault(v); });
+  };
+  SmallVector<Value> columns;
+  for (int64_t v = 0; v < kRowVectors; ++v)
+    columns.push_back(v == 0 ? tiles.getInductionVar()
+                             : rewriter.create<arith::AddIOp>(
+                                   loc, tiles.getInductionVar(),
+                                   rewriter.create<arith::ConstantIndexOp>(loc, v * kRowLanes)));
+  SmallVector<Value> init;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t v = 0; v < kRowVectors; ++v)
+      init.push_back(rewriter.create<vector::LoadOp>(
+          loc, vecType, u.acc.getMemRef(),
+          indices(u.acc.getIndices(), queryIvs[r], Value(), columns[v])));
+  auto keyLoop = rewriter.create<scf::ForOp>(
+      loc, keyBegin, keyEnd, keys.getStep(), init,
+      [&](OpBuilder &b, Location l, Value key, ValueRange accs) {
+        SmallVector<Value> valueRows;
+        for (int64_t v = 0; v < kRowVectors; ++v)
+          valueRows.push_back(b.create<vector::LoadOp>(
+              l, vecType, u.row.getMemRef(),
+              indices(u.row.getIndices(), Value(), key, columns[v])));
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value w = b.create<memref::LoadOp>(
+              l, u.weight.getMemRef(), indices(u.weight.getIndices(), queryIvs[r], key, Value()));
+          Value splat = b.create<vector::BroadcastOp>(l, vecType, w);
+          for (int64_t v = 0; v < kRowVectors; ++v)
+            next.push_back(b.create<vector::FMAOp>(l, splat, valueRows[v],
+                                                   accs[r * kRowVectors + v]));
+        }
+        b.create<scf::YieldOp>(l, next);
+      });
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t v = 0; v < kRowVectors; ++v)
+      rewriter.create<vector::StoreOp>(
+          loc, keyLoop.getResult(r * kRowVectors + v), u.store.getMemRef(),
+          indices(u.store.getIndices(), queryIvs[r], Value(), columns[v]));
+  rewriter.setInsertionPointAfter(tiles);
+}
+
 /// Contractions over the triangle (S = QK^T and P = EV, loops b, h..., i, j, d: the key loop j
 /// right inside the query loop i, one loop over d inside it)
 /// read one key row (of K or V) per (query, key) and use it once: every query re-reads its
@@ -371,10 +491,12 @@ void shareKeyRows(RewriterBase &rewriter, scf::ForOp queries, scf::ForOp keys, V
     return;
   Value keyCount = bound.getLhs();
   // A reduction over d (S) keeps one scalar accumulator per query: 4 queries share each key
-  // row. A row of outputs (P) is updated in memory for each key: 2 queries, whose rows of
-  // accumulators still fit the 16 AVX2 registers (4 were slower).
+  // row. Rows of outputs (P) are carried in vector registers through the keys, 16 columns of
+  // 4 queries at a time (8 accumulators), where d allows (emitRowUpdates); otherwise they
+  // are updated in memory for each key, 2 queries at a time (4 were slower).
   inner = carryAccumulator(rewriter, inner);
-  int64_t rows = inner.getInitArgs().empty() ? 2 : 4;
+  std::optional<RowUpdate> rowUpdate = matchRowUpdate(inner, queries, keys);
+  int64_t rows = rowUpdate || !inner.getInitArgs().empty() ? 4 : 2;
   Location loc = queries.getLoc();
   rewriter.setInsertionPoint(queries);
   Value lb = queries.getLowerBound(), ub = queries.getUpperBound();
@@ -402,9 +524,6 @@ void shareKeyRows(RewriterBase &rewriter, scf::ForOp queries, scf::ForOp keys, V
   SmallVector<Value> queryIvs;
   for (int64_t r = 0; r < rows; ++r)
     queryIvs.push_back(queryAt(r));
-  // Keys every query of the block sees: one fused innermost loop.
-  auto common = rewriter.create<scf::ForOp>(loc, keys.getLowerBound(), shared, keys.getStep());
-  rewriter.setInsertionPointToStart(common.getBody());
   // The innermost loop with what surrounds it in the key loop's body (a carried
   // accumulator's load and store).
   auto cloneBody = [&](scf::ForOp into, Value query) -> scf::ForOp {
@@ -419,25 +538,36 @@ void shareKeyRows(RewriterBase &rewriter, scf::ForOp queries, scf::ForOp keys, V
     }
     return copy;
   };
-  scf::ForOp fused;
-  for (int64_t r = 0; r < rows; ++r) {
-    scf::ForOp copy = cloneBody(common, queryIvs[r]);
-    if (fused) {
-      // The copy's accumulator load goes before the fused loop, the stores of the fused
-      // loop's results after the copy (the two loops become one after the copy).
-      if (Operation *load = copy.getInitArgs().empty() ? nullptr
-                                                        : copy.getInitArgs()[0].getDefiningOp())
-        rewriter.moveOpBefore(load, fused);
-      for (Operation *user : llvm::to_vector(fused->getUsers()))
-        rewriter.moveOpBefore(user, common.getBody()->getTerminator());
-      fused = fuseIndependentSiblingForLoops(fused, copy, rewriter);
-    } else {
-      fused = copy;
+  // Keys every query of the block sees: rows of P carried in vector registers, or one fused
+  // innermost loop.
+  if (rowUpdate) {
+    emitRowUpdates(rewriter, loc, *rowUpdate, queries, keys, inner, queryIvs,
+                   keys.getLowerBound(), shared);
+  } else {
+    auto common =
+        rewriter.create<scf::ForOp>(loc, keys.getLowerBound(), shared, keys.getStep());
+    rewriter.setInsertionPointToStart(common.getBody());
+    scf::ForOp fused;
+    for (int64_t r = 0; r < rows; ++r) {
+      scf::ForOp copy = cloneBody(common, queryIvs[r]);
+      if (fused) {
+        // The copy's accumulator load goes before the fused loop, the stores of the fused
+        // loop's results after the copy (the two loops become one after the copy).
+        if (Operation *load = copy.getInitArgs().empty()
+                                  ? nullptr
+                                  : copy.getInitArgs()[0].getDefiningOp())
+          rewriter.moveOpBefore(load, fused);
+        for (Operation *user : llvm::to_vector(fused->getUsers()))
+          rewriter.moveOpBefore(user, common.getBody()->getTerminator());
+        fused = fuseIndependentSiblingForLoops(fused, copy, rewriter);
+      } else {
+        fused = copy;
+      }
+      rewriter.setInsertionPoint(common.getBody()->getTerminator());
     }
-    rewriter.setInsertionPoint(common.getBody()->getTerminator());
+    rewriter.setInsertionPointAfter(common);
   }
   // Keys only the later queries see.
-  rewriter.setInsertionPointAfter(common);
   for (int64_t r = 1; r < rows; ++r) {
     auto tail = rewriter.create<scf::ForOp>(loc, shared, keyEnd(r), keys.getStep());
     rewriter.setInsertionPointToStart(tail.getBody());
@@ -483,6 +613,7 @@ unsigned restrictCausalAttention(func::FuncOp function) {
 }
 
 unsigned boundTriangularLoops(ModuleOp module) {
+  module.getContext()->loadDialect<scf::SCFDialect, vector::VectorDialect>();
   SmallVector<std::pair<linalg::GenericOp, TriangularOp>> found;
   for (func::FuncOp f : module.getOps<func::FuncOp>()) {
     if (!f->hasAttr(dispatch::kOutlinedOpAttr))
