@@ -767,6 +767,27 @@ TEST(Int8Parameters, QuantizeRowByHand) {
   }
 }
 
+TEST(Int8Parameters, LongRowsRoundHalfToEvenInEveryLane) {
+  // Long rows take the vectorized loops: halves at every position (and lane) of a 1003-value
+  // row, max |w| = 127 so that w / s is w itself, against std::nearbyint (round half to even).
+  std::vector<float> w(1003);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = float(int(i % 255) - 127) * (i % 3 == 0 ? 1.0f : 0.5f) + (i % 7 == 0 ? 0.25f : 0.0f);
+  w[500] = 127.0f;
+  std::vector<int> q(w.size());
+  for (size_t i = 0; i < w.size(); ++i)
+    q[i] = int(std::nearbyint(w[i]));
+  expectQuantized(w.data(), w.size(), q, 1.0f, "long");
+  // An infinity or a NaN anywhere in a long row is found.
+  for (size_t at : {size_t(0), size_t(17), size_t(1002)}) {
+    std::vector<float> bad = w;
+    bad[at] = at == 17 ? NAN : -INFINITY;
+    std::vector<int8_t> out(bad.size());
+    float s;
+    EXPECT_FALSE(quantizeRowInt8(bad.data(), bad.size(), out.data(), &s)) << at;
+  }
+}
+
 namespace {
 /// A table with one int8_row matrix `w` [3, 4] (checkpoint name `hf.w`, stored transposed
 /// when `transpose`) and its scales `w.scale`, between two f32 vectors.
