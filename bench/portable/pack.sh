@@ -8,7 +8,8 @@
 # OUT_DIR holds kiln, kiln-model-bench and kiln-matmul-bench (this machine's builds), the shared
 # libraries a bare machine may lack (OpenBLAS gzipped, libgfortran, libquadmath,
 # libsentencepiece), GPT-2 124M artifacts compiled by `kilnc --cpu NAME` (f32 and bf16
-# weights) and `--cpu x86-64-v3` (AVX2, for comparison on the same machine), GPT-2's matmul
+# weights, `--specialize batch=1,seq=64`, and f32 without it: whole entry points, the default)
+# and `--cpu x86-64-v3` (AVX2, for comparison on the same machine), GPT-2's matmul
 # dispatches compiled for both, and transformers' logits for the weights `kiln init --seed 1`
 # writes (the numerics check of NAME's code on the machine that can run it). About 31 MB.
 #
@@ -48,6 +49,7 @@ spec=(--specialize batch=1,seq=64 --quiet)
 "$BUILD/bin/kilnc" "$ROOT/examples/gpt2.kiln" "${spec[@]}" --cpu="$cpu" --weight-dtype=bf16 \
   -o "$out/gpt2-bf16-target.kc"
 "$BUILD/bin/kilnc" "$ROOT/examples/gpt2.kiln" "${spec[@]}" --cpu=x86-64-v3 -o "$out/gpt2-f32-avx2.kc"
+"$BUILD/bin/kilnc" "$ROOT/examples/gpt2.kiln" --quiet --cpu="$cpu" -o "$out/gpt2-f32-whole-target.kc"
 
 echo "matmul dispatches"
 python3 "$ROOT/bench/matmul/gen_dispatches.py" --layout both > "$tmp/dispatches.mlir"

@@ -27,16 +27,23 @@ OPENBLAS_CORETYPE=$blas timeout 120 "${T[@]}" "$D/kiln-matmul-bench" "$D/matmul-
 echo "== GPT-2 124M: numerics of the $cpu code against transformers"
 timeout 120 "$D/kiln" init "$D/gpt2-f32-target.kc" --seed 1 -o "$W/w.safetensors" >/dev/null
 echo "weights sha256 $(sha256sum "$W/w.safetensors" | cut -c1-64), packed $(cat "$D/weights.sha256")"
-timeout 120 "${T[@]}" "$D/kiln" run "$D/gpt2-f32-target.kc" --weights "$W/w.safetensors" \
-  --ids "$(cat "$D/ids.txt")" --output-dir "$W/out" --threads 2
-"${PYTHON:-python3}" -c "
+for a in gpt2-f32-target gpt2-f32-whole-target; do
+  timeout 120 "${T[@]}" "$D/kiln" run "$D/$a.kc" --weights "$W/w.safetensors" \
+    --ids "$(cat "$D/ids.txt")" --output-dir "$W/out-$a" --threads 2
+  "${PYTHON:-python3}" -c "
 import numpy as np
-d = float(np.abs(np.load('$W/out/logits.npy') - np.load('$W/ref.npy')).max())
-print('logits: max abs difference from transformers %.3g (%s)' % (d, 'ok' if d <= 1e-4 else 'ABOVE 1e-4'))
+d = float(np.abs(np.load('$W/out-$a/logits.npy') - np.load('$W/ref.npy')).max())
+print('$a logits: max abs difference from transformers %.3g (%s)' % (d, 'ok' if d <= 1e-4 else 'ABOVE 1e-4'))
 "
+done
 for a in gpt2-f32-target gpt2-bf16-target gpt2-f32-avx2; do
   echo "== kiln-model-bench $a"
   timeout 300 "${T[@]}" "$D/kiln-model-bench" "$D/$a.kc" "$W/w.safetensors" --threads 1,2 \
     --tokens 64 --prefill 128 --decode 64 --min-runs 3
 done
+echo "== kiln-model-bench gpt2-f32-whole-target (no --specialize: whole entry points)"
+timeout 300 "${T[@]}" "$D/kiln-model-bench" "$D/gpt2-f32-whole-target.kc" "$W/w.safetensors" \
+  --threads 1,2 --tokens 0 --prefill 128 --decode 64 --min-runs 3
+timeout 300 "${T[@]}" "$D/kiln-model-bench" "$D/gpt2-f32-whole-target.kc" "$W/w.safetensors" \
+  --threads 2 --tokens 0 --prefill 512 --decode 0 --min-runs 3
 rm -rf "$W"
