@@ -66,11 +66,11 @@ func.func private @scores(%q: memref<?x?x2x8xf32>, %k: memref<?x?x2x8xf32>, %o: 
 // CHECK: %[[REM:.*]] = arith.remsi %{{.*}}, %[[C4:.*]] : index
 // CHECK: %[[BLOCKED:.*]] = arith.subi %[[QUERIES:.*]], %[[REM]] : index
 // CHECK: scf.for %[[I:[^ ]*]] = %{{.*}} to %[[BLOCKED]] step %[[C4]] {
-// CHECK: %[[END0:.*]] = arith.addi %[[I]], %[[LIMIT]] : index
-// CHECK: %[[SHARED:.*]] = arith.minsi %[[KEYS]], %[[END0]] : index
 // CHECK: %[[I1:.*]] = arith.addi %[[I]], %c1
 // CHECK: %[[I2:.*]] = arith.addi %[[I]], %c2
 // CHECK: %[[I3:.*]] = arith.addi %[[I]], %c3
+// CHECK: %[[END0:.*]] = arith.addi %[[I]], %[[LIMIT]] : index
+// CHECK: %[[SHARED:.*]] = arith.minsi %[[KEYS]], %[[END0]] : index
 // CHECK: scf.for %[[J:[^ ]*]] = %{{.*}} to %[[SHARED]] step
 // CHECK-DAG: %[[A0:.*]] = memref.load %[[O]][%[[B]], %[[H]], %[[I]], %[[J]]]
 // CHECK-DAG: %[[A3:.*]] = memref.load %[[O]][%[[B]], %[[H]], %[[I3]], %[[J]]]
@@ -84,7 +84,7 @@ func.func private @scores(%q: memref<?x?x2x8xf32>, %k: memref<?x?x2x8xf32>, %o: 
 // CHECK-DAG: memref.store %[[DOTS]]#0, %[[O]][%[[B]], %[[H]], %[[I]], %[[J]]]
 // CHECK-DAG: memref.store %[[DOTS]]#3, %[[O]][%[[B]], %[[H]], %[[I3]], %[[J]]]
 // The keys past the first query's bound, for queries i + 1, i + 2, i + 3:
-// CHECK: %[[E1:.*]] = arith.addi %{{.*}}, %[[LIMIT]] : index
+// CHECK: %[[E1:.*]] = arith.addi %[[I1]], %[[LIMIT]] : index
 // CHECK: %[[UB1:.*]] = arith.minsi %[[KEYS]], %[[E1]] : index
 // CHECK: scf.for %{{.*}} = %[[SHARED]] to %[[UB1]]
 // CHECK: scf.for %{{.*}} = %[[SHARED]] to
@@ -162,9 +162,9 @@ func.func private @pv_rows(%e: memref<?x2x?x?xf32>, %v: memref<?x?x2x32xf32>, %o
 // CHECK: %[[REM:.*]] = arith.remsi %{{.*}}, %[[C4:.*]] : index
 // CHECK: %[[BLOCKED:.*]] = arith.subi %{{.*}}, %[[REM]] : index
 // CHECK: scf.for %[[I:[^ ]*]] = %{{.*}} to %[[BLOCKED]] step %[[C4]] {
+// CHECK: %[[I3:.*]] = arith.addi %[[I]], %c3
 // CHECK: %[[END0:.*]] = arith.addi %[[I]], %[[LIMIT]] : index
 // CHECK: %[[SHARED:.*]] = arith.minsi %[[KEYS]], %[[END0]] : index
-// CHECK: %[[I3:.*]] = arith.addi %[[I]], %c3
 // CHECK: scf.for %[[D:[^ ]*]] = %{{.*}} to %c32{{.*}} step %c16
 // CHECK: %[[D8:.*]] = arith.addi %[[D]], %c8
 // CHECK: %[[A0:.*]] = vector.load %[[O]][%[[B]], %[[I]], %[[H]], %[[D]]] : memref<?x?x2x32xf32>, vector<8xf32>

@@ -507,23 +507,17 @@ void shareKeyRows(RewriterBase &rewriter, scf::ForOp queries, scf::ForOp keys, V
   auto blocks = rewriter.create<scf::ForOp>(loc, lb, blocked, step);
   rewriter.setInsertionPointToStart(blocks.getBody());
   Value first = blocks.getInductionVar();
+  // The block's queries, first + r.
+  SmallVector<Value> queryIvs = {first};
+  for (int64_t r = 1; r < rows; ++r)
+    queryIvs.push_back(rewriter.create<arith::AddIOp>(
+        loc, first, rewriter.create<arith::ConstantIndexOp>(loc, r)));
   // The key bound of query `first + r`: min(keys, first + r + limit).
   auto keyEnd = [&](int64_t r) -> Value {
-    Value q = r == 0 ? first
-                     : rewriter.create<arith::AddIOp>(
-                           loc, first, rewriter.create<arith::ConstantIndexOp>(loc, r));
     return rewriter.create<arith::MinSIOp>(
-        loc, keyCount, rewriter.create<arith::AddIOp>(loc, q, limit));
-  };
-  auto queryAt = [&](int64_t r) -> Value {
-    return r == 0 ? first
-                  : rewriter.create<arith::AddIOp>(
-                        loc, first, rewriter.create<arith::ConstantIndexOp>(loc, r));
+        loc, keyCount, rewriter.create<arith::AddIOp>(loc, queryIvs[r], limit));
   };
   Value shared = keyEnd(0);
-  SmallVector<Value> queryIvs;
-  for (int64_t r = 0; r < rows; ++r)
-    queryIvs.push_back(queryAt(r));
   // The innermost loop with what surrounds it in the key loop's body (a carried
   // accumulator's load and store).
   auto cloneBody = [&](scf::ForOp into, Value query) -> scf::ForOp {
