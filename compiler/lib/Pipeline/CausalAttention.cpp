@@ -365,6 +365,7 @@ std::optional<RowUpdate> matchRowUpdate(scf::ForOp inner, scf::ForOp queries,
   if (!lb || !ub || *lb != 0 || *ub % (kRowLanes * kRowVectors) != 0 ||
       !matchPattern(inner.getStep(), m_One()))
     return std::nullopt;
+  // Nothing but the three loads, the multiply, the add, the store and the yield.
   Block *body = inner.getBody();
   if (body->getOperations().size() != 7)
     return std::nullopt;
